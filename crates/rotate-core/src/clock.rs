@@ -1,0 +1,142 @@
+//! Time, read through one trait so that tests can drive it by hand.
+//!
+//! Every cooldown, quarantine and rate window in the engine is measured with a [`Clock`].
+//! Production code uses [`SystemClock`]; tests use [`ManualClock`] and call
+//! [`ManualClock::advance`] instead of sleeping.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A source of time.
+///
+/// `unix_ms` is wall-clock time (shared between processes through the state store);
+/// `monotonic` only ever goes forward and is used to measure latency.
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn unix_ms(&self) -> u64;
+    /// Time since an arbitrary fixed origin; never goes backwards.
+    fn monotonic(&self) -> Duration;
+    /// The current wall-clock time as a [`SystemTime`].
+    fn system_time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.unix_ms())
+    }
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one place that reads the system clock
+    fn unix_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+
+    #[allow(clippy::disallowed_methods)] // the one place that reads the monotonic clock
+    fn monotonic(&self) -> Duration {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed()
+    }
+}
+
+/// A clock that moves only when told to. Both wall and monotonic time advance together.
+///
+/// ```
+/// use rotate_core::clock::{Clock, ManualClock};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new(1_000);
+/// clock.advance(Duration::from_secs(60));
+/// assert_eq!(clock.unix_ms(), 61_000);
+/// ```
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    start_ms: u64,
+    offset_us: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock that reads `unix_ms` milliseconds since the epoch until advanced.
+    pub fn new(unix_ms: u64) -> Self {
+        Self {
+            start_ms: unix_ms,
+            offset_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Moves time forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let us = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
+        self.offset_us.fetch_add(us, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn unix_ms(&self) -> u64 {
+        self.start_ms + self.offset_us.load(Ordering::SeqCst) / 1_000
+    }
+
+    fn monotonic(&self) -> Duration {
+        Duration::from_micros(self.offset_us.load(Ordering::SeqCst))
+    }
+}
+
+/// Formats milliseconds since the epoch as an RFC 3339 UTC timestamp (`2026-11-24T03:37:11.000Z`).
+pub fn rfc3339(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let millis = unix_ms % 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's civil calendar algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let clock = ManualClock::new(5_000);
+        assert_eq!(clock.unix_ms(), 5_000);
+        assert_eq!(clock.monotonic(), Duration::ZERO);
+        clock.advance(Duration::from_millis(1_500));
+        assert_eq!(clock.unix_ms(), 6_500);
+        assert_eq!(clock.monotonic(), Duration::from_millis(1_500));
+    }
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_795_491_431_000), "2026-11-24T03:37:11.000Z");
+    }
+
+    #[test]
+    fn system_clock_is_after_2020() {
+        assert!(SystemClock.unix_ms() > 1_577_836_800_000);
+    }
+}

@@ -1,0 +1,456 @@
+//! Errors, and what the engine should do about each.
+//!
+//! Every failure carries an [`ErrorKind`] for programs (its [`ErrorKind::as_str`] is the
+//! stable metrics label) and a message for people. [`ErrorKind::disposition`] is the
+//! classification table of the spec as data: cool the key down, quarantine it, count a
+//! failure, or stop because the caller is at fault.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of failure happened.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The key hit a rate limit (429, RESOURCE_EXHAUSTED per minute).
+    RateLimited,
+    /// The key's quota or credit is gone (insufficient_quota, daily quota, billing).
+    QuotaExhausted,
+    /// The key was refused (401, 403, API_KEY_INVALID).
+    Auth,
+    /// The request itself is wrong (400, 404 model, 413, 422).
+    InvalidRequest,
+    /// The prompt is longer than the model accepts.
+    ContextLength,
+    /// A safety or content-policy block.
+    ContentFilter,
+    /// A 5xx from the vendor.
+    ServerError,
+    /// The vendor says it is overloaded (529, 503 overloaded, shared capacity).
+    Overloaded,
+    /// The call or the stream took too long.
+    Timeout,
+    /// Connecting, TLS or the connection failed.
+    Network,
+    /// The vendor's answer could not be understood (malformed JSON, cut stream).
+    Decode,
+    /// The configuration is invalid, or the call cannot be served as configured.
+    Configuration,
+    /// No key is eligible for the call right now.
+    NoAvailableKey,
+    /// The client was closed.
+    Closed,
+    /// The state store failed.
+    Store,
+}
+
+/// What the engine does with a key after an outcome of a given kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Cool the key down (rate limit); rotate to another key without spending retries.
+    CoolDown,
+    /// Quarantine the key (quota, auth); rotate to another key without spending retries.
+    Quarantine,
+    /// Count a failure against the key; retry elsewhere, spending the retry budget.
+    CountFailure,
+    /// The caller is at fault: no penalty for the key, stop at once.
+    CallerFault,
+}
+
+impl ErrorKind {
+    /// The stable snake_case name, used in logs and as the metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate_limited",
+            Self::QuotaExhausted => "quota_exhausted",
+            Self::Auth => "auth",
+            Self::InvalidRequest => "invalid_request",
+            Self::ContextLength => "context_length",
+            Self::ContentFilter => "content_filter",
+            Self::ServerError => "server_error",
+            Self::Overloaded => "overloaded",
+            Self::Timeout => "timeout",
+            Self::Network => "network",
+            Self::Decode => "decode",
+            Self::Configuration => "configuration",
+            Self::NoAvailableKey => "no_available_key",
+            Self::Closed => "closed",
+            Self::Store => "store",
+        }
+    }
+
+    /// What to do about the key that produced this outcome.
+    pub fn disposition(self) -> Disposition {
+        match self {
+            Self::RateLimited => Disposition::CoolDown,
+            Self::QuotaExhausted | Self::Auth => Disposition::Quarantine,
+            Self::ServerError | Self::Overloaded | Self::Timeout | Self::Network | Self::Decode => {
+                Disposition::CountFailure
+            }
+            Self::InvalidRequest
+            | Self::ContextLength
+            | Self::ContentFilter
+            | Self::Configuration
+            | Self::NoAvailableKey
+            | Self::Closed
+            | Self::Store => Disposition::CallerFault,
+        }
+    }
+
+    /// True when the failure belongs to the key rather than to the request: another key
+    /// may well succeed, and trying it does not spend the retry budget.
+    pub fn is_key_specific(self) -> bool {
+        matches!(
+            self.disposition(),
+            Disposition::CoolDown | Disposition::Quarantine
+        )
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A classified failure of one call to one provider with one key.
+///
+/// Adapters build it with [`ProviderError::new`]; the engine fills in `provider` and
+/// `key_id`. The message never contains a key value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderError {
+    /// The provider called.
+    pub provider: String,
+    /// The id of the key used (never its value).
+    pub key_id: String,
+    /// The HTTP status, when there was one.
+    pub status: Option<u16>,
+    /// The classification.
+    pub kind: ErrorKind,
+    /// What the vendor said, or what went wrong.
+    pub message: String,
+    /// How long the vendor asked us to wait, when it said.
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    /// A new error of `kind`; provider and key are filled in by the engine.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            provider: String::new(),
+            key_id: String::new(),
+            status: None,
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Sets the HTTP status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the wait the vendor asked for.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Names the provider and key (done by the engine for every attempt).
+    pub fn for_key(mut self, provider: &str, key_id: &str) -> Self {
+        provider.clone_into(&mut self.provider);
+        key_id.clone_into(&mut self.key_id);
+        self
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} error from provider `{}`", self.kind, self.provider)?;
+        if !self.key_id.is_empty() {
+            write!(f, " (key `{}`)", self.key_id)?;
+        }
+        if let Some(status) = self.status {
+            write!(f, ", status {status}")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// One failed attempt of a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// The provider tried.
+    pub provider: String,
+    /// The key tried (its id).
+    pub key_id: String,
+    /// The upstream model id asked for.
+    pub model: String,
+    /// Why it failed.
+    pub error: ProviderError,
+}
+
+/// A configuration problem and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigurationError {
+    path: String,
+    message: String,
+}
+
+impl ConfigurationError {
+    /// A problem at `path` (like `keys[2].provider`; empty for the whole config).
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Where the problem is, e.g. `keys[2].provider`; empty when it concerns the whole config.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same problem, one level deeper in a larger document (`prefix.path`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.path = match (prefix.is_empty(), self.path.is_empty()) {
+            (true, _) => self.path,
+            (false, true) => prefix.to_owned(),
+            (false, false) if self.path.starts_with('[') => format!("{prefix}{}", self.path),
+            (false, false) => format!("{prefix}.{}", self.path),
+        };
+        self
+    }
+}
+
+impl fmt::Display for ConfigurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "invalid configuration: {}", self.message)
+        } else {
+            write!(
+                f,
+                "invalid configuration at `{}`: {}",
+                self.path, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigurationError {}
+
+/// Nothing could serve the call: every key is cooling down, quarantined or disabled, or
+/// no provider serves the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoAvailableKeyError {
+    /// The model asked for.
+    pub model: String,
+    /// The providers the plan considered.
+    pub providers: Vec<String>,
+    /// When the soonest key becomes eligible again, when known.
+    pub retry_in: Option<Duration>,
+}
+
+impl fmt::Display for NoAvailableKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.providers.is_empty() {
+            return write!(f, "no configured provider serves model `{}`", self.model);
+        }
+        write!(
+            f,
+            "no key available for model `{}` on provider(s) {}",
+            self.model,
+            self.providers.join(", ")
+        )?;
+        if let Some(wait) = self.retry_in {
+            write!(
+                f,
+                "; the soonest key is eligible again in {} ms",
+                wait.as_millis()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for NoAvailableKeyError {}
+
+/// A state store failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    message: String,
+}
+
+impl StoreError {
+    /// A store failure described by `message` (which must not contain secrets).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The error of every public call.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum LMRotateError {
+    /// The configuration is invalid, or the call cannot be served as configured.
+    #[error(transparent)]
+    Configuration(#[from] ConfigurationError),
+    /// Nothing was eligible to serve the call.
+    #[error(transparent)]
+    NoAvailableKey(#[from] NoAvailableKeyError),
+    /// A caller's-fault error, returned at once without retry.
+    #[error(transparent)]
+    Provider(ProviderError),
+    /// Every allowed attempt failed.
+    #[error("every attempt failed ({} in all); last: {}", attempts.len(), last_message(attempts))]
+    Exhausted {
+        /// Every attempt, in order.
+        attempts: Vec<Attempt>,
+    },
+    /// A stream failed after content had been yielded.
+    #[error("the stream failed after content was yielded: {0}")]
+    Stream(#[source] ProviderError),
+    /// The state store failed.
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+    /// The client was closed.
+    #[error("the client is closed")]
+    Closed,
+}
+
+fn last_message(attempts: &[Attempt]) -> String {
+    attempts
+        .last()
+        .map_or_else(|| "none".to_owned(), |a| a.error.to_string())
+}
+
+impl LMRotateError {
+    /// The kind of failure (for `Exhausted`, the last attempt's).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Configuration(_) => ErrorKind::Configuration,
+            Self::NoAvailableKey(_) => ErrorKind::NoAvailableKey,
+            Self::Provider(e) | Self::Stream(e) => e.kind,
+            Self::Exhausted { attempts } => attempts
+                .last()
+                .map_or(ErrorKind::NoAvailableKey, |a| a.error.kind),
+            Self::Store(_) => ErrorKind::Store,
+            Self::Closed => ErrorKind::Closed,
+        }
+    }
+
+    /// The HTTP status behind the error, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Provider(e) | Self::Stream(e) => e.status,
+            Self::Exhausted { attempts } => attempts.last().and_then(|a| a.error.status),
+            _ => None,
+        }
+    }
+
+    /// How long to wait before trying again, when known (for `NoAvailableKey`, its `retry_in`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::NoAvailableKey(e) => e.retry_in,
+            Self::Provider(e) | Self::Stream(e) => e.retry_after,
+            Self::Exhausted { attempts } => {
+                attempts.iter().filter_map(|a| a.error.retry_after).min()
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        assert!(std::mem::size_of::<LMRotateError>() <= 128);
+    }
+
+    #[test]
+    fn dispositions_follow_the_table() {
+        use Disposition::*;
+        let table = [
+            (ErrorKind::RateLimited, CoolDown),
+            (ErrorKind::QuotaExhausted, Quarantine),
+            (ErrorKind::Auth, Quarantine),
+            (ErrorKind::ServerError, CountFailure),
+            (ErrorKind::Overloaded, CountFailure),
+            (ErrorKind::Timeout, CountFailure),
+            (ErrorKind::Network, CountFailure),
+            (ErrorKind::Decode, CountFailure),
+            (ErrorKind::InvalidRequest, CallerFault),
+            (ErrorKind::ContextLength, CallerFault),
+            (ErrorKind::ContentFilter, CallerFault),
+        ];
+        for (kind, expected) in table {
+            assert_eq!(kind.disposition(), expected, "{kind}");
+        }
+    }
+
+    #[test]
+    fn configuration_error_shows_path_and_message() {
+        let e = ConfigurationError::new("provider", "unknown provider `x`").within("keys[2]");
+        assert_eq!(e.path(), "keys[2].provider");
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration at `keys[2].provider`: unknown provider `x`"
+        );
+        let whole = ConfigurationError::new("", "empty");
+        assert_eq!(whole.to_string(), "invalid configuration: empty");
+    }
+
+    #[test]
+    fn accessors_report_kind_status_and_wait() {
+        let e = LMRotateError::NoAvailableKey(NoAvailableKeyError {
+            model: "m".into(),
+            providers: vec!["openai".into()],
+            retry_in: Some(Duration::from_secs(3)),
+        });
+        assert_eq!(e.kind(), ErrorKind::NoAvailableKey);
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+        let p = ProviderError::new(ErrorKind::InvalidRequest, "bad")
+            .with_status(400)
+            .for_key("openai", "k1");
+        let e = LMRotateError::Provider(p);
+        assert_eq!(e.status(), Some(400));
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+        assert_eq!(
+            e.to_string(),
+            "invalid_request error from provider `openai` (key `k1`), status 400: bad"
+        );
+    }
+}

@@ -1,0 +1,637 @@
+//! The key health state machine, as one pure function.
+//!
+//! [`transition`] maps `(state, event, now, policy)` to the next state. It does no I/O:
+//! the memory store applies it under a lock, the Redis store mirrors it in a Lua script,
+//! and the shared table in [`table`] checks both.
+//!
+//! Rules beyond the spec's table, decided here:
+//! - a late success (from a request sent before the key was cooled or quarantined) does
+//!   not lift an unexpired cooldown or quarantine; it only resets the failure count;
+//! - once a quarantine expires the key is eligible for one probe: success makes it
+//!   healthy, a failure (transient, quota or auth) quarantines it again;
+//! - each quarantine entered without a success in between doubles the period, capped
+//!   at [`MAX_QUARANTINE_DOUBLINGS`] doublings (8× `quarantine_seconds`);
+//! - a rate limit never shortens a longer rest already in force.
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::KeyState;
+
+/// How many times a repeated quarantine may double its period.
+pub const MAX_QUARANTINE_DOUBLINGS: u32 = 3;
+
+/// The persistent health of one key: all the store keeps and shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HealthState {
+    /// The state.
+    pub state: KeyState,
+    /// For `CoolingDown` and `Quarantined`: when it ends (ms since the epoch); else 0.
+    pub until_ms: u64,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// Quarantines entered since the last success (drives the growing period).
+    pub strikes: u32,
+}
+
+/// An outcome, as the health machine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum HealthEvent {
+    /// The call succeeded.
+    Success,
+    /// Rate limited; wait this long when the vendor said.
+    RateLimited {
+        /// The vendor's wait, in milliseconds.
+        retry_after_ms: Option<u64>,
+    },
+    /// A success whose headers said the remaining requests or tokens are 0.
+    HeadroomExhausted {
+        /// Milliseconds until the window resets.
+        reset_ms: u64,
+    },
+    /// The key's quota or credit is gone.
+    QuotaExhausted,
+    /// The key was refused.
+    AuthFailed,
+    /// A server error, timeout, network failure or undecodable answer.
+    TransientFailure,
+    /// Turned off by an operator.
+    Disable,
+    /// Turned back on by an operator.
+    Enable,
+}
+
+impl HealthEvent {
+    /// A stable name, used by the Redis script.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::HeadroomExhausted { .. } => "headroom_exhausted",
+            Self::QuotaExhausted => "quota_exhausted",
+            Self::AuthFailed => "auth_failed",
+            Self::TransientFailure => "transient_failure",
+            Self::Disable => "disable",
+            Self::Enable => "enable",
+        }
+    }
+
+    /// The event's duration argument in ms (`-1` when absent), used by the Redis script.
+    pub fn argument_ms(self) -> i64 {
+        let as_i64 = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
+        match self {
+            Self::RateLimited {
+                retry_after_ms: Some(ms),
+            } => as_i64(ms),
+            Self::HeadroomExhausted { reset_ms } => as_i64(reset_ms),
+            _ => -1,
+        }
+    }
+}
+
+/// The periods and limits that govern transitions (per provider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthPolicy {
+    /// Rest after a rate limit that named no wait.
+    pub cooldown_ms: u64,
+    /// First quarantine period.
+    pub quarantine_ms: u64,
+    /// Transient failures in a row that quarantine a key.
+    pub max_consecutive_failures: u32,
+}
+
+impl Default for HealthPolicy {
+    fn default() -> Self {
+        Self {
+            cooldown_ms: 60_000,
+            quarantine_ms: 300_000,
+            max_consecutive_failures: 5,
+        }
+    }
+}
+
+impl HealthPolicy {
+    /// The period of a quarantine entered with `strikes` earlier ones since the last success.
+    pub fn quarantine_period_ms(&self, strikes: u32) -> u64 {
+        self.quarantine_ms
+            .saturating_mul(1u64 << strikes.min(MAX_QUARANTINE_DOUBLINGS))
+    }
+}
+
+impl HealthState {
+    /// A disabled key.
+    pub fn disabled() -> Self {
+        Self {
+            state: KeyState::Disabled,
+            ..Self::default()
+        }
+    }
+
+    /// True while a cooldown or quarantine is still running at `now_ms`.
+    pub fn is_resting(&self, now_ms: u64) -> bool {
+        matches!(self.state, KeyState::CoolingDown | KeyState::Quarantined)
+            && self.until_ms > now_ms
+    }
+
+    /// When the key may serve again: `Some(0)` now, `None` never (disabled).
+    pub fn available_at_ms(&self) -> Option<u64> {
+        match self.state {
+            KeyState::Healthy => Some(0),
+            KeyState::CoolingDown | KeyState::Quarantined => Some(self.until_ms),
+            KeyState::Disabled => None,
+        }
+    }
+
+    /// True when a call may use the key at `now_ms`.
+    pub fn is_eligible(&self, now_ms: u64) -> bool {
+        self.available_at_ms().is_some_and(|at| at <= now_ms)
+    }
+
+    /// True when the next call is a probe after a quarantine.
+    pub fn is_probe(&self, now_ms: u64) -> bool {
+        self.state == KeyState::Quarantined && self.until_ms <= now_ms
+    }
+
+    /// The state as reported at `now_ms`: an expired cooldown reads as healthy, an expired
+    /// quarantine stays quarantined until its probe succeeds.
+    pub fn effective_state(&self, now_ms: u64) -> KeyState {
+        match self.state {
+            KeyState::CoolingDown if self.until_ms <= now_ms => KeyState::Healthy,
+            other => other,
+        }
+    }
+
+    fn quarantined(self, now_ms: u64, policy: &HealthPolicy) -> Self {
+        let period_end = now_ms.saturating_add(policy.quarantine_period_ms(self.strikes));
+        // A quarantine never ends before a rest already in force.
+        let until_ms = if self.is_resting(now_ms) {
+            period_end.max(self.until_ms)
+        } else {
+            period_end
+        };
+        Self {
+            state: KeyState::Quarantined,
+            until_ms,
+            consecutive_failures: self.consecutive_failures,
+            strikes: self.strikes.saturating_add(1),
+        }
+    }
+
+    fn resting_until(self, until_ms: u64) -> Self {
+        match self.state {
+            KeyState::Quarantined if self.until_ms >= until_ms => self,
+            KeyState::Quarantined => Self { until_ms, ..self },
+            KeyState::CoolingDown => Self {
+                until_ms: self.until_ms.max(until_ms),
+                ..self
+            },
+            _ => Self {
+                state: KeyState::CoolingDown,
+                until_ms,
+                ..self
+            },
+        }
+    }
+}
+
+/// The next state of a key after `event` at `now_ms`.
+pub fn transition(
+    state: HealthState,
+    event: HealthEvent,
+    now_ms: u64,
+    policy: &HealthPolicy,
+) -> HealthState {
+    if state.state == KeyState::Disabled {
+        return match event {
+            HealthEvent::Enable => HealthState::default(),
+            _ => state,
+        };
+    }
+    let probing = state.is_probe(now_ms);
+    let quarantine_running = state.state == KeyState::Quarantined && state.until_ms > now_ms;
+    match event {
+        HealthEvent::Success if state.is_resting(now_ms) => HealthState {
+            consecutive_failures: 0,
+            ..state
+        },
+        HealthEvent::Success | HealthEvent::Enable => HealthState::default(),
+        HealthEvent::Disable => HealthState::disabled(),
+        HealthEvent::RateLimited { retry_after_ms } => {
+            let wait = retry_after_ms.unwrap_or(policy.cooldown_ms);
+            if probing {
+                // The probe reached the key and it answered: only a rate limit, so it rests briefly.
+                let healed = HealthState {
+                    state: KeyState::Healthy,
+                    until_ms: 0,
+                    ..state
+                };
+                return healed.resting_until(now_ms.saturating_add(wait));
+            }
+            state.resting_until(now_ms.saturating_add(wait))
+        }
+        HealthEvent::HeadroomExhausted { reset_ms: 0 } => state,
+        HealthEvent::HeadroomExhausted { reset_ms } => {
+            state.resting_until(now_ms.saturating_add(reset_ms))
+        }
+        HealthEvent::QuotaExhausted | HealthEvent::AuthFailed => {
+            if quarantine_running {
+                state
+            } else {
+                state.quarantined(now_ms, policy)
+            }
+        }
+        HealthEvent::TransientFailure => {
+            let counted = HealthState {
+                consecutive_failures: state.consecutive_failures.saturating_add(1),
+                ..state
+            };
+            if quarantine_running {
+                counted
+            } else if probing || counted.consecutive_failures >= policy.max_consecutive_failures {
+                counted.quarantined(now_ms, policy)
+            } else {
+                counted
+            }
+        }
+    }
+}
+
+pub mod table {
+    //! The conformance table of the health machine: every row of the spec's
+    //! classification/transition table, with concrete numbers. The Rust function and
+    //! every store that mirrors it (the Redis Lua script) are tested against these rows.
+
+    use super::{HealthEvent, HealthPolicy, HealthState};
+    use crate::report::KeyState;
+
+    /// One row: `transition(before, event, now_ms, POLICY) == after`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Case {
+        /// What the row checks.
+        pub name: &'static str,
+        /// The state before.
+        pub before: HealthState,
+        /// The outcome.
+        pub event: HealthEvent,
+        /// The time of the outcome.
+        pub now_ms: u64,
+        /// The expected state after.
+        pub after: HealthState,
+    }
+
+    /// The policy every row uses: 60 s cooldown, 300 s quarantine, 3 failures.
+    pub const POLICY: HealthPolicy = HealthPolicy {
+        cooldown_ms: 60_000,
+        quarantine_ms: 300_000,
+        max_consecutive_failures: 3,
+    };
+
+    const NOW: u64 = 1_000_000;
+
+    const fn st(
+        state: KeyState,
+        until_ms: u64,
+        consecutive_failures: u32,
+        strikes: u32,
+    ) -> HealthState {
+        HealthState {
+            state,
+            until_ms,
+            consecutive_failures,
+            strikes,
+        }
+    }
+
+    const HEALTHY: HealthState = st(KeyState::Healthy, 0, 0, 0);
+
+    /// Every row.
+    pub const CASES: &[Case] = &[
+        Case {
+            name: "success keeps a healthy key healthy",
+            before: st(KeyState::Healthy, 0, 2, 0),
+            event: HealthEvent::Success,
+            now_ms: NOW,
+            after: HEALTHY,
+        },
+        Case {
+            name: "success resets failures and strikes",
+            before: st(KeyState::Healthy, 0, 2, 2),
+            event: HealthEvent::Success,
+            now_ms: NOW,
+            after: HEALTHY,
+        },
+        Case {
+            name: "rate limit with retry-after cools for that long",
+            before: HEALTHY,
+            event: HealthEvent::RateLimited {
+                retry_after_ms: Some(7_000),
+            },
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 7_000, 0, 0),
+        },
+        Case {
+            name: "rate limit without retry-after cools for cooldown_seconds",
+            before: HEALTHY,
+            event: HealthEvent::RateLimited {
+                retry_after_ms: None,
+            },
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 60_000, 0, 0),
+        },
+        Case {
+            name: "rate limit keeps failure count",
+            before: st(KeyState::Healthy, 0, 2, 0),
+            event: HealthEvent::RateLimited {
+                retry_after_ms: Some(1_000),
+            },
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 1_000, 2, 0),
+        },
+        Case {
+            name: "a shorter rate limit never shortens a cooldown",
+            before: st(KeyState::CoolingDown, NOW + 30_000, 0, 0),
+            event: HealthEvent::RateLimited {
+                retry_after_ms: Some(1_000),
+            },
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 30_000, 0, 0),
+        },
+        Case {
+            name: "a longer rate limit extends a cooldown",
+            before: st(KeyState::CoolingDown, NOW + 1_000, 0, 0),
+            event: HealthEvent::RateLimited {
+                retry_after_ms: Some(30_000),
+            },
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 30_000, 0, 0),
+        },
+        Case {
+            name: "an expired cooldown is replaced by a new one",
+            before: st(KeyState::CoolingDown, NOW - 1, 0, 0),
+            event: HealthEvent::RateLimited {
+                retry_after_ms: Some(5_000),
+            },
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+        },
+        Case {
+            name: "rate limit during a quarantine keeps the quarantine",
+            before: st(KeyState::Quarantined, NOW + 100_000, 0, 1),
+            event: HealthEvent::RateLimited {
+                retry_after_ms: Some(5_000),
+            },
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 100_000, 0, 1),
+        },
+        Case {
+            name: "rate limit on a probe cools the key instead",
+            before: st(KeyState::Quarantined, NOW, 0, 1),
+            event: HealthEvent::RateLimited {
+                retry_after_ms: Some(5_000),
+            },
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 5_000, 0, 1),
+        },
+        Case {
+            name: "remaining 0 on success cools until the reset",
+            before: HEALTHY,
+            event: HealthEvent::HeadroomExhausted { reset_ms: 2_500 },
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 2_500, 0, 0),
+        },
+        Case {
+            name: "remaining 0 with an immediate reset changes nothing",
+            before: HEALTHY,
+            event: HealthEvent::HeadroomExhausted { reset_ms: 0 },
+            now_ms: NOW,
+            after: HEALTHY,
+        },
+        Case {
+            name: "quota exhausted quarantines",
+            before: HEALTHY,
+            event: HealthEvent::QuotaExhausted,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 300_000, 0, 1),
+        },
+        Case {
+            name: "auth failure quarantines",
+            before: HEALTHY,
+            event: HealthEvent::AuthFailed,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 300_000, 0, 1),
+        },
+        Case {
+            name: "auth failure while cooling quarantines",
+            before: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+            event: HealthEvent::AuthFailed,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 300_000, 0, 1),
+        },
+        Case {
+            name: "a second auth failure during a quarantine changes nothing",
+            before: st(KeyState::Quarantined, NOW + 10_000, 0, 1),
+            event: HealthEvent::AuthFailed,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 10_000, 0, 1),
+        },
+        Case {
+            name: "transient failure counts",
+            before: HEALTHY,
+            event: HealthEvent::TransientFailure,
+            now_ms: NOW,
+            after: st(KeyState::Healthy, 0, 1, 0),
+        },
+        Case {
+            name: "transient failure at the limit quarantines",
+            before: st(KeyState::Healthy, 0, 2, 0),
+            event: HealthEvent::TransientFailure,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 300_000, 3, 1),
+        },
+        Case {
+            name: "transient failure while cooling counts but keeps cooling",
+            before: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+            event: HealthEvent::TransientFailure,
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 5_000, 1, 0),
+        },
+        Case {
+            name: "probe success heals",
+            before: st(KeyState::Quarantined, NOW - 1, 3, 1),
+            event: HealthEvent::Success,
+            now_ms: NOW,
+            after: HEALTHY,
+        },
+        Case {
+            name: "probe failure quarantines again for twice as long",
+            before: st(KeyState::Quarantined, NOW - 1, 3, 1),
+            event: HealthEvent::TransientFailure,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 600_000, 4, 2),
+        },
+        Case {
+            name: "probe auth failure quarantines again",
+            before: st(KeyState::Quarantined, NOW, 0, 2),
+            event: HealthEvent::AuthFailed,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 1_200_000, 0, 3),
+        },
+        Case {
+            name: "quarantine growth is capped at 8x",
+            before: st(KeyState::Quarantined, NOW, 0, 7),
+            event: HealthEvent::QuotaExhausted,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 2_400_000, 0, 8),
+        },
+        Case {
+            name: "late success keeps an unexpired cooldown",
+            before: st(KeyState::CoolingDown, NOW + 5_000, 2, 0),
+            event: HealthEvent::Success,
+            now_ms: NOW,
+            after: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+        },
+        Case {
+            name: "late success keeps an unexpired quarantine",
+            before: st(KeyState::Quarantined, NOW + 5_000, 0, 1),
+            event: HealthEvent::Success,
+            now_ms: NOW,
+            after: st(KeyState::Quarantined, NOW + 5_000, 0, 1),
+        },
+        Case {
+            name: "success after a cooldown ends is healthy",
+            before: st(KeyState::CoolingDown, NOW - 1, 0, 0),
+            event: HealthEvent::Success,
+            now_ms: NOW,
+            after: HEALTHY,
+        },
+        Case {
+            name: "disable",
+            before: st(KeyState::CoolingDown, NOW + 5_000, 1, 0),
+            event: HealthEvent::Disable,
+            now_ms: NOW,
+            after: st(KeyState::Disabled, 0, 0, 0),
+        },
+        Case {
+            name: "a disabled key ignores outcomes",
+            before: st(KeyState::Disabled, 0, 0, 0),
+            event: HealthEvent::Success,
+            now_ms: NOW,
+            after: st(KeyState::Disabled, 0, 0, 0),
+        },
+        Case {
+            name: "a disabled key ignores failures",
+            before: st(KeyState::Disabled, 0, 0, 0),
+            event: HealthEvent::AuthFailed,
+            now_ms: NOW,
+            after: st(KeyState::Disabled, 0, 0, 0),
+        },
+        Case {
+            name: "enable",
+            before: st(KeyState::Disabled, 0, 0, 0),
+            event: HealthEvent::Enable,
+            now_ms: NOW,
+            after: HEALTHY,
+        },
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table::{CASES, POLICY};
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_row_of_the_table_holds() {
+        for case in CASES {
+            let got = transition(case.before, case.event, case.now_ms, &POLICY);
+            assert_eq!(got, case.after, "row: {}", case.name);
+        }
+    }
+
+    #[test]
+    fn eligibility_follows_until() {
+        let cooling = HealthState {
+            state: KeyState::CoolingDown,
+            until_ms: 100,
+            ..HealthState::default()
+        };
+        assert!(!cooling.is_eligible(99));
+        assert!(cooling.is_eligible(100));
+        assert_eq!(cooling.effective_state(100), KeyState::Healthy);
+        assert!(!HealthState::disabled().is_eligible(u64::MAX));
+    }
+
+    fn any_state() -> impl Strategy<Value = HealthState> {
+        (0u8..4, 0u64..2_000_000, 0u32..10, 0u32..6).prop_map(|(s, until_ms, f, strikes)| {
+            let state = match s {
+                0 => KeyState::Healthy,
+                1 => KeyState::CoolingDown,
+                2 => KeyState::Quarantined,
+                _ => KeyState::Disabled,
+            };
+            HealthState {
+                state,
+                until_ms: if matches!(state, KeyState::CoolingDown | KeyState::Quarantined) {
+                    until_ms
+                } else {
+                    0
+                },
+                consecutive_failures: f,
+                strikes,
+            }
+        })
+    }
+
+    fn any_event() -> impl Strategy<Value = HealthEvent> {
+        prop_oneof![
+            Just(HealthEvent::Success),
+            proptest::option::of(0u64..500_000)
+                .prop_map(|r| HealthEvent::RateLimited { retry_after_ms: r }),
+            (0u64..500_000).prop_map(|r| HealthEvent::HeadroomExhausted { reset_ms: r }),
+            Just(HealthEvent::QuotaExhausted),
+            Just(HealthEvent::AuthFailed),
+            Just(HealthEvent::TransientFailure),
+            Just(HealthEvent::Disable),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn a_resting_key_never_becomes_eligible_early(
+            state in any_state(),
+            events in proptest::collection::vec((any_event(), 0u64..200_000), 1..20),
+            start in 0u64..1_000_000,
+        ) {
+            let policy = HealthPolicy { cooldown_ms: 60_000, quarantine_ms: 300_000, max_consecutive_failures: 3 };
+            let mut now = start;
+            let mut current = state;
+            // The earliest moment the key may serve, given everything that happened so far.
+            let mut earliest = if current.is_resting(now) { current.until_ms } else { 0 };
+            for (event, step) in events {
+                now += step;
+                let next = transition(current, event, now, &policy);
+                if !matches!(event, HealthEvent::Enable) && now < earliest {
+                    prop_assert!(!next.is_eligible(now), "eligible at {now} before {earliest}: {current:?} + {event:?} -> {next:?}");
+                }
+                if next.is_resting(now) {
+                    earliest = earliest.max(next.until_ms);
+                }
+                current = next;
+            }
+        }
+
+        #[test]
+        fn quarantine_never_ends_before_the_policy_period(state in any_state(), now in 0u64..1_000_000) {
+            let policy = HealthPolicy::default();
+            for event in [HealthEvent::QuotaExhausted, HealthEvent::AuthFailed] {
+                let next = transition(state, event, now, &policy);
+                let running_quarantine = state.state == KeyState::Quarantined && state.until_ms > now;
+                if state.state != KeyState::Disabled && !running_quarantine {
+                    prop_assert_eq!(next.state, KeyState::Quarantined);
+                    prop_assert!(next.until_ms >= now + policy.quarantine_ms);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! A key's live, per-process state: what selection reads without locks.
+//!
+//! The store holds the authoritative [`HealthState`]; [`KeyRuntime`] mirrors the part
+//! selection needs in atomics (when the key may serve, whether a probe is open) and
+//! keeps what only this process knows (in-flight calls, latency, headroom, last error).
+//! A runtime outlives config reloads: keys whose id survives keep it.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::health::HealthState;
+use crate::report::KeyState;
+
+const PROBE_NONE: u8 = 0;
+const PROBE_OPEN: u8 = 1;
+const PROBE_CLAIMED: u8 = 2;
+
+/// Never available (disabled).
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// Whether a key may serve now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Availability {
+    /// Serves now.
+    Ready,
+    /// Serves now, as the probe after a quarantine (only one caller may take it).
+    Probe,
+    /// Not before this time (ms since the epoch).
+    Later(u64),
+    /// Busy with its probe, or disabled.
+    No,
+}
+
+/// The live state of one key in this process.
+#[derive(Debug, Default)]
+pub(crate) struct KeyRuntime {
+    health: Mutex<HealthState>,
+    available_at: AtomicU64,
+    budget_until: AtomicU64,
+    probe: AtomicU8,
+    in_flight: AtomicU32,
+    consecutive_failures: AtomicU32,
+    ewma_us: AtomicU64,
+    headroom_permille: AtomicU32,
+    last_error: Mutex<Option<String>>,
+    config_disabled: std::sync::atomic::AtomicBool,
+}
+
+impl KeyRuntime {
+    pub(crate) fn new(state: HealthState, enabled: bool) -> Self {
+        let runtime = Self {
+            headroom_permille: AtomicU32::new(1000),
+            ..Self::default()
+        };
+        runtime.set_enabled(enabled);
+        runtime.install(state);
+        runtime
+    }
+
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.config_disabled.store(!enabled, Ordering::Release);
+    }
+
+    /// Mirrors a state from the store.
+    pub(crate) fn install(&self, state: HealthState) {
+        let mut health = self.health.lock();
+        *health = state;
+        let at = state.available_at_ms().unwrap_or(NEVER);
+        self.available_at.store(at, Ordering::Release);
+        self.consecutive_failures
+            .store(state.consecutive_failures, Ordering::Relaxed);
+        let probe = if state.state == KeyState::Quarantined {
+            PROBE_OPEN
+        } else {
+            PROBE_NONE
+        };
+        self.probe.store(probe, Ordering::Release);
+    }
+
+    pub(crate) fn health(&self) -> HealthState {
+        *self.health.lock()
+    }
+
+    /// False when the config turned the key off.
+    pub(crate) fn is_enabled(&self) -> bool {
+        !self.config_disabled.load(Ordering::Acquire)
+    }
+
+    /// True while a local budget (rpm/tpm/rpd) holds the key back.
+    pub(crate) fn budget_blocked(&self, now_ms: u64) -> bool {
+        self.budget_until.load(Ordering::Acquire) > now_ms
+    }
+
+    pub(crate) fn is_disabled(&self) -> bool {
+        self.config_disabled.load(Ordering::Acquire)
+            || self.available_at.load(Ordering::Acquire) == NEVER
+    }
+
+    pub(crate) fn availability(&self, now_ms: u64) -> Availability {
+        if self.config_disabled.load(Ordering::Acquire) {
+            return Availability::No;
+        }
+        let at = self.available_at.load(Ordering::Acquire);
+        if at == NEVER {
+            return Availability::No;
+        }
+        let at = at.max(self.budget_until.load(Ordering::Acquire));
+        if at > now_ms {
+            return Availability::Later(at);
+        }
+        match self.probe.load(Ordering::Acquire) {
+            PROBE_OPEN => Availability::Probe,
+            PROBE_CLAIMED => Availability::No,
+            _ => Availability::Ready,
+        }
+    }
+
+    /// When the key may serve again, `None` if never or now.
+    pub(crate) fn rest_until(&self, now_ms: u64) -> Option<u64> {
+        match self.availability(now_ms) {
+            Availability::Later(at) => Some(at),
+            _ => None,
+        }
+    }
+
+    /// Takes the probe; false when another caller has it.
+    pub(crate) fn claim_probe(&self) -> bool {
+        self.probe
+            .compare_exchange(
+                PROBE_OPEN,
+                PROBE_CLAIMED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Gives the probe back when its call ended with no outcome.
+    pub(crate) fn release_probe(&self) {
+        let _ = self.probe.compare_exchange(
+            PROBE_CLAIMED,
+            PROBE_OPEN,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    pub(crate) fn block_until(&self, until_ms: u64) {
+        self.budget_until.fetch_max(until_ms, Ordering::AcqRel);
+    }
+
+    pub(crate) fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn end(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures.load(Ordering::Relaxed)
+    }
+
+    /// Folds a latency sample into the moving average (weight 0.2 for the new sample).
+    pub(crate) fn observe_latency(&self, micros: u64) {
+        let micros = micros.max(1);
+        let _ = self
+            .ewma_us
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+                Some(if old == 0 {
+                    micros
+                } else {
+                    (old * 4 + micros) / 5
+                })
+            });
+    }
+
+    /// Smoothed latency in microseconds, `None` before the first success.
+    pub(crate) fn latency_us(&self) -> Option<u64> {
+        match self.ewma_us.load(Ordering::Acquire) {
+            0 => None,
+            us => Some(us),
+        }
+    }
+
+    pub(crate) fn set_headroom(&self, fraction: f64) {
+        let permille = (fraction.clamp(0.0, 1.0) * 1000.0).round() as u32;
+        self.headroom_permille.store(permille, Ordering::Relaxed);
+    }
+
+    pub(crate) fn headroom_permille(&self) -> u32 {
+        self.headroom_permille.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_last_error(&self, message: String) {
+        *self.last_error.lock() = Some(message);
+    }
+
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.last_error.lock().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_state_fits_in_a_kibibyte() {
+        assert!(std::mem::size_of::<KeyRuntime>() <= 1024);
+        assert!(std::mem::size_of::<HealthState>() <= 64);
+    }
+
+    #[test]
+    fn availability_follows_the_installed_state_and_probe() {
+        let rt = KeyRuntime::new(HealthState::default(), true);
+        assert_eq!(rt.availability(10), Availability::Ready);
+        rt.install(HealthState {
+            state: KeyState::Quarantined,
+            until_ms: 100,
+            consecutive_failures: 5,
+            strikes: 1,
+        });
+        assert_eq!(rt.availability(50), Availability::Later(100));
+        assert_eq!(rt.availability(100), Availability::Probe);
+        assert!(rt.claim_probe());
+        assert!(!rt.claim_probe());
+        assert_eq!(rt.availability(100), Availability::No);
+        rt.release_probe();
+        assert_eq!(rt.availability(100), Availability::Probe);
+        rt.block_until(500);
+        assert_eq!(rt.availability(200), Availability::Later(500));
+        let off = KeyRuntime::new(HealthState::default(), false);
+        assert_eq!(off.availability(0), Availability::No);
+        assert!(!off.is_enabled());
+    }
+
+    #[test]
+    fn latency_average_moves_towards_samples() {
+        let rt = KeyRuntime::new(HealthState::default(), true);
+        assert_eq!(rt.latency_us(), None);
+        rt.observe_latency(1000);
+        rt.observe_latency(2000);
+        assert_eq!(rt.latency_us(), Some(1200));
+    }
+}

@@ -1,0 +1,219 @@
+//! A key borrowed for one attempt: in-flight tracking and outcome reporting.
+//!
+//! Selecting a key creates a [`Lease`]; reporting its outcome applies the health event
+//! through the store, updates latency and headroom, and counts usage. Dropping a lease
+//! without an outcome only frees its in-flight slot (and gives back a claimed probe).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::EngineInner;
+use crate::error::{Disposition, ErrorKind, ProviderError};
+use crate::health::{HealthEvent, HealthState};
+use crate::provider::{ChatRequest, Headroom, KeyInfo, Provider, ProviderCall};
+use crate::response::Usage;
+use crate::store::{RateWindow, UsageRecord};
+use crate::topology::{KeyEntry, ProviderSlot, Topology};
+
+/// One key, borrowed for one attempt.
+pub(crate) struct Lease {
+    engine: Arc<EngineInner>,
+    topology: Arc<Topology>,
+    provider: usize,
+    pos: usize,
+    model: Arc<str>,
+    started: Duration,
+    reported: bool,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("provider", &self.slot().name)
+            .field("key_id", &self.key().info.id())
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl Lease {
+    /// Borrows key `pos` of `provider`, counting it against its local budgets.
+    pub(crate) fn new(
+        engine: Arc<EngineInner>,
+        topology: Arc<Topology>,
+        provider: usize,
+        pos: usize,
+        model: Arc<str>,
+    ) -> Self {
+        let started = engine.clock.monotonic();
+        let lease = Self {
+            engine,
+            topology,
+            provider,
+            pos,
+            model,
+            started,
+            reported: false,
+        };
+        lease.key().runtime.begin();
+        lease.count_requests();
+        lease
+    }
+
+    pub(crate) fn slot(&self) -> &ProviderSlot {
+        &self.topology.providers[self.provider]
+    }
+
+    pub(crate) fn key(&self) -> &KeyEntry {
+        &self.slot().keys[self.pos]
+    }
+
+    pub(crate) fn info(&self) -> &Arc<KeyInfo> {
+        &self.key().info
+    }
+
+    pub(crate) fn provider_name(&self) -> &Arc<str> {
+        &self.slot().name
+    }
+
+    pub(crate) fn model(&self) -> &Arc<str> {
+        &self.model
+    }
+
+    pub(crate) fn adapter(&self) -> Arc<dyn Provider> {
+        self.slot().adapter.clone()
+    }
+
+    /// The adapter call for `request` with this key.
+    pub(crate) fn call(&self, request: Arc<ChatRequest>) -> ProviderCall {
+        ProviderCall {
+            provider: self.slot().name.clone(),
+            model: self.model.clone(),
+            key: self.key().info.clone(),
+            request,
+        }
+    }
+
+    fn count_requests(&self) {
+        let key = self.key();
+        let now = self.engine.clock.unix_ms();
+        for (limit, window) in [(key.rpm, RateWindow::Minute), (key.rpd, RateWindow::Day)] {
+            if let Some(limit) = limit {
+                let used = self
+                    .engine
+                    .store
+                    .count_window(key.info.id(), window, 1, now);
+                if used >= limit {
+                    key.runtime
+                        .block_until(window.start_ms(now) + window.len_ms());
+                    self.engine.refresh_key(key.info.id(), now);
+                }
+            }
+        }
+    }
+
+    fn apply(&self, event: HealthEvent, now_ms: u64) {
+        let key = self.key();
+        let before = key.runtime.health();
+        let after = self
+            .engine
+            .store
+            .apply(key.info.id(), event, now_ms, &self.slot().policy);
+        key.runtime.install(after);
+        self.engine.refresh_key(key.info.id(), now_ms);
+        if before.state != after.state {
+            tracing::warn!(
+                provider = %self.slot().name,
+                key_id = %key.info.id(),
+                from = %before.state,
+                to = %after.state,
+                until_ms = after.until_ms,
+                "key state changed"
+            );
+        }
+    }
+
+    fn record(&self, success: bool, usage: Usage, upstream_provider: Option<&str>) {
+        self.engine.store.record(&UsageRecord {
+            key_id: self.key().info.id(),
+            provider: &self.slot().name,
+            model: &self.model,
+            upstream_provider,
+            success,
+            usage,
+        });
+    }
+
+    /// Reports a success.
+    pub(crate) fn succeed(
+        &mut self,
+        usage: Usage,
+        headroom: Option<Headroom>,
+        upstream_provider: Option<&str>,
+    ) {
+        if std::mem::replace(&mut self.reported, true) {
+            return;
+        }
+        let key = self.key();
+        let elapsed = self.engine.clock.monotonic().saturating_sub(self.started);
+        key.runtime
+            .observe_latency(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+        let now = self.engine.clock.unix_ms();
+        if key.runtime.health() != HealthState::default() {
+            self.apply(HealthEvent::Success, now);
+        }
+        if let Some(headroom) = headroom {
+            key.runtime.set_headroom(headroom.fraction_left());
+            if let Some(reset) = headroom.exhausted_for() {
+                let reset_ms = u64::try_from(reset.as_millis()).unwrap_or(u64::MAX);
+                self.apply(HealthEvent::HeadroomExhausted { reset_ms }, now);
+            }
+        }
+        if let Some(tpm) = key.tpm {
+            let used = self.engine.store.count_window(
+                key.info.id(),
+                RateWindow::Minute,
+                usage.total_tokens,
+                now,
+            );
+            if used >= tpm {
+                key.runtime
+                    .block_until(RateWindow::Minute.start_ms(now) + RateWindow::Minute.len_ms());
+                self.engine.refresh_key(key.info.id(), now);
+            }
+        }
+        self.record(true, usage, upstream_provider);
+    }
+
+    /// Reports a failure (the error must already name provider and key).
+    pub(crate) fn fail(&mut self, error: &ProviderError) {
+        if std::mem::replace(&mut self.reported, true) {
+            return;
+        }
+        let retry_after_ms = error
+            .retry_after
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let event = match error.kind.disposition() {
+            Disposition::CoolDown => Some(HealthEvent::RateLimited { retry_after_ms }),
+            Disposition::Quarantine if error.kind == ErrorKind::Auth => {
+                Some(HealthEvent::AuthFailed)
+            }
+            Disposition::Quarantine => Some(HealthEvent::QuotaExhausted),
+            Disposition::CountFailure => Some(HealthEvent::TransientFailure),
+            Disposition::CallerFault => None,
+        };
+        if let Some(event) = event {
+            self.apply(event, self.engine.clock.unix_ms());
+        }
+        self.key().runtime.set_last_error(error.to_string());
+        self.record(false, Usage::default(), None);
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let runtime = &self.key().runtime;
+        runtime.release_probe();
+        runtime.end();
+    }
+}

@@ -1,0 +1,171 @@
+//! Per-call options: [`ChatOptions`] and [`GenerateOptions`].
+
+use serde_json::{Map, Value};
+
+/// Options of `chat`, `chat_stream` and `chat_sync`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatOptions {
+    /// Call this provider only (upstream model: its alias for the model, or the model).
+    pub provider: Option<String>,
+    /// Output token cap.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Retries after transient failures (overrides provider and defaults).
+    pub max_retries: Option<u32>,
+    /// Extra body fields (`top_p`, `stop`, `response_format`, `tools`, …), merged into the
+    /// provider request as-is after the typed fields.
+    pub extra: Map<String, Value>,
+}
+
+impl ChatOptions {
+    /// Sets `provider`.
+    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+        self.provider = Some(provider.into());
+        self
+    }
+
+    /// Sets `max_tokens`.
+    pub fn max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Sets `temperature`.
+    pub fn temperature(mut self, temperature: f32) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+
+    /// Sets `max_retries`.
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = Some(max_retries);
+        self
+    }
+
+    /// Adds one extra body field.
+    pub fn extra(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// Options of `generate_content` and `generate_content_stream` (Google providers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    /// `systemInstruction`.
+    pub system_instruction: Option<String>,
+    /// `generationConfig.responseMimeType`.
+    pub response_mime_type: Option<String>,
+    /// `generationConfig.maxOutputTokens`.
+    pub max_output_tokens: Option<u32>,
+    /// `generationConfig.temperature`.
+    pub temperature: Option<f32>,
+    /// `generationConfig.topP`.
+    pub top_p: Option<f32>,
+    /// `generationConfig.seed`.
+    pub seed: Option<i64>,
+    /// `generationConfig.thinkingConfig.thinkingBudget`.
+    pub thinking_budget: Option<i32>,
+    /// Keep tool calls as data (the library never executes functions). Default: true.
+    pub disable_automatic_function_calling: bool,
+    /// Retries after transient failures.
+    pub max_retries: Option<u32>,
+    /// Call this provider only (`google` or `vertex`).
+    pub provider: Option<String>,
+    /// Extra body fields merged into the request (`response_schema` -> `responseSchema`).
+    pub extra: Map<String, Value>,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self {
+            system_instruction: None,
+            response_mime_type: None,
+            max_output_tokens: None,
+            temperature: None,
+            top_p: None,
+            seed: None,
+            thinking_budget: None,
+            disable_automatic_function_calling: true,
+            max_retries: None,
+            provider: None,
+            extra: Map::new(),
+        }
+    }
+}
+
+impl GenerateOptions {
+    /// Sets `system_instruction`.
+    pub fn system_instruction(mut self, text: impl Into<String>) -> Self {
+        self.system_instruction = Some(text.into());
+        self
+    }
+
+    /// Sets `response_mime_type`.
+    pub fn response_mime_type(mut self, mime: impl Into<String>) -> Self {
+        self.response_mime_type = Some(mime.into());
+        self
+    }
+
+    /// Sets `max_output_tokens`.
+    pub fn max_output_tokens(mut self, n: u32) -> Self {
+        self.max_output_tokens = Some(n);
+        self
+    }
+
+    /// Sets `temperature`.
+    pub fn temperature(mut self, t: f32) -> Self {
+        self.temperature = Some(t);
+        self
+    }
+
+    /// Sets `top_p`.
+    pub fn top_p(mut self, p: f32) -> Self {
+        self.top_p = Some(p);
+        self
+    }
+
+    /// Sets `seed`.
+    pub fn seed(mut self, seed: i64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sets `thinking_budget`.
+    pub fn thinking_budget(mut self, budget: i32) -> Self {
+        self.thinking_budget = Some(budget);
+        self
+    }
+
+    /// Sets `max_retries`.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = Some(n);
+        self
+    }
+
+    /// Sets `provider`.
+    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+        self.provider = Some(provider.into());
+        self
+    }
+
+    /// Adds one extra body field.
+    pub fn extra(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_defaults_keep_tool_calls_as_data() {
+        assert!(GenerateOptions::default().disable_automatic_function_calling);
+        let o = ChatOptions::default().max_tokens(5).extra("top_p", 0.5);
+        assert_eq!(o.max_tokens, Some(5));
+        assert_eq!(o.extra["top_p"], 0.5);
+    }
+}

@@ -1,0 +1,86 @@
+//! Model resolution: which (provider, upstream model) pairs a call tries, in order.
+//!
+//! 1. `opts.provider` set: that provider alone (upstream: its alias for the model, or the model);
+//! 2. the model names a fallback chain: the chain's entries in order;
+//! 3. `provider/name` with a configured provider prefix: that provider, upstream `name`;
+//! 4. every provider whose `models` list names the model (or, with an empty list, whose
+//!    family matches: gpt-/o-series, claude-, gemini-), in provider priority order.
+
+use std::sync::Arc;
+
+use crate::error::{ConfigurationError, LMRotateError, NoAvailableKeyError};
+use crate::topology::Topology;
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanEntry {
+    pub(crate) provider: usize,
+    pub(crate) upstream: Arc<str>,
+    pub(crate) pool: usize,
+}
+
+impl Topology {
+    fn entry(&self, provider: usize, upstream: &str) -> PlanEntry {
+        let slot = &self.providers[provider];
+        let upstream = slot.config.upstream_model(upstream);
+        PlanEntry {
+            provider,
+            pool: slot.index.pool_for(upstream),
+            upstream: Arc::from(upstream),
+        }
+    }
+
+    /// The plan of a call for `model`, optionally pinned to `provider`.
+    pub(crate) fn plan(
+        &self,
+        model: &str,
+        provider: Option<&str>,
+    ) -> Result<Vec<PlanEntry>, LMRotateError> {
+        let no_key = |providers: Vec<String>| {
+            LMRotateError::NoAvailableKey(NoAvailableKeyError {
+                model: model.to_owned(),
+                providers,
+                retry_in: None,
+            })
+        };
+        if let Some(name) = provider {
+            return match self.provider(name) {
+                Some(p) => Ok(vec![self.entry(p, model)]),
+                None if self.config.has_provider(name) => Err(no_key(vec![name.to_owned()])),
+                None => Err(ConfigurationError::new(
+                    "provider",
+                    format!("unknown provider `{name}`"),
+                )
+                .into()),
+            };
+        }
+        if let Some(chain) = self.config.fallback_chains.get(model) {
+            let plan: Vec<PlanEntry> = chain
+                .iter()
+                .filter_map(|step| {
+                    let p = self.provider(&step.provider)?;
+                    Some(self.entry(p, step.upstream.as_deref().unwrap_or(model)))
+                })
+                .filter(|e| !self.providers[e.provider].keys.is_empty())
+                .collect();
+            if plan.is_empty() {
+                return Err(no_key(chain.iter().map(|s| s.provider.clone()).collect()));
+            }
+            return Ok(plan);
+        }
+        if let Some((prefix, rest)) = model.split_once('/') {
+            if let Some(p) = self.provider(prefix) {
+                return Ok(vec![self.entry(p, rest)]);
+            }
+        }
+        let plan: Vec<PlanEntry> = self
+            .providers_for_model(model)
+            .into_iter()
+            .map(|p| self.entry(p, model))
+            .collect();
+        if plan.is_empty() {
+            return Err(no_key(Vec::new()));
+        }
+        Ok(plan)
+    }
+}

@@ -1,0 +1,724 @@
+//! Key selection: a per-provider index and the four strategies.
+//!
+//! Each provider keeps a bitset of keys that may serve (a hint; the truth is each
+//! [`KeyRuntime`]), a min-heap of resting keys by wake-up time, and one [`Pool`] per
+//! model allow-list. Selection finds the next set bit from a cursor, so its cost does
+//! not grow with the number of keys while most keys are serving:
+//!
+//! - `round_robin`: the next serving key after the cursor, in configuration order;
+//!   a skipped key keeps its place.
+//! - `priority`: the lowest-priority tier that has a serving key; round-robin inside it.
+//! - `weighted`: nginx's smooth weighted round-robin, computed per weight group
+//!   (inside a group of equal weights nginx's choice is round-robin), so a pick costs
+//!   O(distinct weights); over any window of sum(weights) picks each key gets exactly
+//!   its weight.
+//! - `health_aware`: two candidates (the round-robin one and a random one), the
+//!   healthier wins, ties go to the round-robin one (so equal keys share evenly).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::key::{Availability, KeyRuntime, NEVER};
+use crate::strategy::Strategy;
+
+/// Schedule steps the weighted strategy may skip (resting keys) before scanning.
+const WEIGHTED_STEP_LIMIT: usize = 64;
+
+/// A fixed-size set of positions, updated without locks.
+#[derive(Debug)]
+struct Bits {
+    words: Box<[AtomicU64]>,
+}
+
+impl Bits {
+    fn new(len: usize) -> Self {
+        Self {
+            words: (0..len.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn set(&self, i: usize) {
+        self.words[i / 64].fetch_or(1 << (i % 64), Ordering::AcqRel);
+    }
+
+    fn clear(&self, i: usize) {
+        self.words[i / 64].fetch_and(!(1 << (i % 64)), Ordering::AcqRel);
+    }
+
+    fn word(&self, w: usize, mask: Option<&[u64]>) -> u64 {
+        let bits = self.words[w].load(Ordering::Acquire);
+        mask.map_or(bits, |m| bits & m[w])
+    }
+
+    /// The first set position in `[start, end)` that `mask` allows.
+    fn scan(&self, start: usize, end: usize, mask: Option<&[u64]>) -> Option<usize> {
+        if start >= end {
+            return None;
+        }
+        let mut w = start / 64;
+        let mut bits = self.word(w, mask) & (!0u64 << (start % 64));
+        loop {
+            if bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                return (i < end).then_some(i);
+            }
+            w += 1;
+            if w * 64 >= end {
+                return None;
+            }
+            bits = self.word(w, mask);
+        }
+    }
+
+    /// The first set position at or after `from`, wrapping around at `len`.
+    fn next(&self, from: usize, len: usize, mask: Option<&[u64]>) -> Option<usize> {
+        if len == 0 {
+            return None;
+        }
+        let from = from % len;
+        self.scan(from, len, mask)
+            .or_else(|| self.scan(0, from, mask))
+    }
+}
+
+fn mask_of(len: usize, members: impl IntoIterator<Item = usize>) -> Box<[u64]> {
+    let mut mask = vec![0u64; len.div_ceil(64)];
+    for i in members {
+        mask[i / 64] |= 1 << (i % 64);
+    }
+    mask.into_boxed_slice()
+}
+
+/// What selection needs to know of a key when the index is built.
+#[derive(Debug, Clone)]
+pub(crate) struct KeySpec {
+    pub(crate) weight: u32,
+    pub(crate) priority: i64,
+    pub(crate) models: Vec<String>,
+}
+
+#[derive(Debug)]
+struct WeightGroup {
+    weight: u64,
+    members: Box<[usize]>,
+}
+
+#[derive(Debug)]
+struct Cursor {
+    rr: usize,
+    tier_rr: Box<[usize]>,
+    step: u64,
+    picks: Box<[u64]>,
+    rng: u64,
+}
+
+impl Cursor {
+    fn random(&mut self) -> u64 {
+        // xorshift64: cheap, and deterministic runs make tests repeatable.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}
+
+/// The keys of one provider that may serve one model, and the strategies' cursors.
+#[derive(Debug)]
+struct Pool {
+    mask: Option<Box<[u64]>>,
+    len: usize,
+    tiers: Box<[Box<[u64]>]>,
+    groups: Box<[WeightGroup]>,
+    total_weight: u64,
+    cursor: Mutex<Cursor>,
+}
+
+impl Pool {
+    fn new(positions: &[usize], all: usize, specs: &[KeySpec]) -> Self {
+        let mask = (positions.len() != all).then(|| mask_of(all, positions.iter().copied()));
+        let mut priorities: Vec<i64> = positions.iter().map(|&p| specs[p].priority).collect();
+        priorities.sort_unstable();
+        priorities.dedup();
+        let tiers: Box<[Box<[u64]>]> = priorities
+            .iter()
+            .map(|&prio| {
+                mask_of(
+                    all,
+                    positions
+                        .iter()
+                        .copied()
+                        .filter(|&p| specs[p].priority == prio),
+                )
+            })
+            .collect();
+        let mut weights: Vec<u32> = positions
+            .iter()
+            .map(|&p| specs[p].weight)
+            .filter(|&w| w > 0)
+            .collect();
+        weights.sort_unstable();
+        weights.dedup();
+        let groups: Box<[WeightGroup]> = weights
+            .iter()
+            .map(|&w| WeightGroup {
+                weight: u64::from(w),
+                members: positions
+                    .iter()
+                    .copied()
+                    .filter(|&p| specs[p].weight == w)
+                    .collect(),
+            })
+            .collect();
+        let total_weight = groups
+            .iter()
+            .map(|g| g.weight * g.members.len() as u64)
+            .sum();
+        Self {
+            mask,
+            len: positions.len(),
+            cursor: Mutex::new(Cursor {
+                rr: 0,
+                tier_rr: vec![0; tiers.len()].into_boxed_slice(),
+                step: 0,
+                picks: vec![0; groups.len()].into_boxed_slice(),
+                rng: 0x9E37_79B9_7F4A_7C15,
+            }),
+            tiers,
+            groups,
+            total_weight,
+        }
+    }
+}
+
+/// The selection index of one provider's keys (positions are configuration order).
+#[derive(Debug)]
+pub(crate) struct ProviderIndex {
+    runtimes: Box<[Arc<KeyRuntime>]>,
+    available: Bits,
+    wake: Mutex<BinaryHeap<Reverse<(u64, usize)>>>,
+    next_wake: AtomicU64,
+    pools: Box<[Pool]>,
+    pool_by_model: HashMap<Box<str>, usize>,
+}
+
+impl ProviderIndex {
+    pub(crate) fn new(runtimes: Vec<Arc<KeyRuntime>>, specs: &[KeySpec], now_ms: u64) -> Self {
+        let n = runtimes.len();
+        let unrestricted: Vec<usize> = (0..n).filter(|&p| specs[p].models.is_empty()).collect();
+        let mut pools = vec![Pool::new(&unrestricted, n, specs)];
+        let mut pool_by_model = HashMap::new();
+        let mut models: Vec<&str> = specs
+            .iter()
+            .flat_map(|s| s.models.iter().map(String::as_str))
+            .collect();
+        models.sort_unstable();
+        models.dedup();
+        for model in models {
+            let members: Vec<usize> = (0..n)
+                .filter(|&p| {
+                    specs[p].models.is_empty() || specs[p].models.iter().any(|m| m == model)
+                })
+                .collect();
+            pool_by_model.insert(Box::from(model), pools.len());
+            pools.push(Pool::new(&members, n, specs));
+        }
+        let index = Self {
+            available: Bits::new(n),
+            runtimes: runtimes.into_boxed_slice(),
+            wake: Mutex::new(BinaryHeap::new()),
+            next_wake: AtomicU64::new(NEVER),
+            pools: pools.into_boxed_slice(),
+            pool_by_model,
+        };
+        for pos in 0..n {
+            index.refresh(pos, now_ms);
+        }
+        index
+    }
+
+    /// The pool serving `model`.
+    pub(crate) fn pool_for(&self, model: &str) -> usize {
+        self.pool_by_model.get(model).copied().unwrap_or(0)
+    }
+
+    /// True when some key (whatever its state) may serve `model`.
+    pub(crate) fn serves(&self, model: &str) -> bool {
+        self.pools[self.pool_for(model)].len > 0
+    }
+
+    #[cfg(test)]
+    fn runtime(&self, pos: usize) -> &Arc<KeyRuntime> {
+        &self.runtimes[pos]
+    }
+
+    /// Re-reads a key's runtime after its state changed.
+    pub(crate) fn refresh(&self, pos: usize, now_ms: u64) {
+        match self.runtimes[pos].availability(now_ms) {
+            Availability::Later(at) => self.rest(pos, at),
+            Availability::No if self.runtimes[pos].is_disabled() => self.available.clear(pos),
+            _ => self.available.set(pos),
+        }
+    }
+
+    fn rest(&self, pos: usize, at: u64) {
+        self.available.clear(pos);
+        let mut heap = self.wake.lock();
+        heap.push(Reverse((at, pos)));
+        self.next_wake.fetch_min(at, Ordering::AcqRel);
+    }
+
+    /// Puts keys whose rest has ended back among the serving ones.
+    fn wake_due(&self, now_ms: u64) {
+        if now_ms < self.next_wake.load(Ordering::Acquire) {
+            return;
+        }
+        let mut heap = self.wake.lock();
+        while let Some(&Reverse((at, pos))) = heap.peek() {
+            if at > now_ms {
+                break;
+            }
+            heap.pop();
+            match self.runtimes[pos].availability(now_ms) {
+                Availability::Later(later) => heap.push(Reverse((later, pos))),
+                Availability::No if self.runtimes[pos].is_disabled() => {}
+                _ => self.available.set(pos),
+            }
+        }
+        let next = heap.peek().map_or(NEVER, |Reverse((at, _))| *at);
+        self.next_wake.store(next, Ordering::Release);
+    }
+
+    /// When the soonest resting key of `model`'s pool (not in `tried`) may serve again.
+    pub(crate) fn soonest(&self, model: &str, now_ms: u64, tried: &[usize]) -> Option<u64> {
+        self.wake_due(now_ms);
+        let pool = &self.pools[self.pool_for(model)];
+        let heap = self.wake.lock();
+        heap.iter()
+            .map(|Reverse((_, pos))| *pos)
+            .filter(|&pos| !tried.contains(&pos))
+            .filter(|&pos| {
+                pool.mask
+                    .as_ref()
+                    .is_none_or(|m| m[pos / 64] & (1 << (pos % 64)) != 0)
+            })
+            .filter_map(|pos| self.runtimes[pos].rest_until(now_ms))
+            .min()
+    }
+
+    #[cfg(test)]
+    fn count_available(&self, now_ms: u64) -> usize {
+        self.runtimes
+            .iter()
+            .filter(|rt| {
+                matches!(
+                    rt.availability(now_ms),
+                    Availability::Ready | Availability::Probe
+                )
+            })
+            .count()
+    }
+
+    /// Checks a candidate without taking it.
+    fn usable(&self, pos: usize, now_ms: u64, tried: &[usize]) -> Option<Availability> {
+        if tried.contains(&pos) {
+            return None;
+        }
+        match self.runtimes[pos].availability(now_ms) {
+            a @ (Availability::Ready | Availability::Probe) => Some(a),
+            Availability::Later(at) => {
+                self.rest(pos, at);
+                None
+            }
+            Availability::No => {
+                if self.runtimes[pos].is_disabled() {
+                    self.available.clear(pos);
+                }
+                None
+            }
+        }
+    }
+
+    /// Takes a candidate (claims the probe when it is one).
+    fn take(&self, pos: usize, availability: Availability) -> bool {
+        availability != Availability::Probe || self.runtimes[pos].claim_probe()
+    }
+
+    /// The next usable key at or after `*from` (wrapping), moving `*from` past what was looked at.
+    fn find(
+        &self,
+        from: usize,
+        mask: Option<&[u64]>,
+        now_ms: u64,
+        tried: &[usize],
+    ) -> Option<(usize, Availability)> {
+        let n = self.runtimes.len();
+        let mut at = from;
+        for _ in 0..n {
+            let pos = self.available.next(at, n, mask)?;
+            if let Some(a) = self.usable(pos, now_ms, tried) {
+                return Some((pos, a));
+            }
+            at = pos + 1;
+        }
+        None
+    }
+
+    fn round_robin(
+        &self,
+        rr: &mut usize,
+        mask: Option<&[u64]>,
+        now_ms: u64,
+        tried: &[usize],
+    ) -> Option<usize> {
+        let mut from = *rr;
+        for _ in 0..4 {
+            let (pos, a) = self.find(from, mask, now_ms, tried)?;
+            if self.take(pos, a) {
+                *rr = pos + 1;
+                return Some(pos);
+            }
+            from = pos + 1;
+        }
+        None
+    }
+
+    /// Picks a key of `pool` under `strategy`, skipping `tried` positions.
+    pub(crate) fn select(
+        &self,
+        pool: usize,
+        strategy: Strategy,
+        now_ms: u64,
+        tried: &[usize],
+    ) -> Option<usize> {
+        self.wake_due(now_ms);
+        let pool = &self.pools[pool];
+        if pool.len == 0 {
+            return None;
+        }
+        let mut cursor = pool.cursor.lock();
+        let mask = pool.mask.as_deref();
+        match strategy {
+            Strategy::RoundRobin => self.round_robin(&mut cursor.rr, mask, now_ms, tried),
+            Strategy::Priority => {
+                let Cursor { tier_rr, .. } = &mut *cursor;
+                pool.tiers
+                    .iter()
+                    .zip(tier_rr.iter_mut())
+                    .find_map(|(tier, rr)| self.round_robin(rr, Some(tier), now_ms, tried))
+            }
+            Strategy::Weighted => self
+                .weighted(pool, &mut cursor, now_ms, tried)
+                .or_else(|| self.round_robin(&mut cursor.rr, mask, now_ms, tried)),
+            Strategy::HealthAware => self.health_aware(pool, &mut cursor, now_ms, tried),
+        }
+    }
+
+    fn weighted(
+        &self,
+        pool: &Pool,
+        cursor: &mut Cursor,
+        now_ms: u64,
+        tried: &[usize],
+    ) -> Option<usize> {
+        if pool.total_weight == 0 {
+            return None;
+        }
+        for _ in 0..WEIGHTED_STEP_LIMIT.min(pool.total_weight as usize * 2) {
+            let pos = next_smooth_weighted(pool, cursor);
+            if let Some(a) = self.usable(pos, now_ms, tried) {
+                if self.take(pos, a) {
+                    return Some(pos);
+                }
+            }
+        }
+        None
+    }
+
+    fn health_aware(
+        &self,
+        pool: &Pool,
+        cursor: &mut Cursor,
+        now_ms: u64,
+        tried: &[usize],
+    ) -> Option<usize> {
+        let mask = pool.mask.as_deref();
+        let n = self.runtimes.len();
+        for _ in 0..4 {
+            let (first, first_a) = self.find(cursor.rr, mask, now_ms, tried)?;
+            cursor.rr = first + 1;
+            let start = (cursor.random() % n as u64) as usize;
+            let second = match self.find(start, mask, now_ms, tried) {
+                Some((pos, _)) if pos == first => self
+                    .find(first + 1, mask, now_ms, tried)
+                    .filter(|(pos, _)| *pos != first),
+                other => other,
+            };
+            let (pos, a) = match second {
+                Some((pos, a)) if healthier(&self.runtimes[pos], &self.runtimes[first]) => (pos, a),
+                _ => (first, first_a),
+            };
+            if self.take(pos, a) {
+                return Some(pos);
+            }
+        }
+        None
+    }
+}
+
+/// One step of nginx's smooth weighted round-robin over weight groups.
+///
+/// At step `t` (1-based) a key of weight `w` picked `c` times has current weight
+/// `t·w − W·c`; the largest wins, ties to the lowest position. Inside a group of equal
+/// weights the least-picked, lowest-position key is the group's round-robin next, so only
+/// one candidate per group is compared.
+fn next_smooth_weighted(pool: &Pool, cursor: &mut Cursor) -> usize {
+    cursor.step += 1;
+    let t = i128::from(cursor.step);
+    let total = i128::from(pool.total_weight);
+    let mut best: Option<(i128, usize, usize)> = None;
+    for (g, group) in pool.groups.iter().enumerate() {
+        let picks = cursor.picks[g];
+        let size = group.members.len() as u64;
+        let member = group.members[(picks % size) as usize];
+        let current = t * i128::from(group.weight) - total * i128::from(picks / size);
+        let wins = match best {
+            None => true,
+            Some((value, position, _)) => {
+                current > value || (current == value && member < position)
+            }
+        };
+        if wins {
+            best = Some((current, member, g));
+        }
+    }
+    let (_, member, g) = best.unwrap_or((0, 0, 0));
+    cursor.picks[g] += 1;
+    if cursor.step >= pool.total_weight {
+        cursor.step = 0;
+        cursor.picks.iter_mut().for_each(|p| *p = 0);
+    }
+    member
+}
+
+/// True when `a` is clearly healthier than `b`: no recent failures, then lower expected
+/// wait (latency × load, 25 % tolerance) or fewer calls in flight, then more headroom.
+fn healthier(a: &KeyRuntime, b: &KeyRuntime) -> bool {
+    let (fa, fb) = (a.consecutive_failures() > 0, b.consecutive_failures() > 0);
+    if fa != fb {
+        return !fa;
+    }
+    let (la, lb) = (u64::from(a.in_flight()) + 1, u64::from(b.in_flight()) + 1);
+    match (a.latency_us(), b.latency_us()) {
+        (Some(x), Some(y)) => {
+            let (ca, cb) = (x.saturating_mul(la), y.saturating_mul(lb));
+            if ca.saturating_mul(4) < cb.saturating_mul(3) {
+                return true;
+            }
+            if cb.saturating_mul(4) < ca.saturating_mul(3) {
+                return false;
+            }
+        }
+        _ if la != lb => return la < lb,
+        _ => {}
+    }
+    a.headroom_permille() > b.headroom_permille() + 100
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::HealthState;
+    use crate::report::KeyState;
+    use crate::strategy::Strategy;
+    use proptest::prelude::{prop_assert_eq, proptest};
+
+    fn index(specs: &[KeySpec]) -> ProviderIndex {
+        let runtimes = specs
+            .iter()
+            .map(|_| Arc::new(KeyRuntime::new(HealthState::default(), true)))
+            .collect();
+        ProviderIndex::new(runtimes, specs, 0)
+    }
+
+    fn spec(weight: u32, priority: i64) -> KeySpec {
+        KeySpec {
+            weight,
+            priority,
+            models: Vec::new(),
+        }
+    }
+
+    fn picks(ix: &ProviderIndex, strategy: Strategy, n: usize) -> Vec<usize> {
+        (0..n)
+            .map(|_| ix.select(0, strategy, 0, &[]).unwrap())
+            .collect()
+    }
+
+    fn cool(ix: &ProviderIndex, pos: usize, until: u64) {
+        ix.runtime(pos).install(HealthState {
+            state: KeyState::CoolingDown,
+            until_ms: until,
+            ..HealthState::default()
+        });
+        ix.refresh(pos, 0);
+    }
+
+    #[test]
+    fn round_robin_cycles_in_order_and_a_skipped_key_keeps_its_place() {
+        let ix = index(&[spec(1, 0), spec(1, 0), spec(1, 0)]);
+        assert_eq!(picks(&ix, Strategy::RoundRobin, 4), [0, 1, 2, 0]);
+        cool(&ix, 2, 100);
+        assert_eq!(picks(&ix, Strategy::RoundRobin, 3), [1, 0, 1]);
+        // time passes: key 2 is back, in its place
+        assert_eq!(ix.select(0, Strategy::RoundRobin, 100, &[]), Some(2));
+        assert_eq!(ix.select(0, Strategy::RoundRobin, 100, &[]), Some(0));
+    }
+
+    #[test]
+    fn priority_prefers_lowest_number_and_rotates_ties() {
+        let ix = index(&[spec(1, 5), spec(1, 1), spec(1, 1), spec(1, 0)]);
+        assert_eq!(picks(&ix, Strategy::Priority, 2), [3, 3]);
+        cool(&ix, 3, 100);
+        assert_eq!(picks(&ix, Strategy::Priority, 3), [1, 2, 1]);
+        cool(&ix, 1, 100);
+        cool(&ix, 2, 100);
+        assert_eq!(picks(&ix, Strategy::Priority, 1), [0]);
+    }
+
+    #[test]
+    fn weighted_matches_nginx_smooth_sequence() {
+        let ix = index(&[spec(5, 0), spec(1, 0), spec(1, 0)]);
+        assert_eq!(
+            picks(&ix, Strategy::Weighted, 14),
+            [0, 0, 1, 0, 2, 0, 0, 0, 0, 1, 0, 2, 0, 0]
+        );
+    }
+
+    #[test]
+    fn weighted_skips_resting_keys() {
+        let ix = index(&[spec(5, 0), spec(1, 0), spec(1, 0)]);
+        cool(&ix, 0, 100);
+        let got = picks(&ix, Strategy::Weighted, 4);
+        assert!(got.iter().all(|&p| p != 0), "{got:?}");
+        assert_eq!(got.iter().filter(|&&p| p == 1).count(), 2);
+    }
+
+    #[test]
+    fn tried_keys_are_never_picked_again() {
+        let ix = index(&[spec(1, 0), spec(1, 0)]);
+        for strategy in Strategy::ALL {
+            assert_eq!(ix.select(0, strategy, 0, &[0, 1]), None, "{strategy}");
+            let got = ix.select(0, strategy, 0, &[0]);
+            assert_eq!(got, Some(1), "{strategy}");
+        }
+    }
+
+    #[test]
+    fn health_aware_spreads_equal_keys_evenly() {
+        let ix = index(&[spec(1, 0), spec(1, 0), spec(1, 0), spec(1, 0)]);
+        let mut counts = [0usize; 4];
+        for p in picks(&ix, Strategy::HealthAware, 400) {
+            counts[p] += 1;
+        }
+        assert!(counts.iter().all(|&c| c == 100), "{counts:?}");
+    }
+
+    #[test]
+    fn health_aware_avoids_failing_and_busy_keys() {
+        let ix = index(&[spec(1, 0), spec(1, 0)]);
+        ix.runtime(0).install(HealthState {
+            consecutive_failures: 2,
+            ..HealthState::default()
+        });
+        let got = picks(&ix, Strategy::HealthAware, 20);
+        assert!(got.iter().filter(|&&p| p == 1).count() >= 15, "{got:?}");
+    }
+
+    #[test]
+    fn only_one_caller_takes_a_probe() {
+        let ix = index(&[spec(1, 0)]);
+        ix.runtime(0).install(HealthState {
+            state: KeyState::Quarantined,
+            until_ms: 50,
+            consecutive_failures: 5,
+            strikes: 1,
+        });
+        ix.refresh(0, 0);
+        assert_eq!(ix.select(0, Strategy::RoundRobin, 10, &[]), None);
+        assert_eq!(ix.soonest("m", 10, &[]), Some(50));
+        assert_eq!(ix.select(0, Strategy::RoundRobin, 50, &[]), Some(0));
+        assert_eq!(ix.select(0, Strategy::RoundRobin, 50, &[]), None);
+    }
+
+    #[test]
+    fn model_pools_respect_allow_lists() {
+        let specs = [
+            KeySpec {
+                weight: 1,
+                priority: 0,
+                models: vec!["a".into()],
+            },
+            KeySpec {
+                weight: 1,
+                priority: 0,
+                models: vec![],
+            },
+            KeySpec {
+                weight: 1,
+                priority: 0,
+                models: vec!["b".into()],
+            },
+        ];
+        let ix = index(&specs);
+        let pool_a = ix.pool_for("a");
+        let got: Vec<usize> = (0..4)
+            .map(|_| ix.select(pool_a, Strategy::RoundRobin, 0, &[]).unwrap())
+            .collect();
+        assert_eq!(got, [0, 1, 0, 1]);
+        let other: Vec<usize> = (0..2)
+            .map(|_| {
+                ix.select(ix.pool_for("zzz"), Strategy::RoundRobin, 0, &[])
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(other, [1, 1]);
+    }
+
+    #[test]
+    fn large_indices_find_the_next_key_across_words() {
+        let specs: Vec<KeySpec> = (0..300).map(|_| spec(1, 0)).collect();
+        let ix = index(&specs);
+        for pos in 0..299 {
+            cool(&ix, pos, 100);
+        }
+        assert_eq!(ix.select(0, Strategy::RoundRobin, 1, &[]), Some(299));
+        assert_eq!(ix.select(0, Strategy::HealthAware, 1, &[]), Some(299));
+        assert_eq!(ix.count_available(1), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn weighted_gives_each_key_exactly_its_weight_in_every_window(
+            weights in proptest::collection::vec(1u32..6, 1..7),
+            offset in 0usize..40,
+        ) {
+            let specs: Vec<KeySpec> = weights.iter().map(|&w| spec(w, 0)).collect();
+            let ix = index(&specs);
+            let total: usize = weights.iter().map(|&w| w as usize).sum();
+            let seq = picks(&ix, Strategy::Weighted, offset + 3 * total);
+            for start in 0..=(seq.len() - total) {
+                let mut counts = vec![0u32; weights.len()];
+                for &p in &seq[start..start + total] {
+                    counts[p] += 1;
+                }
+                prop_assert_eq!(&counts, &weights, "window at {}", start);
+            }
+        }
+    }
+}
