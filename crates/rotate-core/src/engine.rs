@@ -443,13 +443,12 @@ impl Engine {
                 .map(|at| Duration::from_millis(at.saturating_sub(now)));
             return Err(no_key(retry_in));
         };
-        let lease = Lease::new(
-            self.inner.clone(),
-            topology.clone(),
-            p,
-            pos,
-            Arc::from(upstream),
-        );
+        let model = if upstream.is_empty() {
+            topology.no_model.clone()
+        } else {
+            Arc::from(upstream)
+        };
+        let lease = Lease::new(self.inner.clone(), topology.clone(), p, pos, model);
         Ok(AcquireContext::new(lease))
     }
 

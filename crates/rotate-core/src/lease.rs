@@ -96,6 +96,9 @@ impl Lease {
 
     fn count_requests(&self) {
         let key = self.key();
+        if key.rpm.is_none() && key.rpd.is_none() {
+            return;
+        }
         let now = self.engine.clock.unix_ms();
         for (limit, window) in [(key.rpm, RateWindow::Minute), (key.rpd, RateWindow::Day)] {
             if let Some(limit) = limit {

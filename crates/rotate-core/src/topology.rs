@@ -64,6 +64,8 @@ pub(crate) struct Topology {
     pub(crate) key_by_id: HashMap<Arc<str>, (usize, usize)>,
     /// (provider, position) of every key, in configuration order.
     pub(crate) key_order: Vec<(usize, usize)>,
+    /// The model of an `acquire` that names none (shared, so acquiring allocates nothing).
+    pub(crate) no_model: Arc<str>,
 }
 
 /// Where adapters come from: registered custom ones first, then the factory.
@@ -205,6 +207,7 @@ impl Topology {
             provider_by_name,
             key_by_id,
             key_order,
+            no_model: Arc::from(""),
         })
     }
 

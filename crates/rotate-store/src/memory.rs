@@ -33,8 +33,11 @@ use crate::usage::UsageTable;
 pub struct MemoryStore {
     states: RwLock<HashMap<Arc<str>, Arc<Mutex<HealthState>>>>,
     usage: UsageTable,
-    windows: Mutex<HashMap<(Arc<str>, RateWindow), (u64, u64)>>,
+    windows: Mutex<HashMap<(Arc<str>, RateWindow), WindowCount>>,
 }
+
+/// A rate window's start (ms since the epoch) and its count so far.
+type WindowCount = (u64, u64);
 
 impl MemoryStore {
     /// An empty store.
