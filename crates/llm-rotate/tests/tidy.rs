@@ -10,7 +10,9 @@ fn root() -> PathBuf {
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
@@ -37,13 +39,22 @@ fn all_rust_files() -> Vec<PathBuf> {
 fn every_rust_file_starts_with_module_docs() {
     for file in all_rust_files() {
         let text = std::fs::read_to_string(&file).expect("readable");
-        assert!(text.starts_with("//!"), "{} does not start with //! docs", file.display());
+        assert!(
+            text.starts_with("//!"),
+            "{} does not start with //! docs",
+            file.display()
+        );
     }
 }
 
 #[test]
 fn no_secret_shaped_literals_outside_fixtures() {
-    let patterns: [(&str, usize); 4] = [("sk-proj-", 20), ("sk-ant-api", 20), ("AIza", 35), ("-----BEGIN PRIVATE KEY-----", 0)];
+    let patterns: [(&str, usize); 4] = [
+        ("sk-proj-", 20),
+        ("sk-ant-api", 20),
+        ("AIza", 35),
+        ("-----BEGIN PRIVATE KEY-----", 0),
+    ];
     for file in all_rust_files() {
         let shown = file.display().to_string();
         if shown.contains("/tests/") || shown.contains("rotate-testkit") {
@@ -56,19 +67,26 @@ fn no_secret_shaped_literals_outside_fixtures() {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
                     .count();
-                assert!(tail < min_tail.max(1), "{shown}: secret-shaped literal starting `{prefix}`");
+                assert!(
+                    tail < min_tail.max(1),
+                    "{shown}: secret-shaped literal starting `{prefix}`"
+                );
             }
         }
     }
 }
 
 fn field_names(value: &serde_json::Value) -> Vec<String> {
-    value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn every_config_field_is_documented() {
-    let docs = std::fs::read_to_string(root().join("docs/configuration.md")).expect("docs/configuration.md");
+    let docs = std::fs::read_to_string(root().join("docs/configuration.md"))
+        .expect("docs/configuration.md");
     let provider = ProviderConfig {
         api: Some(WireApi::Openai),
         base_url: Some("http://x".into()),
@@ -105,7 +123,10 @@ fn every_config_field_is_documented() {
     ];
     for section in sections {
         for field in field_names(&section.expect("serializable")) {
-            assert!(docs.contains(&format!("`{field}`")), "config field `{field}` is not in docs/configuration.md");
+            assert!(
+                docs.contains(&format!("`{field}`")),
+                "config field `{field}` is not in docs/configuration.md"
+            );
         }
     }
 }
