@@ -1,4 +1,5 @@
 //! Loading configs: file formats, `${VAR}`, `LLM_ROTATE_` overrides, `use_keys`.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 #![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error
 
 use figment::Jail;

@@ -1,4 +1,5 @@
 //! `acquire`: a key selected as a call would, and outcomes reported back.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
 //! Fallback across plan entries: chains, upstream model ids, order.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use rotate_core::{ChatMessage, ChatOptions, ErrorKind, LMRotateError};
 use rotate_testkit::{Harness, Step};

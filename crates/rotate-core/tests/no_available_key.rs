@@ -1,4 +1,5 @@
 //! All keys resting: `NoAvailableKey` with the soonest `retry_in`, then recovery.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
 //! Quarantine after repeated failures, the probe after it, and operator disable.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
 //! The four strategies' orders, through the engine.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use rotate_core::{ChatMessage, ChatOptions};
 use rotate_testkit::harness::keys_config;

@@ -1,4 +1,5 @@
 //! Streaming: failover before the first content chunk, one `Err` after it, usage on end.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use futures_util::StreamExt;
 use rotate_core::provider::StreamDelta;

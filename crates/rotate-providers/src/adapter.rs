@@ -1,0 +1,281 @@
+//! The adapter every wire protocol shares: build, send, read, parse or classify.
+//!
+//! A protocol says how to build a request, parse a reply, classify an error and read
+//! its stream ([`WireProtocol`]); [`Adapter`] does the HTTP exchange, the timeouts, and
+//! turns it into the core's [`Provider`] trait. Nothing here knows about key health.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::Full;
+use rotate_core::clock::Clock;
+use rotate_core::config::{DefaultsConfig, ProviderConfig};
+use rotate_core::error::{ConfigurationError, ErrorKind, ProviderError};
+use rotate_core::provider::{
+    BoxFuture, Headroom, Provider, ProviderCall, ProviderReply, ProviderStreamStart,
+};
+use rotate_core::secret::Secret;
+
+use crate::client::{read_body, HttpClient};
+use crate::events::{EventStream, StreamProtocol};
+
+/// The longest error message kept from a vendor body.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// One vendor wire protocol.
+pub trait WireProtocol: Send + Sync + 'static {
+    /// The stream grammar.
+    type Stream: StreamProtocol;
+
+    /// The HTTP request of a call.
+    fn build(
+        &self,
+        call: &ProviderCall,
+        stream: bool,
+    ) -> Result<Request<Full<Bytes>>, ProviderError>;
+
+    /// Parses a successful body.
+    fn parse_reply(&self, body: &[u8]) -> Result<ProviderReply, ProviderError>;
+
+    /// Classifies a failed answer.
+    fn classify(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_unix_ms: u64,
+    ) -> ProviderError;
+
+    /// Rate-limit headroom from the headers.
+    fn headroom(&self, headers: &HeaderMap, now_unix_ms: u64) -> Option<Headroom>;
+
+    /// A fresh stream parser.
+    fn stream_protocol(&self) -> Self::Stream;
+}
+
+/// Timeouts of one provider.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// One request (head and whole body of a non-streamed answer).
+    pub request: Duration,
+    /// Longest silence inside a stream.
+    pub stream_idle: Duration,
+}
+
+impl Timeouts {
+    /// A provider's timeouts under `defaults`.
+    pub fn of(config: &ProviderConfig, defaults: &DefaultsConfig) -> Self {
+        Self {
+            request: Duration::from_secs(
+                config
+                    .timeout_seconds
+                    .unwrap_or(defaults.request_timeout_seconds),
+            ),
+            stream_idle: Duration::from_secs(
+                config
+                    .stream_idle_timeout_seconds
+                    .unwrap_or(defaults.stream_idle_timeout_seconds),
+            ),
+        }
+    }
+}
+
+struct Inner<W> {
+    wire: W,
+    client: HttpClient,
+    timeouts: Timeouts,
+    clock: Arc<dyn Clock>,
+}
+
+/// A [`Provider`] speaking protocol `W` over a pooled client.
+pub struct Adapter<W> {
+    inner: Arc<Inner<W>>,
+}
+
+impl<W> std::fmt::Debug for Adapter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adapter")
+            .field("timeouts", &self.inner.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: WireProtocol> Adapter<W> {
+    /// An adapter for `wire` using `client`.
+    pub fn new(wire: W, client: HttpClient, timeouts: Timeouts, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                wire,
+                client,
+                timeouts,
+                clock,
+            }),
+        }
+    }
+
+    /// The protocol.
+    pub fn wire(&self) -> &W {
+        &self.inner.wire
+    }
+}
+
+impl<W: WireProtocol> Provider for Adapter<W> {
+    fn chat(&self, call: ProviderCall) -> BoxFuture<'static, Result<ProviderReply, ProviderError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let request = inner.wire.build(&call, false)?;
+            let response = inner.client.send(request, inner.timeouts.request).await?;
+            let (parts, body) = response.into_parts();
+            let body = read_body(body, inner.timeouts.request).await?;
+            let now = inner.clock.unix_ms();
+            if !parts.status.is_success() {
+                let error = inner
+                    .wire
+                    .classify(parts.status, &parts.headers, &body, now);
+                return Err(scrub(error, call.key.secret()));
+            }
+            let mut reply = inner
+                .wire
+                .parse_reply(&body)
+                .map_err(|e| scrub(e, call.key.secret()))?;
+            reply.headroom = inner.wire.headroom(&parts.headers, now);
+            Ok(reply)
+        })
+    }
+
+    fn chat_stream(
+        &self,
+        call: ProviderCall,
+    ) -> BoxFuture<'static, Result<ProviderStreamStart, ProviderError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let request = inner.wire.build(&call, true)?;
+            let response = inner.client.send(request, inner.timeouts.request).await?;
+            let (parts, body) = response.into_parts();
+            let now = inner.clock.unix_ms();
+            if !parts.status.is_success() {
+                let body = read_body(body, inner.timeouts.request).await?;
+                let error = inner
+                    .wire
+                    .classify(parts.status, &parts.headers, &body, now);
+                return Err(scrub(error, call.key.secret()));
+            }
+            let content_type = parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !content_type.is_empty() && !content_type.starts_with("text/event-stream") {
+                let body = read_body(body, inner.timeouts.request).await?;
+                let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                return Err(ProviderError::new(
+                    ErrorKind::Decode,
+                    format!("expected an event stream, got `{content_type}`: {shown}"),
+                )
+                .with_status(parts.status.as_u16()));
+            }
+            Ok(ProviderStreamStart {
+                headroom: inner.wire.headroom(&parts.headers, now),
+                events: Box::pin(EventStream::new(
+                    body,
+                    inner.wire.stream_protocol(),
+                    inner.timeouts.stream_idle,
+                )),
+            })
+        })
+    }
+}
+
+/// Removes a key a vendor echoed back from an error message.
+fn scrub(mut error: ProviderError, secret: &Secret) -> ProviderError {
+    let value = secret.expose();
+    if value.len() >= 8 && error.message.contains(value) {
+        error.message = error.message.replace(value, &secret.mask());
+    }
+    error
+}
+
+/// Shortens a vendor message for errors and logs.
+pub fn shorten(message: &str) -> String {
+    if message.chars().count() <= MAX_MESSAGE_CHARS {
+        return message.to_owned();
+    }
+    let mut short: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    short.push('…');
+    short
+}
+
+/// A malformed body as a `Decode` error.
+pub fn malformed(what: &str, error: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(ErrorKind::Decode, format!("malformed {what}: {error}"))
+}
+
+/// The base URL a call goes to: the key's own, else the provider's.
+pub fn base_url<'a>(
+    call: &'a ProviderCall,
+    provider_base: Option<&'a str>,
+) -> Result<&'a str, ProviderError> {
+    call.key
+        .base_url()
+        .or(provider_base)
+        .map(|u| u.trim_end_matches('/'))
+        .ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Configuration,
+                format!(
+                    "provider `{}` has no base_url (set it on the provider or the key)",
+                    call.provider
+                ),
+            )
+        })
+}
+
+/// Static headers from config, checked once.
+pub fn static_headers(
+    name: &str,
+    config: &ProviderConfig,
+) -> Result<HeaderMap, ConfigurationError> {
+    let mut headers = HeaderMap::new();
+    for (key, value) in &config.headers {
+        let path = format!("providers.{name}.headers.{key}");
+        let header_name = http::HeaderName::from_bytes(key.as_bytes())
+            .map_err(|_| ConfigurationError::new(path.clone(), "not a valid header name"))?;
+        let mut header_value = http::HeaderValue::from_str(value)
+            .map_err(|_| ConfigurationError::new(path, "not a valid header value"))?;
+        header_value.set_sensitive(true);
+        headers.insert(header_name, header_value);
+    }
+    Ok(headers)
+}
+
+/// A header value holding a secret (marked sensitive so it never prints).
+pub fn secret_header(value: &str) -> Result<http::HeaderValue, ProviderError> {
+    let mut header = http::HeaderValue::from_str(value).map_err(|_| {
+        ProviderError::new(
+            ErrorKind::Configuration,
+            "the key holds characters not allowed in a header",
+        )
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// A JSON request with the given method, URL, headers and body.
+pub fn json_request(
+    uri: &str,
+    headers: HeaderMap,
+    body: Vec<u8>,
+) -> Result<Request<Full<Bytes>>, ProviderError> {
+    let mut builder = Request::post(uri).header(http::header::CONTENT_TYPE, "application/json");
+    if let Some(h) = builder.headers_mut() {
+        h.extend(headers);
+    }
+    builder.body(Full::new(Bytes::from(body))).map_err(|e| {
+        ProviderError::new(
+            ErrorKind::Configuration,
+            format!("cannot build the request: {e}"),
+        )
+    })
+}

@@ -1,0 +1,107 @@
+//! Building an Anthropic Messages request: system messages lifted to the top-level
+//! `system`, turns merged so roles alternate starting with `user`, `max_tokens` always set.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request};
+use http_body_util::Full;
+use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::message::Role;
+use rotate_core::provider::ProviderCall;
+use serde_json::{json, Map, Value};
+
+use super::{AnthropicWire, ANTHROPIC_VERSION};
+use crate::adapter::{base_url, json_request, secret_header};
+
+/// The request body (typed fields first, then `extra` merged over them).
+pub(crate) fn body(
+    wire: &AnthropicWire,
+    call: &ProviderCall,
+    stream: bool,
+) -> Result<Map<String, Value>, ProviderError> {
+    let request = &call.request;
+    let mut system: Vec<&str> = Vec::new();
+    let mut turns: Vec<(&'static str, String)> = Vec::new();
+    for message in &request.messages {
+        let role = match message.role {
+            Role::System => {
+                system.push(&message.content);
+                continue;
+            }
+            Role::Assistant => "assistant",
+            Role::User | Role::Tool => "user",
+        };
+        match turns.last_mut() {
+            Some((last, text)) if *last == role => {
+                text.push_str("\n\n");
+                text.push_str(&message.content);
+            }
+            _ => turns.push((role, message.content.clone())),
+        }
+    }
+    if turns.first().is_some_and(|(role, _)| *role != "user") || turns.is_empty() {
+        return Err(ProviderError::new(
+            ErrorKind::InvalidRequest,
+            "an Anthropic conversation needs at least one message and must start with a user message",
+        ));
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), Value::String(call.model.to_string()));
+    body.insert(
+        "max_tokens".into(),
+        json!(request.max_tokens.unwrap_or(wire.default_max_tokens)),
+    );
+    if !system.is_empty() {
+        body.insert("system".into(), Value::String(system.join("\n\n")));
+    }
+    let messages: Vec<Value> = turns
+        .into_iter()
+        .map(|(role, content)| json!({"role": role, "content": content}))
+        .collect();
+    body.insert("messages".into(), Value::Array(messages));
+    if let Some(temperature) = request.temperature {
+        body.insert("temperature".into(), json!(temperature));
+    }
+    if stream {
+        body.insert("stream".into(), Value::Bool(true));
+    }
+    for (key, value) in &request.extra {
+        body.insert(key.clone(), value.clone());
+    }
+    Ok(body)
+}
+
+/// The whole HTTP request.
+pub(crate) fn build(
+    wire: &AnthropicWire,
+    call: &ProviderCall,
+    stream: bool,
+) -> Result<Request<Full<Bytes>>, ProviderError> {
+    let base = base_url(call, wire.base_url.as_deref())?;
+    let mut headers = wire.headers.clone();
+    headers.insert(
+        HeaderName::from_static("x-api-key"),
+        secret_header(call.key.secret().expose())?,
+    );
+    let metadata = call.key.metadata();
+    let version = metadata
+        .get("anthropic_version")
+        .map_or(ANTHROPIC_VERSION, String::as_str);
+    if let Ok(version) = HeaderValue::from_str(version) {
+        headers.insert(HeaderName::from_static("anthropic-version"), version);
+    }
+    if let Some(beta) = metadata
+        .get("anthropic_beta")
+        .and_then(|b| HeaderValue::from_str(b).ok())
+    {
+        headers.insert(HeaderName::from_static("anthropic-beta"), beta);
+    }
+    if stream {
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+    }
+    let body = serde_json::to_vec(&Value::Object(body(wire, call, stream)?))
+        .map_err(|e| crate::adapter::malformed("request", e))?;
+    json_request(&format!("{base}/messages"), headers, body)
+}

@@ -1,0 +1,139 @@
+//! Reading Anthropic answers: text blocks (thinking and tool use are not content),
+//! stop reasons mapped to the common names, usage with cache tokens, and the
+//! classification of `{"type":"error","error":{…}}` bodies.
+
+use http::{HeaderMap, StatusCode};
+use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::provider::ProviderReply;
+use rotate_core::response::Usage;
+use serde_json::Value;
+
+use crate::adapter::{malformed, shorten};
+use crate::ratelimit::{anthropic_headroom, wait_hint};
+
+/// Anthropic's stop reason under the common names (stop, length, tool_calls, content_filter).
+pub(crate) fn finish_reason(stop_reason: &str) -> String {
+    match stop_reason {
+        "end_turn" | "stop_sequence" | "pause_turn" => "stop",
+        "max_tokens" | "model_context_window_exceeded" => "length",
+        "tool_use" => "tool_calls",
+        "refusal" => "content_filter",
+        other => other,
+    }
+    .to_owned()
+}
+
+/// Usage from an Anthropic `usage` object: prompt = input + cache creation + cache reads.
+pub(crate) fn usage(v: &Value) -> Usage {
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let prompt =
+        n("input_tokens") + n("cache_creation_input_tokens") + n("cache_read_input_tokens");
+    let completion = n("output_tokens");
+    Usage {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+        cached_tokens: n("cache_read_input_tokens"),
+        reasoning_tokens: v
+            .get("output_tokens_details")
+            .and_then(|d| d.get("thinking_tokens"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+    }
+}
+
+/// Parses a non-streamed answer.
+pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
+    let raw: Value = serde_json::from_slice(body).map_err(|e| malformed("JSON response", e))?;
+    if raw.get("type").and_then(Value::as_str) == Some("error") {
+        let (kind, message) = error_kind(raw.get("error").unwrap_or(&Value::Null), None);
+        return Err(ProviderError::new(kind, message));
+    }
+    let blocks = raw
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("response", "no `content`"))?;
+    let content: String = blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect();
+    Ok(ProviderReply {
+        content,
+        model: raw
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        usage: raw.get("usage").map(usage).unwrap_or_default(),
+        finish_reason: raw
+            .get("stop_reason")
+            .and_then(Value::as_str)
+            .map(finish_reason),
+        upstream_provider: None,
+        headroom: None,
+        raw,
+    })
+}
+
+/// The kind and message of an Anthropic error object (`status` when there was one).
+pub(crate) fn error_kind(error: &Value, status: Option<u16>) -> (ErrorKind, String) {
+    let etype = error.get("type").and_then(Value::as_str).unwrap_or("");
+    let message = shorten(error.get("message").and_then(Value::as_str).unwrap_or(""));
+    let lower = message.to_ascii_lowercase();
+    let kind = if lower.contains("prompt is too long") {
+        ErrorKind::ContextLength
+    } else if lower.contains("credit balance is too low") {
+        ErrorKind::QuotaExhausted
+    } else {
+        match (etype, status) {
+            ("billing_error", _) | (_, Some(402)) => ErrorKind::QuotaExhausted,
+            ("authentication_error" | "permission_error", _) | (_, Some(401 | 403)) => {
+                ErrorKind::Auth
+            }
+            ("rate_limit_error", _) | (_, Some(429)) => ErrorKind::RateLimited,
+            ("overloaded_error", _) | (_, Some(503 | 529)) => ErrorKind::Overloaded,
+            ("timeout_error", _) | (_, Some(504 | 408)) => ErrorKind::Timeout,
+            ("api_error", _) | (_, Some(409)) => ErrorKind::ServerError,
+            ("invalid_request_error" | "not_found_error" | "request_too_large", _) => {
+                ErrorKind::InvalidRequest
+            }
+            (_, Some(400..=499)) => ErrorKind::InvalidRequest,
+            _ => ErrorKind::ServerError,
+        }
+    };
+    (kind, message)
+}
+
+/// Classifies a failed answer.
+pub(crate) fn classify(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_unix_ms: u64,
+) -> ProviderError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let error = parsed
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .cloned()
+        .unwrap_or_else(
+            || serde_json::json!({"message": String::from_utf8_lossy(body).trim().to_owned()}),
+        );
+    let (kind, message) = error_kind(&error, Some(status.as_u16()));
+    let headroom = anthropic_headroom(headers, now_unix_ms);
+    let retry_after = match kind {
+        ErrorKind::RateLimited | ErrorKind::Overloaded => {
+            wait_hint(headers, &message, headroom.as_ref(), now_unix_ms)
+        }
+        _ => crate::ratelimit::retry_after(headers, now_unix_ms),
+    };
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    ProviderError::new(kind, message)
+        .with_status(status.as_u16())
+        .with_retry_after(retry_after)
+}

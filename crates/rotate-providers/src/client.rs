@@ -1,0 +1,160 @@
+//! The pooled HTTP client each provider owns: hyper 1 over hyper-rustls (ring provider,
+//! webpki roots), HTTP/1.1 and HTTP/2 chosen by ALPN.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rotate_core::error::{ErrorKind, ProviderError};
+use rustls::pki_types::CertificateDer;
+
+/// The largest non-streamed response body read (bigger ones are a `Decode` error).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// A pooled HTTPS/HTTP client. Cheap to clone; clones share the pool.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// Builds an [`HttpClient`].
+#[derive(Debug, Default, Clone)]
+pub struct HttpClientBuilder {
+    extra_roots: Vec<CertificateDer<'static>>,
+    only_extra_roots: bool,
+}
+
+impl HttpClientBuilder {
+    /// Trusts `certificate` (DER) in addition to the webpki roots.
+    pub fn add_root_certificate(mut self, certificate: CertificateDer<'static>) -> Self {
+        self.extra_roots.push(certificate);
+        self
+    }
+
+    /// Trusts only the certificates added with [`add_root_certificate`](Self::add_root_certificate).
+    pub fn only_added_roots(mut self) -> Self {
+        self.only_extra_roots = true;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> HttpClient {
+        let mut roots = rustls::RootCertStore::empty();
+        if !self.only_extra_roots {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for certificate in self.extra_roots {
+            if let Err(error) = roots.add(certificate) {
+                tracing::warn!(%error, "ignoring an invalid root certificate");
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the safe default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        HttpClient { client }
+    }
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+impl HttpClient {
+    /// A builder (webpki roots by default).
+    pub fn builder() -> HttpClientBuilder {
+        HttpClientBuilder::default()
+    }
+
+    /// Sends `request`; `timeout` bounds the wait for the response head.
+    pub async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, ProviderError> {
+        let target = shown_target(request.uri());
+        match tokio::time::timeout(timeout, self.client.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(ProviderError::new(
+                ErrorKind::Network,
+                format!("request to {target} failed: {}", error_chain(&error)),
+            )),
+            Err(_) => Err(ProviderError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no response from {target} within {} ms",
+                    timeout.as_millis()
+                ),
+            )),
+        }
+    }
+}
+
+/// Reads a whole body, at most [`MAX_BODY_BYTES`], within `timeout`.
+pub async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, ProviderError> {
+    let limited = Limited::new(body, MAX_BODY_BYTES);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(ProviderError::new(
+                ErrorKind::Decode,
+                format!("the response body exceeded {MAX_BODY_BYTES} bytes"),
+            ))
+        }
+        Ok(Err(error)) => Err(ProviderError::new(
+            ErrorKind::Network,
+            format!("reading the response body failed: {error}"),
+        )),
+        Err(_) => Err(ProviderError::new(
+            ErrorKind::Timeout,
+            format!(
+                "the response body did not arrive within {} ms",
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+/// `scheme://host/path` of a URI, never its query (which may hold a key).
+pub fn shown_target(uri: &http::Uri) -> String {
+    format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map_or("", |a| a.as_str()),
+        uri.path()
+    )
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,151 @@
+//! From an HTTP body to [`StreamDelta`]s: SSE decoding, a protocol's event parser, the
+//! idle timeout, and the rule that a stream without its terminal event is an error.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use http_body_util::BodyExt as _;
+use hyper::body::{Body, Incoming};
+use pin_project_lite::pin_project;
+use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::provider::StreamDelta;
+
+use crate::sse::{SseDecoder, SseEvent};
+
+/// A vendor's stream grammar.
+pub trait StreamProtocol: Send + 'static {
+    /// Handles one SSE event, pushing what the caller should see.
+    fn on_event(
+        &mut self,
+        event: SseEvent<'_>,
+        out: &mut VecDeque<StreamDelta>,
+    ) -> Result<(), ProviderError>;
+
+    /// True once the protocol's terminal event was seen.
+    fn finished(&self) -> bool;
+
+    /// The protocol's name, for the truncation error.
+    fn name(&self) -> &'static str;
+}
+
+pin_project! {
+    /// The deltas of one upstream stream.
+    pub struct EventStream<P> {
+        #[pin]
+        body: Incoming,
+        #[pin]
+        idle: tokio::time::Sleep,
+        idle_timeout: Duration,
+        decoder: SseDecoder,
+        protocol: P,
+        pending: VecDeque<StreamDelta>,
+        done: bool,
+    }
+}
+
+impl<P: StreamProtocol> EventStream<P> {
+    /// Reads `body` with `protocol`; silence longer than `idle_timeout` is a `Timeout`.
+    #[allow(clippy::disallowed_methods)] // the idle timer is a real deadline, not a test wait
+    pub fn new(body: Incoming, protocol: P, idle_timeout: Duration) -> Self {
+        Self {
+            body,
+            idle: tokio::time::sleep(idle_timeout),
+            idle_timeout,
+            decoder: SseDecoder::new(),
+            protocol,
+            pending: VecDeque::new(),
+            done: false,
+        }
+    }
+}
+
+impl<P: StreamProtocol> Stream for EventStream<P> {
+    type Item = Result<StreamDelta, ProviderError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            if let Some(delta) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(delta)));
+            }
+            if *this.done {
+                return Poll::Ready(None);
+            }
+            if this.protocol.finished() {
+                *this.done = true;
+                continue;
+            }
+            let protocol = &mut *this.protocol;
+            let pending = &mut *this.pending;
+            let mut on_event = |event: SseEvent<'_>| {
+                if protocol.finished() {
+                    return Ok(());
+                }
+                protocol.on_event(event, pending)
+            };
+            match this.body.as_mut().poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        if let Err(error) = this.decoder.feed(data, &mut on_event) {
+                            *this.done = true;
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                    }
+                    let deadline = tokio::time::Instant::now() + *this.idle_timeout;
+                    this.idle.as_mut().reset(deadline);
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    *this.done = true;
+                    return Poll::Ready(Some(Err(ProviderError::new(
+                        ErrorKind::Network,
+                        format!("the stream broke: {error}"),
+                    ))));
+                }
+                Poll::Ready(None) => {
+                    let finished = this.decoder.finish(&mut on_event);
+                    *this.done = true;
+                    if let Err(error) = finished {
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                    if !this.protocol.finished() {
+                        this.pending.clear();
+                        return Poll::Ready(Some(Err(ProviderError::new(
+                            ErrorKind::Decode,
+                            format!(
+                                "the {} stream ended without its terminal event",
+                                this.protocol.name()
+                            ),
+                        ))));
+                    }
+                }
+                Poll::Pending => {
+                    if this.idle.as_mut().poll(cx).is_ready() {
+                        *this.done = true;
+                        return Poll::Ready(Some(Err(ProviderError::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "the stream was silent for {} ms",
+                                this.idle_timeout.as_millis()
+                            ),
+                        ))));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+/// Discards a body in the background so its connection can go back to the pool.
+pub fn drain(body: Incoming) {
+    if body.is_end_stream() {
+        return;
+    }
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(5), body.collect()).await;
+    });
+}

@@ -1,0 +1,25 @@
+//! The HTTP layer of llm-rotate: one pooled client per provider, one SSE decoder for
+//! every vendor, rate-limit header parsing, error classification, and one adapter per
+//! wire protocol (OpenAI-compatible, Azure included, and Anthropic).
+//!
+//! What it is for: turning a neutral [`rotate_core::provider::ProviderCall`] into an
+//! HTTP exchange and the answer into a reply, a stream, or a classified
+//! [`rotate_core::error::ProviderError`]. What it is not for: key health or selection
+//! (adapters know nothing of either).
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod adapter;
+pub mod anthropic;
+pub mod client;
+pub mod events;
+pub mod factory;
+pub mod openai;
+pub mod ratelimit;
+pub mod sse;
+
+pub use adapter::{Adapter, Timeouts, WireProtocol};
+pub use anthropic::AnthropicWire;
+pub use client::{HttpClient, HttpClientBuilder};
+pub use factory::HttpAdapterFactory;
+pub use openai::OpenAiWire;

@@ -1,0 +1,84 @@
+//! The OpenAI Chat Completions protocol, spoken by OpenAI and every OpenAI-compatible
+//! vendor of the catalogue (Groq, Mistral, DeepSeek, Together, OpenRouter, xAI,
+//! Fireworks, Cerebras, Perplexity, local servers) and, in its deployment form, by
+//! Azure OpenAI.
+
+mod request;
+mod response;
+mod stream;
+
+use http::{HeaderMap, Request, StatusCode};
+use rotate_core::config::ProviderConfig;
+use rotate_core::error::{ConfigurationError, ProviderError};
+use rotate_core::provider::{Headroom, ProviderCall, ProviderReply};
+
+pub use stream::OpenAiStream;
+
+use crate::adapter::{static_headers, WireProtocol};
+
+/// The Azure `api-version` used when neither the key nor the provider names one.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// The OpenAI protocol as one provider speaks it.
+#[derive(Debug, Clone)]
+pub struct OpenAiWire {
+    base_url: Option<String>,
+    headers: HeaderMap,
+    azure: bool,
+    api_version: String,
+    stream_usage: bool,
+    reasoning_token_field: bool,
+}
+
+impl OpenAiWire {
+    /// The protocol for provider `name` with settings `config`. Azure's deployment form
+    /// is used for `azure_openai` and any provider that sets `api_version`.
+    pub fn new(name: &str, config: &ProviderConfig) -> Result<Self, ConfigurationError> {
+        let azure = name == "azure_openai" || config.api_version.is_some();
+        Ok(Self {
+            base_url: config.base_url.clone(),
+            headers: static_headers(name, config)?,
+            azure,
+            api_version: config
+                .api_version
+                .clone()
+                .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
+            stream_usage: config.stream_usage.unwrap_or(true),
+            reasoning_token_field: name == "openai" || azure,
+        })
+    }
+}
+
+impl WireProtocol for OpenAiWire {
+    type Stream = OpenAiStream;
+
+    fn build(
+        &self,
+        call: &ProviderCall,
+        stream: bool,
+    ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
+        request::build(self, call, stream)
+    }
+
+    fn parse_reply(&self, body: &[u8]) -> Result<ProviderReply, ProviderError> {
+        response::parse(body)
+    }
+
+    fn classify(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_unix_ms: u64,
+    ) -> ProviderError {
+        response::classify(status, headers, body, now_unix_ms)
+    }
+
+    fn headroom(&self, headers: &HeaderMap, _now_unix_ms: u64) -> Option<Headroom> {
+        crate::ratelimit::openai_headroom(headers)
+    }
+
+    fn stream_protocol(&self) -> OpenAiStream {
+        OpenAiStream::default()
+    }
+}

@@ -1,0 +1,206 @@
+//! Reading OpenAI answers: replies, usage, and the classification of every error shape
+//! (OpenAI's `{"error":{…}}`, Mistral's flat body, OpenRouter's numeric codes, Azure's
+//! content filter, bare gateway messages).
+
+use http::{HeaderMap, StatusCode};
+use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::provider::ProviderReply;
+use rotate_core::response::Usage;
+use serde_json::Value;
+
+use crate::adapter::{malformed, shorten};
+use crate::ratelimit::{openai_headroom, wait_hint};
+
+/// Usage from an OpenAI `usage` object.
+pub(crate) fn usage(v: &Value) -> Usage {
+    let n = |v: &Value, path: &[&str]| {
+        path.iter()
+            .try_fold(v, |v, k| v.get(k))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    let prompt = n(v, &["prompt_tokens"]);
+    let completion = n(v, &["completion_tokens"]);
+    Usage {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: v
+            .get("total_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(prompt + completion),
+        cached_tokens: n(v, &["prompt_tokens_details", "cached_tokens"]),
+        reasoning_tokens: n(v, &["completion_tokens_details", "reasoning_tokens"]),
+    }
+}
+
+/// Text of a message `content`: a string, null, or a list of parts.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// Parses a non-streamed answer.
+pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
+    let raw: Value = serde_json::from_slice(body).map_err(|e| malformed("JSON response", e))?;
+    if let Some(error) = raw.get("error").filter(|e| !e.is_null()) {
+        let (message, code, kind_hint) = error_fields(error);
+        return Err(ProviderError::new(
+            kind_from_code(&code, &kind_hint, &message),
+            message,
+        ));
+    }
+    let choice = raw
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .ok_or_else(|| malformed("response", "no `choices`"))?;
+    let message = choice
+        .get("message")
+        .ok_or_else(|| malformed("response", "no `choices[0].message`"))?;
+    let content = message.get("content").map(content_text).unwrap_or_default();
+    let refused = message.get("refusal").is_some_and(|r| !r.is_null());
+    let finish_reason = if refused {
+        Some("content_filter".to_owned())
+    } else {
+        choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    Ok(ProviderReply {
+        content,
+        model: raw
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        usage: raw.get("usage").map(usage).unwrap_or_default(),
+        finish_reason,
+        upstream_provider: raw
+            .get("provider")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        headroom: None,
+        raw,
+    })
+}
+
+/// (message, code, type) of an error object in any of the known shapes.
+pub(crate) fn error_fields(error: &Value) -> (String, String, String) {
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let mut code = text(error.get("code"));
+    if let Some(inner) = error
+        .get("innererror")
+        .and_then(|i| i.get("code"))
+        .and_then(Value::as_str)
+    {
+        if inner == "ResponsibleAIPolicyViolation" {
+            code = "content_filter".to_owned();
+        }
+    }
+    (
+        shorten(&text(error.get("message"))),
+        code,
+        text(error.get("type")),
+    )
+}
+
+/// The kind an error's code/type/message names, for errors without a useful status.
+pub(crate) fn kind_from_code(code: &str, kind: &str, message: &str) -> ErrorKind {
+    match (code, kind) {
+        ("insufficient_quota", _) | (_, "insufficient_quota") => ErrorKind::QuotaExhausted,
+        ("rate_limit_exceeded", _)
+        | (_, "rate_limit_exceeded" | "rate_limited" | "requests" | "tokens") => {
+            ErrorKind::RateLimited
+        }
+        ("context_length_exceeded", _) => ErrorKind::ContextLength,
+        ("content_filter", _) => ErrorKind::ContentFilter,
+        ("invalid_api_key", _) | (_, "authentication_error") => ErrorKind::Auth,
+        (_, "invalid_request_error") if mentions_context(message) => ErrorKind::ContextLength,
+        (_, "invalid_request_error") => ErrorKind::InvalidRequest,
+        (_, "overloaded" | "overloaded_error") => ErrorKind::Overloaded,
+        (numeric, _) if numeric.parse::<u16>().is_ok() => numeric
+            .parse::<u16>()
+            .map_or(ErrorKind::ServerError, |status| {
+                kind_from_status(status, "", message)
+            }),
+        _ => ErrorKind::ServerError,
+    }
+}
+
+fn mentions_context(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("maximum context length")
+        || lower.contains("context length")
+        || lower.contains("context_length")
+}
+
+/// The kind a status (refined by code and message) names.
+fn kind_from_status(status: u16, code: &str, message: &str) -> ErrorKind {
+    match status {
+        429 if code == "insufficient_quota" => ErrorKind::QuotaExhausted,
+        429 => ErrorKind::RateLimited,
+        401 | 403 => ErrorKind::Auth,
+        402 | 412 => ErrorKind::QuotaExhausted,
+        400 if code == "context_length_exceeded" || mentions_context(message) => {
+            ErrorKind::ContextLength
+        }
+        400 if code == "content_filter" => ErrorKind::ContentFilter,
+        408 => ErrorKind::Timeout,
+        409 => ErrorKind::ServerError,
+        498 | 503 | 529 => ErrorKind::Overloaded,
+        499 => ErrorKind::Network,
+        400..=499 => ErrorKind::InvalidRequest,
+        _ => ErrorKind::ServerError,
+    }
+}
+
+/// Classifies a failed answer.
+pub(crate) fn classify(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_unix_ms: u64,
+) -> ProviderError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let (message, code, kind_hint) = match &parsed {
+        Some(v) if v.get("error").is_some_and(Value::is_object) => error_fields(&v["error"]),
+        Some(v) if v.get("message").is_some() => error_fields(v),
+        _ => (
+            shorten(String::from_utf8_lossy(body).trim()),
+            String::new(),
+            String::new(),
+        ),
+    };
+    let code = if code.is_empty() {
+        kind_hint.clone()
+    } else {
+        code
+    };
+    let kind = kind_from_status(status.as_u16(), &code, &message);
+    let headroom = openai_headroom(headers);
+    let retry_after = match kind {
+        ErrorKind::RateLimited | ErrorKind::Overloaded => {
+            wait_hint(headers, &message, headroom.as_ref(), now_unix_ms)
+        }
+        _ => crate::ratelimit::retry_after(headers, now_unix_ms),
+    };
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    ProviderError::new(kind, message)
+        .with_status(status.as_u16())
+        .with_retry_after(retry_after)
+}

@@ -1,0 +1,115 @@
+//! Reading an OpenAI stream: `data:` chunks, usage from whichever chunk carries it
+//! (top-level `usage` or Groq's `x_groq.usage`), `finish_reason` held until the end,
+//! `data: [DONE]` as the terminal event, and `{"error":…}` events mid-stream.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use rotate_core::error::ProviderError;
+use rotate_core::provider::StreamDelta;
+use rotate_core::response::Usage;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::response::{error_fields, kind_from_code, usage};
+use crate::adapter::malformed;
+use crate::events::StreamProtocol;
+use crate::sse::SseEvent;
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<Choice<'a>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    x_groq: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+/// The OpenAI stream grammar.
+#[derive(Debug, Default)]
+pub struct OpenAiStream {
+    finish_reason: Option<String>,
+    usage: Option<Usage>,
+    done: bool,
+}
+
+impl StreamProtocol for OpenAiStream {
+    fn on_event(
+        &mut self,
+        event: SseEvent<'_>,
+        out: &mut VecDeque<StreamDelta>,
+    ) -> Result<(), ProviderError> {
+        let data = event.data.trim();
+        if data.is_empty() {
+            return Ok(());
+        }
+        if data.starts_with("[DONE]") {
+            self.done = true;
+            out.push_back(StreamDelta {
+                delta: String::new(),
+                finish_reason: self.finish_reason.take(),
+                usage: self.usage.take(),
+            });
+            return Ok(());
+        }
+        let chunk: Chunk<'_> =
+            serde_json::from_str(data).map_err(|e| malformed("stream chunk", e))?;
+        if let Some(error) = chunk.error.filter(|e| !e.is_null()) {
+            let (message, code, kind) = error_fields(&error);
+            return Err(ProviderError::new(
+                kind_from_code(&code, &kind, &message),
+                message,
+            ));
+        }
+        let usage_value = chunk.usage.filter(|u| u.is_object()).or_else(|| {
+            chunk
+                .x_groq
+                .and_then(|x| x.get("usage").cloned())
+                .filter(|u| u.is_object())
+        });
+        if let Some(value) = usage_value {
+            self.usage = Some(usage(&value));
+        }
+        if let Some(choice) = chunk.choices.into_iter().next() {
+            if let Some(text) = choice
+                .delta
+                .and_then(|d| d.content)
+                .filter(|t| !t.is_empty())
+            {
+                out.push_back(StreamDelta {
+                    delta: text.into_owned(),
+                    ..StreamDelta::default()
+                });
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.finish_reason = Some(reason.into_owned());
+            }
+        }
+        Ok(())
+    }
+
+    fn finished(&self) -> bool {
+        self.done
+    }
+
+    fn name(&self) -> &'static str {
+        "OpenAI"
+    }
+}

@@ -1,0 +1,161 @@
+//! The fake Anthropic Messages protocol, as documented: `content` blocks (a thinking
+//! block first when `thinking` was asked), named SSE events from `message_start` to
+//! `message_stop` with `ping`s, `error` events after HTTP 200, `{"type":"error",…}`
+//! bodies, and `anthropic-ratelimit-*` headers with RFC 3339 resets.
+
+use http::{Response, StatusCode};
+use rotate_core::clock::{rfc3339, Clock, SystemClock};
+use serde_json::{json, Value};
+
+use super::render::{
+    completion_tokens, json, pieces, raw, retry_headers, sse, Ending, Exchange, ReplyBody,
+};
+use super::Behavior;
+
+fn headroom_headers(remaining: u64, reset: std::time::Duration) -> Vec<(&'static str, String)> {
+    let at = rfc3339(SystemClock.unix_ms() + reset.as_millis() as u64);
+    vec![
+        ("anthropic-ratelimit-requests-limit", "4000".to_owned()),
+        (
+            "anthropic-ratelimit-requests-remaining",
+            remaining.to_string(),
+        ),
+        ("anthropic-ratelimit-requests-reset", at.clone()),
+        ("anthropic-ratelimit-tokens-limit", "400000".to_owned()),
+        ("anthropic-ratelimit-tokens-remaining", "399000".to_owned()),
+        ("anthropic-ratelimit-tokens-reset", at),
+        ("request-id", "req_testkit".to_owned()),
+    ]
+}
+
+/// An error response of the kind `behavior` names.
+pub(crate) fn error(behavior: Behavior, _key: &str) -> Response<ReplyBody> {
+    let (status, etype, message, headers): (u16, &str, &str, Vec<(&str, String)>) = match behavior {
+        Behavior::RateLimited(wait) => {
+            let mut headers = retry_headers(wait);
+            headers.extend(headroom_headers(0, wait.unwrap_or(std::time::Duration::from_secs(1))));
+            (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", headers)
+        }
+        Behavior::QuotaExhausted => (400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.", Vec::new()),
+        Behavior::Unauthorized => (401, "authentication_error", "invalid x-api-key", Vec::new()),
+        Behavior::BadRequest => (400, "invalid_request_error", "messages: roles must alternate between \"user\" and \"assistant\"", Vec::new()),
+        Behavior::ContextLength => (400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum", Vec::new()),
+        Behavior::Overloaded => (529, "overloaded_error", "Overloaded", Vec::new()),
+        Behavior::ServerError(529) => (529, "overloaded_error", "Overloaded", Vec::new()),
+        Behavior::ServerError(504) => (504, "timeout_error", "Request timed out", Vec::new()),
+        Behavior::ServerError(status) => (status, "api_error", "Internal server error", Vec::new()),
+        _ => (500, "api_error", "unexpected scripted behaviour", Vec::new()),
+    };
+    let body = json!({"type": "error", "error": {"type": etype, "message": message}, "request_id": "req_testkit_error"});
+    json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &body,
+        &headers,
+    )
+}
+
+fn event(name: &str, data: &Value) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+/// The answer to an Anthropic request.
+pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBody> {
+    let model = x.model();
+    let id = format!("msg_testkit{}", x.serial);
+    let (headers, behavior) = match behavior {
+        Behavior::HeadroomExhausted(reset) => (headroom_headers(0, reset), Behavior::Ok),
+        other => (
+            headroom_headers(3_999, std::time::Duration::from_secs(1)),
+            other,
+        ),
+    };
+    let thinking = x.body.get("thinking").is_some();
+    let text = x.reply_text(&behavior);
+    let prompt = x.prompt_tokens();
+    let completion = completion_tokens(&text) + if thinking { 7 } else { 0 };
+    let streamed_count = match behavior {
+        Behavior::CutAfter(n)
+        | Behavior::EndWithoutTerminal(n)
+        | Behavior::MidStreamError(n)
+        | Behavior::StallAfter(n) => Some(n),
+        _ => None,
+    };
+    match behavior {
+        Behavior::Ok | Behavior::Reply(_) => {}
+        Behavior::MalformedJson if !x.stream => {
+            return raw(
+                StatusCode::OK,
+                "application/json",
+                format!("{{\"id\":\"{id}\",\"type\":\"message\",\"content\":[{{"),
+                &headers,
+            )
+        }
+        Behavior::MalformedJson => {
+            return sse(
+                vec![
+                    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":\n\n"
+                        .to_owned(),
+                ],
+                Ending::Clean,
+                &headers,
+            )
+        }
+        _ if streamed_count.is_some() => {}
+        other => return error(other, x.key),
+    }
+    if !x.stream {
+        let mut content = Vec::new();
+        if thinking {
+            content.push(json!({"type": "thinking", "thinking": "Let me think about this.", "signature": "sig_testkit"}));
+        }
+        content.push(json!({"type": "text", "text": text}));
+        let body = json!({
+            "id": id, "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": prompt, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": completion, "service_tier": "standard"}
+        });
+        return json(StatusCode::OK, &body, &headers);
+    }
+    let mut events = vec![event(
+        "message_start",
+        &json!({"type": "message_start", "message": {
+            "id": id, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": prompt, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
+        }}),
+    )];
+    let mut index = 0;
+    if thinking {
+        events.push(event("content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
+        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me think about this."}})));
+        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig_testkit"}})));
+        events.push(event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": 0}),
+        ));
+        index = 1;
+    }
+    events.push(event("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})));
+    events.push(event("ping", &json!({"type": "ping"})));
+    let all = pieces(&text);
+    let take = streamed_count.unwrap_or(all.len()).min(all.len());
+    for piece in &all[..take] {
+        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}})));
+    }
+    match behavior {
+        Behavior::CutAfter(_) => return sse(events, Ending::Cut, &headers),
+        Behavior::EndWithoutTerminal(_) => return sse(events, Ending::Clean, &headers),
+        Behavior::StallAfter(_) => return sse(events, Ending::Stall, &headers),
+        Behavior::MidStreamError(_) => {
+            events.push(event("error", &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
+            return sse(events, Ending::Clean, &headers);
+        }
+        _ => {}
+    }
+    events.push(event(
+        "content_block_stop",
+        &json!({"type": "content_block_stop", "index": index}),
+    ));
+    events.push(event("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": completion}})));
+    events.push(event("message_stop", &json!({"type": "message_stop"})));
+    sse(events, Ending::Clean, &headers)
+}
