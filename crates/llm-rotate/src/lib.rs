@@ -32,8 +32,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "blocking")]
+mod blocking;
+mod client;
+mod global;
 mod load;
 
+pub use client::{LMRotate, LMRotateBuilder};
+pub use global::{configure, lm, try_lm, ConfigureOptions};
 pub use load::{configure_from_dict, configure_from_file, parse_document, ENV_PREFIX};
 pub use rotate_core::config::{
     DefaultsConfig, FallbackEntry, KeyConfig, LMRotateConfig, Overrides, ProviderConfig,
@@ -46,6 +52,8 @@ pub use rotate_core::{
     ProviderHealth, ReportedError, Role, Secret, StoreHealth, Strategy, StreamChunk, SystemClock,
     Usage, UsageSummary,
 };
+pub use rotate_providers::{HttpClient, HttpClientBuilder};
+pub use secrecy::{ExposeSecret, SecretString};
 
 /// The plug-in surface for custom providers and stores (the whole of `rotate-core`).
 pub use rotate_core as core;

@@ -184,8 +184,9 @@ pub struct ProviderConfig {
     /// The endpoint, e.g. `https://api.openai.com/v1`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
-    /// Extra headers sent with every request.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// Extra headers sent with every request. Their values may be credentials, so they
+    /// never print and serialize as `[redacted]`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", with = "redacted_values")]
     pub headers: BTreeMap<String, String>,
     /// Models this provider serves; empty means any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -253,6 +254,36 @@ impl fmt::Debug for ProviderConfig {
             .field("default_max_tokens", &self.default_max_tokens)
             .field("api_version", &self.api_version)
             .finish()
+    }
+}
+
+mod redacted_values {
+    //! Serde for maps whose values may be secrets: written as `[redacted]`, and a
+    //! `[redacted]` value read back is refused.
+
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::secret::REDACTED;
+
+    pub(super) fn serialize<S: Serializer>(
+        map: &BTreeMap<String, String>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(map.keys().map(|k| (k, REDACTED)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(deserializer)?;
+        if let Some((name, _)) = map.iter().find(|(_, v)| v.as_str() == REDACTED) {
+            return Err(serde::de::Error::custom(format!(
+                "header `{name}` was redacted when the config was written out; give its real value"
+            )));
+        }
+        Ok(map)
     }
 }
 

@@ -535,6 +535,7 @@ impl Engine {
                 failures: counters.failures,
                 last_error: entry.runtime.last_error(),
                 latency_ms_ewma: entry.runtime.latency_us().map(|us| us as f64 / 1000.0),
+                in_flight: entry.runtime.in_flight(),
             });
         }
         HealthReport {

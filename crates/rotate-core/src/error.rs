@@ -346,6 +346,9 @@ pub enum LMRotateError {
     /// The client was closed.
     #[error("the client is closed")]
     Closed,
+    /// A blocking call was made where it would block an async runtime.
+    #[error("{0}")]
+    Blocking(&'static str),
 }
 
 fn last_message(attempts: &[Attempt]) -> String {
@@ -366,6 +369,7 @@ impl LMRotateError {
                 .map_or(ErrorKind::NoAvailableKey, |a| a.error.kind),
             Self::Store(_) => ErrorKind::Store,
             Self::Closed => ErrorKind::Closed,
+            Self::Blocking(_) => ErrorKind::Configuration,
         }
     }
 

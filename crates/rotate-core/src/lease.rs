@@ -208,7 +208,10 @@ impl Lease {
         if let Some(event) = event {
             self.apply(event, self.engine.clock.unix_ms());
         }
-        self.key().runtime.set_last_error(error.to_string());
+        let status = error.status.map(|s| format!(" {s}")).unwrap_or_default();
+        self.key()
+            .runtime
+            .set_last_error(format!("{}{status}: {}", error.kind, error.message));
         self.record(false, Usage::default(), None);
     }
 }

@@ -93,6 +93,9 @@ pub struct KeyHealth {
     pub last_error: Option<String>,
     /// Smoothed latency of its successful calls.
     pub latency_ms_ewma: Option<f64>,
+    /// Calls using the key right now (in this process).
+    #[serde(default)]
+    pub in_flight: u32,
 }
 
 /// A snapshot of every key's and provider's health.

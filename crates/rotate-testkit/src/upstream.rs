@@ -312,3 +312,36 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         Api::Anthropic => anthropic::respond(&exchange, behavior),
     }
 }
+
+impl FakeUpstream {
+    /// A config (as JSON) whose `openai` and `anthropic` providers point here, with one
+    /// key per `(id, provider)`; each key's value is [`key_value`]`(id)`. `defaults` is
+    /// laid over the config's `defaults`.
+    pub fn config(&self, keys: &[(&str, &str)], defaults: serde_json::Value) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|(id, provider)| serde_json::json!({"id": id, "provider": provider, "value": key_value(id)}))
+            .collect();
+        serde_json::json!({
+            "defaults": defaults,
+            "providers": {
+                "openai": {"base_url": self.base_url()},
+                "anthropic": {"base_url": self.base_url()}
+            },
+            "keys": keys
+        })
+    }
+
+    /// The ids of the keys of every request so far, in order (for keys made with [`FakeUpstream::config`]).
+    pub fn ids_called(&self) -> Vec<String> {
+        self.keys_called()
+            .iter()
+            .map(|k| k.strip_prefix("sk-test-").unwrap_or(k).to_owned())
+            .collect()
+    }
+}
+
+/// The value of the test key `id` in configs made by [`FakeUpstream::config`].
+pub fn key_value(id: &str) -> String {
+    format!("sk-test-{id}")
+}

@@ -1,0 +1,205 @@
+//! [`LMRotate`]: the client applications hold.
+//!
+//! It wires a config to the built-in catalogue, the HTTP adapters, the engine and the
+//! state store. It is `Send + Sync + Clone`; a clone is an `Arc` and shares everything.
+//! It can be built with or without a running Tokio runtime: nothing starts until a call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rotate_core::engine::{Engine, EngineBuilder};
+use rotate_core::provider::{AdapterFactory, Provider};
+use rotate_core::{
+    AcquireContext, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock, ConfigurationError,
+    HealthReport, LMRotateConfig, LMRotateError, SystemClock, UsageSummary,
+};
+use rotate_providers::{HttpAdapterFactory, HttpClientBuilder};
+use rotate_store::MemoryStore;
+
+use crate::load::check_features;
+
+/// The client: chat with rotation, retries and fallback over every configured key.
+///
+/// ```no_run
+/// use llm_rotate::{configure_from_file, ChatMessage, ChatOptions, LMRotate};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = LMRotate::new(configure_from_file("llm-rotate.yaml", None)?)?;
+/// let reply = client
+///     .chat("gpt-4o-mini", &[ChatMessage::user("Say hi")], ChatOptions::default())
+///     .await?;
+/// println!("{} (key {})", reply.content, reply.key_id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LMRotate {
+    engine: Engine,
+    #[cfg(feature = "blocking")]
+    bridge: Arc<crate::blocking::Bridge>,
+}
+
+impl std::fmt::Debug for LMRotate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LMRotate")
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+/// Builds an [`LMRotate`] with custom providers, a clock or TLS settings.
+pub struct LMRotateBuilder {
+    config: LMRotateConfig,
+    custom: HashMap<String, Arc<dyn Provider>>,
+    clock: Arc<dyn Clock>,
+    client: HttpClientBuilder,
+}
+
+impl std::fmt::Debug for LMRotateBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LMRotateBuilder")
+            .field("custom_providers", &self.custom.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LMRotateBuilder {
+    /// Registers an adapter written against `rotate-core` under `name`; keys with
+    /// `provider: name` are served by it (it wins over a configured provider of that name).
+    pub fn provider(mut self, name: impl Into<String>, adapter: Arc<dyn Provider>) -> Self {
+        self.custom.insert(name.into(), adapter);
+        self
+    }
+
+    /// Reads time from `clock` (tests pass a [`crate::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// HTTP client settings (extra TLS roots) for every built-in adapter.
+    pub fn http_client(mut self, client: HttpClientBuilder) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Validates the config and builds the client.
+    pub fn build(self) -> Result<LMRotate, ConfigurationError> {
+        check_features(&self.config)?;
+        let factory: Arc<dyn AdapterFactory> =
+            Arc::new(HttpAdapterFactory::new(self.clock.clone()).with_client(self.client));
+        let mut builder = EngineBuilder::new(self.config)
+            .store(Arc::new(MemoryStore::new()))
+            .clock(self.clock)
+            .adapter_factory(factory);
+        for (name, adapter) in self.custom {
+            builder = builder.provider(name, adapter);
+        }
+        Ok(LMRotate {
+            engine: builder.build()?,
+            #[cfg(feature = "blocking")]
+            bridge: Arc::new(crate::blocking::Bridge::default()),
+        })
+    }
+}
+
+impl LMRotate {
+    /// A client for `config`.
+    pub fn new(config: LMRotateConfig) -> Result<Self, ConfigurationError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder starting from `config`.
+    pub fn builder(config: LMRotateConfig) -> LMRotateBuilder {
+        LMRotateBuilder {
+            config,
+            custom: HashMap::new(),
+            clock: Arc::new(SystemClock),
+            client: HttpClientBuilder::default(),
+        }
+    }
+
+    /// One chat call with rotation, retries and fallback.
+    pub async fn chat(
+        &self,
+        model: &str,
+        messages: &[ChatMessage],
+        opts: ChatOptions,
+    ) -> Result<ChatResponse, LMRotateError> {
+        self.engine.chat(model, messages, &opts).await
+    }
+
+    /// A streamed chat call: fails over until the first chunk with content; after it an
+    /// upstream error ends the stream with one `Err` item. Dropping the stream cancels
+    /// the upstream request and frees the key.
+    pub async fn chat_stream(
+        &self,
+        model: &str,
+        messages: &[ChatMessage],
+        opts: ChatOptions,
+    ) -> Result<ChatStream, LMRotateError> {
+        self.engine.chat_stream(model, messages, &opts).await
+    }
+
+    /// [`chat`](Self::chat) for code without an async runtime. Called inside a Tokio
+    /// runtime it returns [`LMRotateError::Blocking`] instead of blocking it.
+    #[cfg(feature = "blocking")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+    pub fn chat_sync(
+        &self,
+        model: &str,
+        messages: &[ChatMessage],
+        opts: ChatOptions,
+    ) -> Result<ChatResponse, LMRotateError> {
+        let client = self.clone();
+        let model = model.to_owned();
+        let messages = messages.to_vec();
+        self.bridge
+            .run(async move { client.chat(&model, &messages, opts).await })
+    }
+
+    /// Borrows a raw key of `provider` (able to serve `model`), selected as a call would.
+    pub async fn acquire(
+        &self,
+        provider: &str,
+        model: Option<&str>,
+    ) -> Result<AcquireContext, LMRotateError> {
+        self.engine.acquire(provider, model).await
+    }
+
+    /// Every key's and provider's health.
+    pub async fn health(&self) -> HealthReport {
+        self.engine.health().await
+    }
+
+    /// Usage counters by provider, key and model.
+    pub async fn usage_summary(&self) -> UsageSummary {
+        self.engine.usage_summary().await
+    }
+
+    /// Validates `config`, then swaps it in atomically; in-flight calls finish on the old
+    /// one; keys whose id survives keep their health and usage.
+    pub fn reload_config(&self, config: LMRotateConfig) -> Result<(), ConfigurationError> {
+        check_features(&config)?;
+        self.engine.reload(config)
+    }
+
+    /// Turns a key off or back on (an operator's decision, shared through the store).
+    pub fn set_key_enabled(&self, key_id: &str, enabled: bool) -> Result<(), LMRotateError> {
+        self.engine.set_key_enabled(key_id, enabled)
+    }
+
+    /// Flushes pending store writes; later calls return [`LMRotateError::Closed`].
+    pub async fn close(&self) {
+        self.engine.close().await;
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<LMRotateConfig> {
+        self.engine.config()
+    }
+
+    /// The engine (for plug-in authors).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
