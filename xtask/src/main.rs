@@ -86,6 +86,40 @@ fn ci() -> Result<(), String> {
 struct Median {
     id: String,
     nanos: f64,
+    /// Bytes per iteration, when the bench declared a byte throughput.
+    bytes: Option<f64>,
+}
+
+/// The goals the benches are held to: (label, derived figure, goal text).
+fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
+    let get = |id: &str| medians.iter().find(|m| m.id == id).map(|m| m.nanos);
+    let mut out = Vec::new();
+    for keys in ["10", "1000", "100000"] {
+        if let Some(ns) = get(&format!("select/health_aware/{keys}")) {
+            let goal = if keys == "10" { "<= 200 ns" } else { "<= 1 µs" };
+            out.push((format!("selection, health_aware, {keys} keys"), format_nanos(ns), goal));
+        }
+    }
+    if let (Some(chat), Some(direct)) = (get("engine/chat"), get("engine/provider_direct")) {
+        out.push(("engine overhead per call (no network)".into(), format_nanos(chat - direct), "<= 5 µs"));
+    }
+    if let (Some(rotate), Some(bare)) = (get("chat/sequential/llm_rotate"), get("chat/sequential/bare_hyper")) {
+        out.push(("chat() over loopback minus bare hyper".into(), format_nanos(rotate - bare), "<= 5 µs"));
+    }
+    if let (Some(rotate), Some(bare)) = (get("chat/concurrent64/llm_rotate"), get("chat/concurrent64/bare_hyper")) {
+        out.push(("throughput at 64 concurrent, vs bare hyper".into(), format!("{:.1} %", 100.0 * bare / rotate), ">= 90 %"));
+    }
+    if let Some(ns) = get("parse/openai_reply") {
+        out.push(("parse a typical OpenAI reply".into(), format_nanos(ns), "<= 5 µs"));
+    }
+    for (id, label) in [("sse/decode", "SSE decoding"), ("sse/decode_and_parse_openai", "SSE decoding + OpenAI chunk parsing")] {
+        if let Some(m) = medians.iter().find(|m| m.id == id) {
+            if let Some(bytes) = m.bytes {
+                out.push((label.into(), format!("{:.0} MB/s", bytes / m.nanos * 1e3), ">= 200 MB/s"));
+            }
+        }
+    }
+    out
 }
 
 fn bench(filter: &[String]) -> Result<(), String> {
@@ -100,12 +134,26 @@ fn bench(filter: &[String]) -> Result<(), String> {
     for m in &medians {
         println!("{:<50} {:>14}", m.id, format_nanos(m.nanos));
     }
-    let json: Vec<String> = medians
+    let derived = figures(&medians);
+    println!("\n{:<50} {:>14}  goal", "figure", "measured");
+    for (label, value, goal) in &derived {
+        println!("{label:<50} {value:>14}  {goal}");
+    }
+    let json_medians: Vec<String> = medians
         .iter()
-        .map(|m| format!("  {{\"id\": \"{}\", \"median_ns\": {:.1}}}", m.id, m.nanos))
+        .map(|m| format!("    {{\"id\": \"{}\", \"median_ns\": {:.1}}}", m.id, m.nanos))
+        .collect();
+    let json_figures: Vec<String> = derived
+        .iter()
+        .map(|(label, value, goal)| format!("    {{\"figure\": \"{label}\", \"measured\": \"{value}\", \"goal\": \"{goal}\"}}"))
         .collect();
     let out = root().join("target").join("bench-summary.json");
-    std::fs::write(&out, format!("[\n{}\n]\n", json.join(",\n"))).map_err(|e| e.to_string())?;
+    let json = format!(
+        "{{\n  \"medians\": [\n{}\n  ],\n  \"figures\": [\n{}\n  ]\n}}\n",
+        json_medians.join(",\n"),
+        json_figures.join(",\n")
+    );
+    std::fs::write(&out, json).map_err(|e| e.to_string())?;
     println!("\nwritten to {}", out.display());
     Ok(())
 }
@@ -129,7 +177,10 @@ fn collect_medians(base: &Path, dir: &Path, out: &mut Vec<Median>) {
                     .strip_prefix(base)
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
-                out.push(Median { id, nanos });
+                let bytes = std::fs::read_to_string(path.join("new").join("benchmark.json"))
+                    .ok()
+                    .and_then(|t| number_after(&t, "\"Bytes\":"));
+                out.push(Median { id, nanos, bytes });
             }
         } else if path.is_dir() {
             collect_medians(base, &path, out);
@@ -140,9 +191,14 @@ fn collect_medians(base: &Path, dir: &Path, out: &mut Vec<Median>) {
 /// Reads `"median":{..."point_estimate":X` from criterion's estimates.json.
 fn median_of(text: &str) -> Option<f64> {
     let median = &text[text.find("\"median\"")?..];
-    let point = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    let end = point.find([',', '}'])?;
-    point[..end].trim().parse().ok()
+    number_after(median, "\"point_estimate\":")
+}
+
+/// The number right after the first `marker` in `text`.
+fn number_after(text: &str, marker: &str) -> Option<f64> {
+    let rest = &text[text.find(marker)? + marker.len()..];
+    let end = rest.find([',', '}'])?;
+    rest[..end].trim().parse().ok()
 }
 
 fn format_nanos(nanos: f64) -> String {

@@ -1,2 +1,162 @@
-//! placeholder
-fn main() {}
+//! A whole `chat()` against the fake upstream on loopback, next to a bare hyper request
+//! to the same endpoint (body built with serde_json, response read and parsed), one call
+//! at a time and 64 at once. The difference of the sequential medians is the engine's
+//! overhead per call; the ratio of the concurrent ones is its throughput cost.
+//!
+//! The upstream runs on its own runtime thread; the clients share one current-thread
+//! runtime. Sequential samples interleave the two clients call by call (each sample
+//! times one and runs the other untimed), so both see the same machine load.
+#![allow(missing_docs)] // criterion's macros generate undocumented items
+#![allow(clippy::disallowed_methods)] // benchmarks time real work
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use llm_rotate::{ChatMessage, ChatOptions, LMRotate, LMRotateConfig};
+use rotate_testkit::FakeUpstream;
+
+const CONCURRENCY: u64 = 64;
+
+struct Bare {
+    client: Client<HttpConnector, Full<Bytes>>,
+    url: String,
+}
+
+impl Bare {
+    async fn call(&self, messages: &[ChatMessage]) -> serde_json::Value {
+        let body = serde_json::to_vec(&serde_json::json!({"model": "gpt-4o-mini", "messages": messages})).expect("body");
+        let request = http::Request::post(&self.url)
+            .header("authorization", "Bearer sk-test-k0")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .expect("request");
+        let response = self.client.request(request).await.expect("response");
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        serde_json::from_slice(&bytes).expect("json")
+    }
+}
+
+struct Setup {
+    _server: tokio::runtime::Runtime,
+    _upstream: FakeUpstream,
+    client: LMRotate,
+    bare: Arc<Bare>,
+}
+
+fn setup(runtime: &tokio::runtime::Runtime) -> Setup {
+    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("server runtime");
+    let upstream = server.block_on(FakeUpstream::start_quiet()).expect("upstream");
+    let keys: Vec<(String, &str)> = (0..4).map(|i| (format!("k{i}"), "openai")).collect();
+    let refs: Vec<(&str, &str)> = keys.iter().map(|(id, p)| (id.as_str(), *p)).collect();
+    let config = LMRotateConfig::from_value(upstream.config(&refs, serde_json::json!({}))).expect("config");
+    let client = LMRotate::new(config).expect("client");
+    let bare = runtime.block_on(async {
+        Arc::new(Bare {
+            client: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build_http(),
+            url: format!("{}/chat/completions", upstream.base_url()),
+        })
+    });
+    Setup { _server: server, _upstream: upstream, client, bare }
+}
+
+/// Times `timed` only, running `other` before each call so both clients share the load.
+async fn paired<T, O, TF, OF>(iters: u64, timed: T, other: O) -> Duration
+where
+    T: Fn() -> TF,
+    O: Fn() -> OF,
+    TF: Future<Output = ()>,
+    OF: Future<Output = ()>,
+{
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        other().await;
+        let start = Instant::now();
+        timed().await;
+        total += start.elapsed();
+    }
+    total
+}
+
+async fn concurrent<F, Fut>(iters: u64, call: F) -> Duration
+where
+    F: Fn() -> Fut + Clone + 'static,
+    Fut: Future<Output = ()>,
+{
+    let start = Instant::now();
+    let per_task = iters.div_ceil(CONCURRENCY);
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let tasks: Vec<_> = (0..CONCURRENCY)
+                .map(|_| {
+                    let call = call.clone();
+                    tokio::task::spawn_local(async move {
+                        for _ in 0..per_task {
+                            call().await;
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("task");
+            }
+        })
+        .await;
+    start.elapsed().mul_f64(iters as f64 / (per_task * CONCURRENCY) as f64)
+}
+
+fn chat(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let Setup { client, bare, .. } = &setup(&runtime);
+    let messages = vec![ChatMessage::user("What is the capital of France?")];
+    let rotate_call = || async { drop(client.chat("gpt-4o-mini", &messages, ChatOptions::default()).await.expect("chat")) };
+    let bare_call = || async { drop(bare.call(&messages).await) };
+
+    let mut group = c.benchmark_group("chat/sequential");
+    group.bench_function("bare_hyper", |b| b.iter_custom(|iters| runtime.block_on(paired(iters, bare_call, rotate_call))));
+    group.bench_function("llm_rotate", |b| b.iter_custom(|iters| runtime.block_on(paired(iters, rotate_call, bare_call))));
+    let adapter = {
+        use llm_rotate::core::provider::AdapterFactory;
+        let config = client.config().provider("openai").expect("openai");
+        rotate_providers::HttpAdapterFactory::default().adapter("openai", &config, &client.config().defaults).expect("adapter")
+    };
+    let call = rotate_testkit::provider_call("openai", "gpt-4o-mini", "sk-test-k0", llm_rotate::core::provider::ChatRequest { messages: messages.clone(), ..Default::default() }, &[]);
+    let adapter_call = || async { drop(adapter.chat(call.clone()).await.expect("chat")) };
+    group.bench_function("adapter_only", |b| b.iter_custom(|iters| runtime.block_on(paired(iters, adapter_call, bare_call))));
+    group.finish();
+
+    let mut group = c.benchmark_group("chat/concurrent64");
+    group.bench_function("bare_hyper", |b| {
+        b.iter_custom(|iters| {
+            let bare = bare.clone();
+            let messages = messages.clone();
+            runtime.block_on(concurrent(iters, move || {
+                let bare = bare.clone();
+                let messages = messages.clone();
+                async move { drop(bare.call(&messages).await) }
+            }))
+        })
+    });
+    group.bench_function("llm_rotate", |b| {
+        b.iter_custom(|iters| {
+            let client = client.clone();
+            let messages = messages.clone();
+            runtime.block_on(concurrent(iters, move || {
+                let client = client.clone();
+                let messages = messages.clone();
+                async move { drop(client.chat("gpt-4o-mini", &messages, ChatOptions::default()).await.expect("chat")) }
+            }))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, chat);
+criterion_main!(benches);

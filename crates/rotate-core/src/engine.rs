@@ -216,7 +216,7 @@ impl Engine {
         let mut tried: Vec<(usize, usize)> = Vec::new();
         let mut soonest: Option<u64> = None;
         let mut tried_here: Vec<usize> = Vec::new();
-        for entry in &plan {
+        for entry in plan.iter() {
             let slot = &topology.providers[entry.provider];
             let budget = 1 + max_retries.unwrap_or(slot.max_retries);
             let mut spent = 0;
@@ -283,7 +283,7 @@ impl Engine {
         if attempts.is_empty() {
             let now = self.inner.clock.unix_ms();
             let mut providers: Vec<String> = Vec::new();
-            for entry in &plan {
+            for entry in plan.iter() {
                 let name = topology.providers[entry.provider].name.to_string();
                 if !providers.contains(&name) {
                     providers.push(name);

@@ -11,6 +11,9 @@ use std::sync::Arc;
 use crate::error::{ConfigurationError, LMRotateError, NoAvailableKeyError};
 use crate::topology::Topology;
 
+/// How many distinct model names keep a cached plan.
+const MAX_CACHED_PLANS: usize = 4096;
+
 /// One step of a plan.
 #[derive(Debug, Clone)]
 pub(crate) struct PlanEntry {
@@ -30,8 +33,24 @@ impl Topology {
         }
     }
 
-    /// The plan of a call for `model`, optionally pinned to `provider`.
-    pub(crate) fn plan(
+    /// The plan of a call for `model`, optionally pinned to `provider`. Plans of
+    /// unpinned calls are computed once per model and shared afterwards.
+    pub(crate) fn plan(&self, model: &str, provider: Option<&str>) -> Result<Arc<[PlanEntry]>, LMRotateError> {
+        if provider.is_some() {
+            return self.resolve(model, provider).map(Arc::from);
+        }
+        if let Some(plan) = self.plans.read().get(model) {
+            return Ok(plan.clone());
+        }
+        let plan: Arc<[PlanEntry]> = Arc::from(self.resolve(model, None)?);
+        let mut plans = self.plans.write();
+        if plans.len() < MAX_CACHED_PLANS {
+            plans.insert(Box::from(model), plan.clone());
+        }
+        Ok(plan)
+    }
+
+    fn resolve(
         &self,
         model: &str,
         provider: Option<&str>,

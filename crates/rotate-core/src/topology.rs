@@ -7,11 +7,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use parking_lot::RwLock;
+
 use crate::catalogue;
 use crate::config::{DefaultsConfig, LMRotateConfig, ProviderConfig};
 use crate::error::ConfigurationError;
 use crate::health::HealthPolicy;
 use crate::key::KeyRuntime;
+use crate::plan::PlanEntry;
 use crate::provider::{AdapterFactory, KeyInfo, Provider};
 use crate::select::{KeySpec, ProviderIndex};
 use crate::store::StateStore;
@@ -66,6 +69,8 @@ pub(crate) struct Topology {
     pub(crate) key_order: Vec<(usize, usize)>,
     /// The model of an `acquire` that names none (shared, so acquiring allocates nothing).
     pub(crate) no_model: Arc<str>,
+    /// Plans of unpinned calls, by model name.
+    pub(crate) plans: RwLock<HashMap<Box<str>, Arc<[PlanEntry]>>>,
 }
 
 /// Where adapters come from: registered custom ones first, then the factory.
@@ -208,6 +213,7 @@ impl Topology {
             key_by_id,
             key_order,
             no_model: Arc::from(""),
+            plans: RwLock::new(HashMap::new()),
         })
     }
 

@@ -126,9 +126,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
         let inner = self.inner.clone();
         Box::pin(async move {
             let request = inner.wire.build(&call, false)?;
-            let response = inner.client.send(request, inner.timeouts.request).await?;
-            let (parts, body) = response.into_parts();
-            let body = read_body(body, inner.timeouts.request).await?;
+            let (parts, body) = inner.client.exchange(request, inner.timeouts.request).await?;
             let now = inner.clock.unix_ms();
             if !parts.status.is_success() {
                 let error = inner

@@ -113,6 +113,43 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    /// Sends `request` and reads the whole answer (at most [`MAX_BODY_BYTES`]), all
+    /// within `timeout`.
+    pub async fn exchange(&self, request: Request<Full<Bytes>>, timeout: Duration) -> Result<(http::response::Parts, Bytes), ProviderError> {
+        let target = shown_target(request.uri());
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|error| {
+                ProviderError::new(ErrorKind::Network, format!("request to {target} failed: {}", error_chain(&error)))
+            })?;
+            let (parts, body) = response.into_parts();
+            let body = collect_limited(body).await?;
+            Ok((parts, body))
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ProviderError::new(
+                ErrorKind::Timeout,
+                format!("no complete answer from {target} within {} ms", timeout.as_millis()),
+            )),
+        }
+    }
+}
+
+async fn collect_limited(body: Incoming) -> Result<Bytes, ProviderError> {
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ProviderError::new(
+            ErrorKind::Decode,
+            format!("the response body exceeded {MAX_BODY_BYTES} bytes"),
+        )),
+        Err(error) => Err(ProviderError::new(
+            ErrorKind::Network,
+            format!("reading the response body failed: {error}"),
+        )),
+    }
+}
+
 /// Reads a whole body, at most [`MAX_BODY_BYTES`], within `timeout`.
 pub async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, ProviderError> {
     let limited = Limited::new(body, MAX_BODY_BYTES);

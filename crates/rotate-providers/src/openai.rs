@@ -23,6 +23,7 @@ pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 #[derive(Debug, Clone)]
 pub struct OpenAiWire {
     base_url: Option<String>,
+    chat_url: Option<String>,
     headers: HeaderMap,
     azure: bool,
     api_version: String,
@@ -37,6 +38,10 @@ impl OpenAiWire {
         let azure = name == "azure_openai" || config.api_version.is_some();
         Ok(Self {
             base_url: config.base_url.clone(),
+            chat_url: config
+                .base_url
+                .as_deref()
+                .map(|base| format!("{}/chat/completions", base.trim_end_matches('/'))),
             headers: static_headers(name, config)?,
             azure,
             api_version: config

@@ -178,45 +178,50 @@ pub fn retry_hint_in_message(message: &str) -> Option<Duration> {
     None
 }
 
-/// OpenAI-style headroom (`x-ratelimit-*`), Cerebras' windowed variants included.
+/// OpenAI-style headroom (`x-ratelimit-*`), Cerebras' windowed variants included
+/// (a plain name wins over `-minute`, which wins over `-day`). One pass over the headers.
 pub fn openai_headroom(headers: &HeaderMap) -> Option<Headroom> {
-    let pick_u64 = |names: &[&str]| names.iter().find_map(|n| header_u64(headers, n));
-    let pick_duration = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| header(headers, n).and_then(parse_duration))
-    };
+    // (value, rank) per field; lower rank wins
+    let mut fields: [Option<(&str, u8)>; 6] = [None; 6];
+    for (name, value) in headers {
+        let Some(rest) = name.as_str().strip_prefix("x-ratelimit-") else { continue };
+        let (field, rest) = if let Some(r) = rest.strip_prefix("limit-") {
+            (0, r)
+        } else if let Some(r) = rest.strip_prefix("remaining-") {
+            (1, r)
+        } else if let Some(r) = rest.strip_prefix("reset-") {
+            (2, r)
+        } else {
+            continue;
+        };
+        let (unit, window) = if let Some(w) = rest.strip_prefix("requests") {
+            (0, w)
+        } else if let Some(w) = rest.strip_prefix("tokens") {
+            (3, w)
+        } else {
+            continue;
+        };
+        let rank = match window {
+            "" => 0,
+            "-minute" => 1,
+            "-day" => 2,
+            _ => continue,
+        };
+        let Ok(text) = value.to_str() else { continue };
+        let slot = &mut fields[unit + field];
+        if slot.is_none_or(|(_, r)| rank < r) {
+            *slot = Some((text.trim(), rank));
+        }
+    }
+    let number = |i: usize| fields[i].and_then(|(v, _)| v.parse::<f64>().ok()).filter(|v| *v >= 0.0).map(|v| v as u64);
+    let duration = |i: usize| fields[i].and_then(|(v, _)| parse_duration(v));
     let headroom = Headroom {
-        limit_requests: pick_u64(&[
-            "x-ratelimit-limit-requests",
-            "x-ratelimit-limit-requests-minute",
-            "x-ratelimit-limit-requests-day",
-        ]),
-        remaining_requests: pick_u64(&[
-            "x-ratelimit-remaining-requests",
-            "x-ratelimit-remaining-requests-minute",
-            "x-ratelimit-remaining-requests-day",
-        ]),
-        reset_requests: pick_duration(&[
-            "x-ratelimit-reset-requests",
-            "x-ratelimit-reset-requests-minute",
-            "x-ratelimit-reset-requests-day",
-        ]),
-        limit_tokens: pick_u64(&[
-            "x-ratelimit-limit-tokens",
-            "x-ratelimit-limit-tokens-minute",
-            "x-ratelimit-limit-tokens-day",
-        ]),
-        remaining_tokens: pick_u64(&[
-            "x-ratelimit-remaining-tokens",
-            "x-ratelimit-remaining-tokens-minute",
-            "x-ratelimit-remaining-tokens-day",
-        ]),
-        reset_tokens: pick_duration(&[
-            "x-ratelimit-reset-tokens",
-            "x-ratelimit-reset-tokens-minute",
-            "x-ratelimit-reset-tokens-day",
-        ]),
+        limit_requests: number(0),
+        remaining_requests: number(1),
+        reset_requests: duration(2),
+        limit_tokens: number(3),
+        remaining_tokens: number(4),
+        reset_tokens: duration(5),
     };
     (headroom != Headroom::default()).then_some(headroom)
 }

@@ -61,6 +61,7 @@ pub struct ScriptedProvider {
     scripts: Mutex<HashMap<String, VecDeque<Step>>>,
     defaults: Mutex<HashMap<String, Step>>,
     log: Mutex<Vec<CallRecord>>,
+    quiet: std::sync::atomic::AtomicBool,
 }
 
 impl ScriptedProvider {
@@ -81,6 +82,11 @@ impl ScriptedProvider {
     /// What `key_id` does once its queue is empty.
     pub fn set_default(&self, key_id: &str, step: Step) {
         self.defaults.lock().insert(key_id.to_owned(), step);
+    }
+
+    /// Stops (or resumes) logging calls, so benchmarks do not grow the log.
+    pub fn set_log_enabled(&self, enabled: bool) {
+        self.quiet.store(!enabled, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Every call so far, in order.

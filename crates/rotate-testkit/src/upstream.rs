@@ -108,6 +108,7 @@ impl RecordedRequest {
 
 #[derive(Debug, Default)]
 struct State {
+    quiet: bool,
     scripts: Mutex<HashMap<String, VecDeque<Behavior>>>,
     defaults: Mutex<HashMap<String, Behavior>>,
     log: Mutex<Vec<RecordedRequest>>,
@@ -149,9 +150,19 @@ impl Drop for FakeUpstream {
 impl FakeUpstream {
     /// Starts on 127.0.0.1 on a port the OS picks, on the current Tokio runtime.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(false).await
+    }
+
+    /// Starts without a request log (for benchmarks: memory stays flat however many
+    /// requests arrive).
+    pub async fn start_quiet() -> std::io::Result<Self> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(quiet: bool) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State::default());
+        let state = Arc::new(State { quiet, ..State::default() });
         let served = state.clone();
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
@@ -283,7 +294,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
             Api::Anthropic => anthropic::error(Behavior::Unauthorized, "missing"),
         };
     };
-    state.log.lock().push(RecordedRequest {
+    if !state.quiet {
+        state.log.lock().push(RecordedRequest {
         api,
         key: key.clone(),
         path,
@@ -293,6 +305,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         stream,
         at_unix_ms: SystemClock.unix_ms(),
     });
+    }
     let mut behavior = state.next_behavior(&key);
     while let Behavior::Latency(wait, inner) = behavior {
         render::pause(wait).await;

@@ -5,7 +5,8 @@ use http::{HeaderName, Request};
 use http_body_util::Full;
 use rotate_core::error::ProviderError;
 use rotate_core::provider::ProviderCall;
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::json;
 
 use super::OpenAiWire;
 use crate::adapter::{base_url, json_request, secret_header};
@@ -17,40 +18,45 @@ fn is_reasoning_model(model: &str) -> bool {
         .any(|p| model.starts_with(p))
 }
 
-/// The request body (typed fields first, then `extra` merged over them).
-pub(crate) fn body(wire: &OpenAiWire, call: &ProviderCall, stream: bool) -> Map<String, Value> {
-    let request = &call.request;
-    let mut body = Map::new();
-    body.insert("model".into(), Value::String(call.model.to_string()));
-    let messages: Vec<Value> = request
-        .messages
-        .iter()
-        .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-        .collect();
-    body.insert("messages".into(), Value::Array(messages));
-    if let Some(max_tokens) = request.max_tokens {
-        let field = if request.extra.contains_key("max_completion_tokens")
-            || (wire.reasoning_token_field && is_reasoning_model(&call.model))
-        {
-            "max_completion_tokens"
-        } else {
-            "max_tokens"
-        };
-        body.insert(field.into(), json!(max_tokens));
-    }
-    if let Some(temperature) = request.temperature {
-        body.insert("temperature".into(), json!(temperature));
-    }
-    if stream {
-        body.insert("stream".into(), Value::Bool(true));
-        if wire.stream_usage {
-            body.insert("stream_options".into(), json!({"include_usage": true}));
+/// The request body: the typed fields (each skipped when `extra` gives the same key),
+/// then every `extra` field. Serialized straight from the request, with no
+/// intermediate JSON tree.
+struct Body<'a> {
+    call: &'a ProviderCall,
+    stream: bool,
+    stream_usage: bool,
+    token_field: &'static str,
+}
+
+impl Serialize for Body<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let request = &self.call.request;
+        let extra = &request.extra;
+        let mut map = serializer.serialize_map(None)?;
+        let free = |key: &str| !extra.contains_key(key);
+        if free("model") {
+            map.serialize_entry("model", &*self.call.model)?;
         }
+        if free("messages") {
+            map.serialize_entry("messages", &request.messages)?;
+        }
+        if let Some(max_tokens) = request.max_tokens.filter(|_| free(self.token_field)) {
+            map.serialize_entry(self.token_field, &max_tokens)?;
+        }
+        if let Some(temperature) = request.temperature.filter(|_| free("temperature")) {
+            map.serialize_entry("temperature", &temperature)?;
+        }
+        if self.stream {
+            map.serialize_entry("stream", &true)?;
+            if self.stream_usage && free("stream_options") {
+                map.serialize_entry("stream_options", &json!({"include_usage": true}))?;
+            }
+        }
+        for (key, value) in extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
-    for (key, value) in &request.extra {
-        body.insert(key.clone(), value.clone());
-    }
-    body
 }
 
 /// The whole HTTP request.
@@ -59,16 +65,18 @@ pub(crate) fn build(
     call: &ProviderCall,
     stream: bool,
 ) -> Result<Request<Full<Bytes>>, ProviderError> {
-    let base = base_url(call, wire.base_url.as_deref())?;
     let metadata = call.key.metadata();
-    let uri = if wire.azure {
+    let uri = if let (false, None, Some(url)) = (wire.azure, call.key.base_url(), wire.chat_url.as_deref()) {
+        url.to_owned()
+    } else if wire.azure {
+        let base = base_url(call, wire.base_url.as_deref())?;
         let deployment = metadata
             .get("deployment")
             .map_or(&*call.model, String::as_str);
         let version = metadata.get("api_version").unwrap_or(&wire.api_version);
         format!("{base}/openai/deployments/{deployment}/chat/completions?api-version={version}")
     } else {
-        format!("{base}/chat/completions")
+        format!("{}/chat/completions", base_url(call, wire.base_url.as_deref())?)
     };
     let mut headers = wire.headers.clone();
     if wire.azure {
@@ -96,7 +104,19 @@ pub(crate) fn build(
             http::HeaderValue::from_static("text/event-stream"),
         );
     }
-    let body = serde_json::to_vec(&Value::Object(body(wire, call, stream)))
-        .map_err(|e| crate::adapter::malformed("request", e))?;
+    let token_field = if call.request.extra.contains_key("max_completion_tokens")
+        || (wire.reasoning_token_field && is_reasoning_model(&call.model))
+    {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
+    let body = serde_json::to_vec(&Body {
+        call,
+        stream,
+        stream_usage: wire.stream_usage,
+        token_field,
+    })
+    .map_err(|e| crate::adapter::malformed("request", e))?;
     json_request(&uri, headers, body)
 }
