@@ -96,26 +96,66 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
     let mut out = Vec::new();
     for keys in ["10", "1000", "100000"] {
         if let Some(ns) = get(&format!("select/health_aware/{keys}")) {
-            let goal = if keys == "10" { "<= 200 ns" } else { "<= 1 µs" };
-            out.push((format!("selection, health_aware, {keys} keys"), format_nanos(ns), goal));
+            let goal = if keys == "10" {
+                "<= 200 ns"
+            } else {
+                "<= 1 µs"
+            };
+            out.push((
+                format!("selection, health_aware, {keys} keys"),
+                format_nanos(ns),
+                goal,
+            ));
         }
     }
     if let (Some(chat), Some(direct)) = (get("engine/chat"), get("engine/provider_direct")) {
-        out.push(("engine overhead per call (no network)".into(), format_nanos(chat - direct), "<= 5 µs"));
+        out.push((
+            "engine overhead per call (no network)".into(),
+            format_nanos(chat - direct),
+            "<= 5 µs",
+        ));
     }
-    if let (Some(rotate), Some(bare)) = (get("chat/sequential/llm_rotate"), get("chat/sequential/bare_hyper")) {
-        out.push(("chat() over loopback minus bare hyper".into(), format_nanos(rotate - bare), "<= 5 µs"));
+    if let (Some(rotate), Some(bare)) = (
+        get("chat/sequential/llm_rotate"),
+        get("chat/sequential/bare_hyper"),
+    ) {
+        out.push((
+            "chat() over loopback minus bare hyper".into(),
+            format_nanos(rotate - bare),
+            "<= 5 µs",
+        ));
     }
-    if let (Some(rotate), Some(bare)) = (get("chat/concurrent64/llm_rotate"), get("chat/concurrent64/bare_hyper")) {
-        out.push(("throughput at 64 concurrent, vs bare hyper".into(), format!("{:.1} %", 100.0 * bare / rotate), ">= 90 %"));
+    if let (Some(rotate), Some(bare)) = (
+        get("chat/concurrent64/llm_rotate"),
+        get("chat/concurrent64/bare_hyper"),
+    ) {
+        out.push((
+            "throughput at 64 concurrent, vs bare hyper".into(),
+            format!("{:.1} %", 100.0 * bare / rotate),
+            ">= 90 %",
+        ));
     }
     if let Some(ns) = get("parse/openai_reply") {
-        out.push(("parse a typical OpenAI reply".into(), format_nanos(ns), "<= 5 µs"));
+        out.push((
+            "parse a typical OpenAI reply".into(),
+            format_nanos(ns),
+            "<= 5 µs",
+        ));
     }
-    for (id, label) in [("sse/decode", "SSE decoding"), ("sse/decode_and_parse_openai", "SSE decoding + OpenAI chunk parsing")] {
+    for (id, label) in [
+        ("sse/decode", "SSE decoding"),
+        (
+            "sse/decode_and_parse_openai",
+            "SSE decoding + OpenAI chunk parsing",
+        ),
+    ] {
         if let Some(m) = medians.iter().find(|m| m.id == id) {
             if let Some(bytes) = m.bytes {
-                out.push((label.into(), format!("{:.0} MB/s", bytes / m.nanos * 1e3), ">= 200 MB/s"));
+                out.push((
+                    label.into(),
+                    format!("{:.0} MB/s", bytes / m.nanos * 1e3),
+                    ">= 200 MB/s",
+                ));
             }
         }
     }
@@ -141,11 +181,20 @@ fn bench(filter: &[String]) -> Result<(), String> {
     }
     let json_medians: Vec<String> = medians
         .iter()
-        .map(|m| format!("    {{\"id\": \"{}\", \"median_ns\": {:.1}}}", m.id, m.nanos))
+        .map(|m| {
+            format!(
+                "    {{\"id\": \"{}\", \"median_ns\": {:.1}}}",
+                m.id, m.nanos
+            )
+        })
         .collect();
     let json_figures: Vec<String> = derived
         .iter()
-        .map(|(label, value, goal)| format!("    {{\"figure\": \"{label}\", \"measured\": \"{value}\", \"goal\": \"{goal}\"}}"))
+        .map(|(label, value, goal)| {
+            format!(
+                "    {{\"figure\": \"{label}\", \"measured\": \"{value}\", \"goal\": \"{goal}\"}}"
+            )
+        })
         .collect();
     let out = root().join("target").join("bench-summary.json");
     let json = format!(

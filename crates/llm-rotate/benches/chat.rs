@@ -31,14 +31,21 @@ struct Bare {
 
 impl Bare {
     async fn call(&self, messages: &[ChatMessage]) -> serde_json::Value {
-        let body = serde_json::to_vec(&serde_json::json!({"model": "gpt-4o-mini", "messages": messages})).expect("body");
+        let body =
+            serde_json::to_vec(&serde_json::json!({"model": "gpt-4o-mini", "messages": messages}))
+                .expect("body");
         let request = http::Request::post(&self.url)
             .header("authorization", "Bearer sk-test-k0")
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .expect("request");
         let response = self.client.request(request).await.expect("response");
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         serde_json::from_slice(&bytes).expect("json")
     }
 }
@@ -51,19 +58,33 @@ struct Setup {
 }
 
 fn setup(runtime: &tokio::runtime::Runtime) -> Setup {
-    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("server runtime");
-    let upstream = server.block_on(FakeUpstream::start_quiet()).expect("upstream");
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let upstream = server
+        .block_on(FakeUpstream::start_quiet())
+        .expect("upstream");
     let keys: Vec<(String, &str)> = (0..4).map(|i| (format!("k{i}"), "openai")).collect();
     let refs: Vec<(&str, &str)> = keys.iter().map(|(id, p)| (id.as_str(), *p)).collect();
-    let config = LMRotateConfig::from_value(upstream.config(&refs, serde_json::json!({}))).expect("config");
+    let config =
+        LMRotateConfig::from_value(upstream.config(&refs, serde_json::json!({}))).expect("config");
     let client = LMRotate::new(config).expect("client");
     let bare = runtime.block_on(async {
         Arc::new(Bare {
-            client: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build_http(),
+            client: Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(256)
+                .build_http(),
             url: format!("{}/chat/completions", upstream.base_url()),
         })
     });
-    Setup { _server: server, _upstream: upstream, client, bare }
+    Setup {
+        _server: server,
+        _upstream: upstream,
+        client,
+        bare,
+    }
 }
 
 /// Times `timed` only, running `other` before each call so both clients share the load.
@@ -109,27 +130,56 @@ where
             }
         })
         .await;
-    start.elapsed().mul_f64(iters as f64 / (per_task * CONCURRENCY) as f64)
+    start
+        .elapsed()
+        .mul_f64(iters as f64 / (per_task * CONCURRENCY) as f64)
 }
 
 fn chat(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let Setup { client, bare, .. } = &setup(&runtime);
     let messages = vec![ChatMessage::user("What is the capital of France?")];
-    let rotate_call = || async { drop(client.chat("gpt-4o-mini", &messages, ChatOptions::default()).await.expect("chat")) };
+    let rotate_call = || async {
+        drop(
+            client
+                .chat("gpt-4o-mini", &messages, ChatOptions::default())
+                .await
+                .expect("chat"),
+        )
+    };
     let bare_call = || async { drop(bare.call(&messages).await) };
 
     let mut group = c.benchmark_group("chat/sequential");
-    group.bench_function("bare_hyper", |b| b.iter_custom(|iters| runtime.block_on(paired(iters, bare_call, rotate_call))));
-    group.bench_function("llm_rotate", |b| b.iter_custom(|iters| runtime.block_on(paired(iters, rotate_call, bare_call))));
+    group.bench_function("bare_hyper", |b| {
+        b.iter_custom(|iters| runtime.block_on(paired(iters, bare_call, rotate_call)))
+    });
+    group.bench_function("llm_rotate", |b| {
+        b.iter_custom(|iters| runtime.block_on(paired(iters, rotate_call, bare_call)))
+    });
     let adapter = {
         use llm_rotate::core::provider::AdapterFactory;
         let config = client.config().provider("openai").expect("openai");
-        rotate_providers::HttpAdapterFactory::default().adapter("openai", &config, &client.config().defaults).expect("adapter")
+        rotate_providers::HttpAdapterFactory::default()
+            .adapter("openai", &config, &client.config().defaults)
+            .expect("adapter")
     };
-    let call = rotate_testkit::provider_call("openai", "gpt-4o-mini", "sk-test-k0", llm_rotate::core::provider::ChatRequest { messages: messages.clone(), ..Default::default() }, &[]);
+    let call = rotate_testkit::provider_call(
+        "openai",
+        "gpt-4o-mini",
+        "sk-test-k0",
+        llm_rotate::core::provider::ChatRequest {
+            messages: messages.clone(),
+            ..Default::default()
+        },
+        &[],
+    );
     let adapter_call = || async { drop(adapter.chat(call.clone()).await.expect("chat")) };
-    group.bench_function("adapter_only", |b| b.iter_custom(|iters| runtime.block_on(paired(iters, adapter_call, bare_call))));
+    group.bench_function("adapter_only", |b| {
+        b.iter_custom(|iters| runtime.block_on(paired(iters, adapter_call, bare_call)))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("chat/concurrent64");
@@ -151,7 +201,14 @@ fn chat(c: &mut Criterion) {
             runtime.block_on(concurrent(iters, move || {
                 let client = client.clone();
                 let messages = messages.clone();
-                async move { drop(client.chat("gpt-4o-mini", &messages, ChatOptions::default()).await.expect("chat")) }
+                async move {
+                    drop(
+                        client
+                            .chat("gpt-4o-mini", &messages, ChatOptions::default())
+                            .await
+                            .expect("chat"),
+                    )
+                }
             }))
         })
     });

@@ -6,29 +6,46 @@
 //! on other keys and falls back across providers and models. Key health can be shared
 //! by many processes through a state store.
 //!
-//! This crate is the facade applications depend on. Building a config:
+//! This crate is the facade applications depend on:
+//!
+//! ```no_run
+//! use llm_rotate::{configure_from_dict, ChatMessage, ChatOptions, LMRotate, Overrides};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let registry = serde_json::json!({
+//!         "keys": [
+//!             {"id": "openai-1", "provider": "openai", "env": "OPENAI_KEY_1"},
+//!             {"id": "openai-2", "provider": "openai", "env": "OPENAI_KEY_2"},
+//!             {"id": "claude-1", "provider": "anthropic", "env": "ANTHROPIC_KEY"}
+//!         ],
+//!         "fallback_chains": {"smart": [
+//!             {"provider": "openai", "upstream": "gpt-4o"},
+//!             {"provider": "anthropic", "upstream": "claude-sonnet-4-5"}
+//!         ]}
+//!     });
+//!     let config = configure_from_dict(registry, ["openai-1", "openai-2", "claude-1"], Overrides::default())?;
+//!     let client = LMRotate::new(config)?;
+//!     let reply = client.chat("smart", &[ChatMessage::user("Hello!")], ChatOptions::default()).await?;
+//!     println!("{} (via {} key {})", reply.content, reply.provider, reply.key_id);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Configs come from [`configure_from_file`] (JSON, YAML, TOML, `${VAR}`, `LLM_ROTATE_`
+//! environment overrides) or [`configure_from_dict`]. Secrets never print:
 //!
 //! ```
-//! use llm_rotate::{configure_from_dict, Overrides};
-//!
-//! let registry = serde_json::json!({
-//!     "defaults": {"selection_strategy": "health_aware", "max_retries": 2},
-//!     "keys": [
-//!         {"id": "openai-1", "provider": "openai", "value": "sk-test-1111111111111111"},
-//!         {"id": "openai-2", "provider": "openai", "value": "sk-test-2222222222222222"},
-//!         {"id": "claude-1", "provider": "anthropic", "value": "sk-ant-test-3333333333"}
-//!     ],
-//!     "fallback_chains": {"smart": [
-//!         {"provider": "openai", "upstream": "gpt-4o"},
-//!         {"provider": "anthropic", "upstream": "claude-sonnet-4-5"}
-//!     ]}
-//! });
-//! let config = configure_from_dict(registry, ["openai-1", "openai-2", "claude-1"], Overrides::default())?;
-//! assert_eq!(config.keys.len(), 3);
-//! // Secrets never print:
+//! let config = llm_rotate::configure_from_dict(
+//!     serde_json::json!({"keys": [{"id": "a", "provider": "openai", "value": "sk-test-1111111111111111"}]}),
+//!     ["a"],
+//!     llm_rotate::Overrides::default(),
+//! )?;
 //! assert!(!format!("{config:?}").contains("sk-test-1111"));
 //! # Ok::<(), llm_rotate::ConfigurationError>(())
 //! ```
+//!
+//! Features: `yaml` (default), `toml`, `blocking` (default: [`LMRotate::chat_sync`]).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -1,5 +1,6 @@
 //! A custom provider written against rotate-core alone, registered on the builder; its
 //! boxed futures cross `tokio::spawn`.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
 //! The process-wide instance: `lm` before `configure`, configure rules, configure twice.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use llm_rotate::{configure, lm, try_lm, ConfigureOptions, LMRotateConfig, Strategy};
 use serde_json::json;

@@ -1,4 +1,5 @@
 //! `acquire` with a raw HTTP call: the key goes out, the outcome comes back.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::time::Duration;
 

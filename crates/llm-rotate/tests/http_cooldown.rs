@@ -1,5 +1,6 @@
 //! 429 + Retry-After cools the key; the call succeeds on another key; the request log
 //! proves the cooled key gets no request until its time (driven by a manual clock).
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! Quarantine after the failure limit and the probe after it; 401 quarantines at once;
 //! 400 fails once with no retry.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,5 @@
 //! A fallback chain across two providers with upstream model ids; `extra` reaches the body.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use llm_rotate::{ChatMessage, ChatOptions, LMRotate, LMRotateConfig};
 use rotate_testkit::{Api, Behavior, FakeUpstream};

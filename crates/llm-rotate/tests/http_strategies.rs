@@ -1,4 +1,5 @@
 //! The four strategies' orders, end to end over HTTP against the fake upstream.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use llm_rotate::{ChatMessage, ChatOptions, LMRotate, LMRotateConfig};
 use rotate_testkit::FakeUpstream;

@@ -1,4 +1,5 @@
 //! Streaming end to end: failover before content, cut streams after it, drop frees the key.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use futures_util::StreamExt;
 use llm_rotate::{ChatMessage, ChatOptions, ErrorKind, LMRotate, LMRotateConfig, LMRotateError};

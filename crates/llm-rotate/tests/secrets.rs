@@ -1,4 +1,5 @@
 //! No key value in the Debug or Display of anything public, nor in tracing output.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::io::Write;
 use std::sync::Arc;

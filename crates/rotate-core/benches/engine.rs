@@ -18,8 +18,18 @@ fn engine(provider: Arc<ScriptedProvider>) -> Engine {
         .map(|i| serde_json::json!({"id": format!("k{i}"), "provider": "p", "value": format!("v{i}"), "models": []}))
         .collect();
     let mut config = LMRotateConfig::from_value(serde_json::json!({"keys": keys})).expect("config");
-    config.providers.insert("p".into(), rotate_core::ProviderConfig { models: vec!["m".into()], ..Default::default() });
-    Engine::builder(config).store(Arc::new(MemoryStore::new())).provider("p", provider).build().expect("engine")
+    config.providers.insert(
+        "p".into(),
+        rotate_core::ProviderConfig {
+            models: vec!["m".into()],
+            ..Default::default()
+        },
+    );
+    Engine::builder(config)
+        .store(Arc::new(MemoryStore::new()))
+        .provider("p", provider)
+        .build()
+        .expect("engine")
 }
 
 fn overhead(c: &mut Criterion) {
@@ -27,10 +37,25 @@ fn overhead(c: &mut Criterion) {
     provider.set_log_enabled(false);
     let engine = engine(provider.clone());
     let messages = vec![ChatMessage::user("What is the capital of France?")];
-    let call = provider_call("p", "m", "v0", ChatRequest { messages: messages.clone(), ..ChatRequest::default() }, &[]);
+    let call = provider_call(
+        "p",
+        "m",
+        "v0",
+        ChatRequest {
+            messages: messages.clone(),
+            ..ChatRequest::default()
+        },
+        &[],
+    );
     let mut group = c.benchmark_group("engine");
     group.bench_function("provider_direct", |b| {
-        b.iter(|| provider.chat(call.clone()).now_or_never().expect("ready").expect("reply"))
+        b.iter(|| {
+            provider
+                .chat(call.clone())
+                .now_or_never()
+                .expect("ready")
+                .expect("reply")
+        })
     });
     group.bench_function("chat", |b| {
         b.iter(|| {

@@ -35,7 +35,11 @@ impl Topology {
 
     /// The plan of a call for `model`, optionally pinned to `provider`. Plans of
     /// unpinned calls are computed once per model and shared afterwards.
-    pub(crate) fn plan(&self, model: &str, provider: Option<&str>) -> Result<Arc<[PlanEntry]>, LMRotateError> {
+    pub(crate) fn plan(
+        &self,
+        model: &str,
+        provider: Option<&str>,
+    ) -> Result<Arc<[PlanEntry]>, LMRotateError> {
         if provider.is_some() {
             return self.resolve(model, provider).map(Arc::from);
         }

@@ -126,7 +126,10 @@ impl<W: WireProtocol> Provider for Adapter<W> {
         let inner = self.inner.clone();
         Box::pin(async move {
             let request = inner.wire.build(&call, false)?;
-            let (parts, body) = inner.client.exchange(request, inner.timeouts.request).await?;
+            let (parts, body) = inner
+                .client
+                .exchange(request, inner.timeouts.request)
+                .await?;
             let now = inner.clock.unix_ms();
             if !parts.status.is_success() {
                 let error = inner

@@ -116,11 +116,18 @@ impl HttpClient {
 impl HttpClient {
     /// Sends `request` and reads the whole answer (at most [`MAX_BODY_BYTES`]), all
     /// within `timeout`.
-    pub async fn exchange(&self, request: Request<Full<Bytes>>, timeout: Duration) -> Result<(http::response::Parts, Bytes), ProviderError> {
+    pub async fn exchange(
+        &self,
+        request: Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Result<(http::response::Parts, Bytes), ProviderError> {
         let target = shown_target(request.uri());
         let exchange = async {
             let response = self.client.request(request).await.map_err(|error| {
-                ProviderError::new(ErrorKind::Network, format!("request to {target} failed: {}", error_chain(&error)))
+                ProviderError::new(
+                    ErrorKind::Network,
+                    format!("request to {target} failed: {}", error_chain(&error)),
+                )
             })?;
             let (parts, body) = response.into_parts();
             let body = collect_limited(body).await?;
@@ -130,7 +137,10 @@ impl HttpClient {
             Ok(result) => result,
             Err(_) => Err(ProviderError::new(
                 ErrorKind::Timeout,
-                format!("no complete answer from {target} within {} ms", timeout.as_millis()),
+                format!(
+                    "no complete answer from {target} within {} ms",
+                    timeout.as_millis()
+                ),
             )),
         }
     }

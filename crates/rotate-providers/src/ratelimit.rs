@@ -184,7 +184,9 @@ pub fn openai_headroom(headers: &HeaderMap) -> Option<Headroom> {
     // (value, rank) per field; lower rank wins
     let mut fields: [Option<(&str, u8)>; 6] = [None; 6];
     for (name, value) in headers {
-        let Some(rest) = name.as_str().strip_prefix("x-ratelimit-") else { continue };
+        let Some(rest) = name.as_str().strip_prefix("x-ratelimit-") else {
+            continue;
+        };
         let (field, rest) = if let Some(r) = rest.strip_prefix("limit-") {
             (0, r)
         } else if let Some(r) = rest.strip_prefix("remaining-") {
@@ -213,7 +215,12 @@ pub fn openai_headroom(headers: &HeaderMap) -> Option<Headroom> {
             *slot = Some((text.trim(), rank));
         }
     }
-    let number = |i: usize| fields[i].and_then(|(v, _)| v.parse::<f64>().ok()).filter(|v| *v >= 0.0).map(|v| v as u64);
+    let number = |i: usize| {
+        fields[i]
+            .and_then(|(v, _)| v.parse::<f64>().ok())
+            .filter(|v| *v >= 0.0)
+            .map(|v| v as u64)
+    };
     let duration = |i: usize| fields[i].and_then(|(v, _)| parse_duration(v));
     let headroom = Headroom {
         limit_requests: number(0),

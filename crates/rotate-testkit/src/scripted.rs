@@ -86,7 +86,8 @@ impl ScriptedProvider {
 
     /// Stops (or resumes) logging calls, so benchmarks do not grow the log.
     pub fn set_log_enabled(&self, enabled: bool) {
-        self.quiet.store(!enabled, std::sync::atomic::Ordering::Relaxed);
+        self.quiet
+            .store(!enabled, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Every call so far, in order.

@@ -162,7 +162,10 @@ impl FakeUpstream {
     async fn start_with(quiet: bool) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State { quiet, ..State::default() });
+        let state = Arc::new(State {
+            quiet,
+            ..State::default()
+        });
         let served = state.clone();
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
@@ -296,15 +299,15 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
     };
     if !state.quiet {
         state.log.lock().push(RecordedRequest {
-        api,
-        key: key.clone(),
-        path,
-        query,
-        headers,
-        body: body.clone(),
-        stream,
-        at_unix_ms: SystemClock.unix_ms(),
-    });
+            api,
+            key: key.clone(),
+            path,
+            query,
+            headers,
+            body: body.clone(),
+            stream,
+            at_unix_ms: SystemClock.unix_ms(),
+        });
     }
     let mut behavior = state.next_behavior(&key);
     while let Behavior::Latency(wait, inner) = behavior {

@@ -66,7 +66,9 @@ pub(crate) fn build(
     stream: bool,
 ) -> Result<Request<Full<Bytes>>, ProviderError> {
     let metadata = call.key.metadata();
-    let uri = if let (false, None, Some(url)) = (wire.azure, call.key.base_url(), wire.chat_url.as_deref()) {
+    let uri = if let (false, None, Some(url)) =
+        (wire.azure, call.key.base_url(), wire.chat_url.as_deref())
+    {
         url.to_owned()
     } else if wire.azure {
         let base = base_url(call, wire.base_url.as_deref())?;
@@ -76,7 +78,10 @@ pub(crate) fn build(
         let version = metadata.get("api_version").unwrap_or(&wire.api_version);
         format!("{base}/openai/deployments/{deployment}/chat/completions?api-version={version}")
     } else {
-        format!("{}/chat/completions", base_url(call, wire.base_url.as_deref())?)
+        format!(
+            "{}/chat/completions",
+            base_url(call, wire.base_url.as_deref())?
+        )
     };
     let mut headers = wire.headers.clone();
     if wire.azure {
