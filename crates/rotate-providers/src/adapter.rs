@@ -280,3 +280,30 @@ pub fn json_request(
         )
     })
 }
+
+/// A failed answer as a [`ProviderError`]: the kind, the vendor's message (or the
+/// status's reason when it said nothing), the status, and the wait: the full wait hint
+/// for rate limits and overloads, a plain `Retry-After` otherwise.
+pub fn status_error(
+    kind: ErrorKind,
+    message: String,
+    status: StatusCode,
+    headers: &HeaderMap,
+    headroom: Option<&Headroom>,
+    now_unix_ms: u64,
+) -> ProviderError {
+    let retry_after = match kind {
+        ErrorKind::RateLimited | ErrorKind::Overloaded => {
+            crate::ratelimit::wait_hint(headers, &message, headroom, now_unix_ms)
+        }
+        _ => crate::ratelimit::retry_after(headers, now_unix_ms),
+    };
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    ProviderError::new(kind, message)
+        .with_status(status.as_u16())
+        .with_retry_after(retry_after)
+}

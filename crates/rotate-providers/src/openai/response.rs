@@ -8,8 +8,8 @@ use rotate_core::provider::ProviderReply;
 use rotate_core::response::Usage;
 use serde_json::Value;
 
-use crate::adapter::{malformed, shorten};
-use crate::ratelimit::{openai_headroom, wait_hint};
+use crate::adapter::{malformed, shorten, status_error};
+use crate::ratelimit::openai_headroom;
 
 /// Usage from an OpenAI `usage` object.
 pub(crate) fn usage(v: &Value) -> Usage {
@@ -189,18 +189,12 @@ pub(crate) fn classify(
     };
     let kind = kind_from_status(status.as_u16(), &code, &message);
     let headroom = openai_headroom(headers);
-    let retry_after = match kind {
-        ErrorKind::RateLimited | ErrorKind::Overloaded => {
-            wait_hint(headers, &message, headroom.as_ref(), now_unix_ms)
-        }
-        _ => crate::ratelimit::retry_after(headers, now_unix_ms),
-    };
-    let message = if message.is_empty() {
-        status.canonical_reason().unwrap_or("error").to_owned()
-    } else {
-        message
-    };
-    ProviderError::new(kind, message)
-        .with_status(status.as_u16())
-        .with_retry_after(retry_after)
+    status_error(
+        kind,
+        message,
+        status,
+        headers,
+        headroom.as_ref(),
+        now_unix_ms,
+    )
 }
