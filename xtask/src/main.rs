@@ -1,12 +1,15 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `ci`: exactly what CI runs: format check, clippy with warnings denied, every test,
-//!   and the docs with warnings denied;
+//! - `ci`: exactly what CI runs: format check, clippy with warnings denied, every test
+//!   (starting the local Redis server they need when nothing answers), and the docs
+//!   with warnings denied;
 //! - `bench`: the criterion benches, then a table of their medians (also written as
 //!   JSON to `target/bench-summary.json`);
 //! - `deny`: `cargo deny check` for licenses, bans and sources (needs cargo-deny).
 //!
 //! It depends on nothing but the standard library.
+
+mod services;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -72,6 +75,7 @@ fn ci() -> Result<(), String> {
         ],
         &[],
     )?;
+    services::ensure_redis()?;
     run("cargo", &["test", "--workspace", "--all-features"], &[])?;
     run(
         "cargo",
@@ -88,6 +92,8 @@ struct Median {
     nanos: f64,
     /// Bytes per iteration, when the bench declared a byte throughput.
     bytes: Option<f64>,
+    /// When its estimates were written (seconds since the epoch).
+    measured_at: u64,
 }
 
 /// The goals the benches are held to: (label, derived figure, goal text).
@@ -135,6 +141,16 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
             ">= 90 %",
         ));
     }
+    if let (Some(redis), Some(memory)) = (
+        get("chat_concurrent64/llm_rotate_redis"),
+        get("chat_concurrent64/llm_rotate"),
+    ) {
+        out.push((
+            "throughput at 64 concurrent, Redis store vs memory".into(),
+            format!("{:.1} %", 100.0 * memory / redis),
+            ">= 80 %",
+        ));
+    }
     if let Some(ns) = get("parse/openai_reply") {
         out.push((
             "parse a typical OpenAI reply".into(),
@@ -165,10 +181,16 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
 fn bench(filter: &[String]) -> Result<(), String> {
     let mut args = vec!["bench", "--workspace", "--all-features", "--"];
     args.extend(filter.iter().map(String::as_str));
+    let started = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     run("cargo", &args, &[])?;
     let criterion = root().join("target").join("criterion");
     let mut medians = Vec::new();
     collect_medians(&criterion, &criterion, &mut medians);
+    // only what this run measured (older results stay in target/criterion)
+    medians.retain(|m| m.measured_at >= started);
     medians.sort_by(|a, b| a.id.cmp(&b.id));
     println!("\n{:<50} {:>14}", "benchmark", "median");
     for m in &medians {
@@ -229,7 +251,17 @@ fn collect_medians(base: &Path, dir: &Path, out: &mut Vec<Median>) {
                 let bytes = std::fs::read_to_string(path.join("new").join("benchmark.json"))
                     .ok()
                     .and_then(|t| number_after(&t, "\"Bytes\":"));
-                out.push(Median { id, nanos, bytes });
+                let measured_at = std::fs::metadata(&estimates)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs());
+                out.push(Median {
+                    id,
+                    nanos,
+                    bytes,
+                    measured_at,
+                });
             }
         } else if path.is_dir() {
             collect_medians(base, &path, out);

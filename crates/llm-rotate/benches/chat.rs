@@ -135,6 +135,49 @@ where
         .mul_f64(iters as f64 / (per_task * CONCURRENCY) as f64)
 }
 
+/// The same client with the Redis store (when a Redis answers at the test URL).
+#[cfg(feature = "redis")]
+fn redis_backed(runtime: &tokio::runtime::Runtime) -> Option<LMRotate> {
+    let url = rotate_testkit::redis_server::test_redis_url();
+    if std::net::TcpStream::connect(url.trim_start_matches("redis://")).is_err() {
+        eprintln!("no Redis at {url}: skipping the Redis-backed bench");
+        return None;
+    }
+    let (server, upstream) = REDIS_UPSTREAM.get_or_init(|| {
+        let server = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        let upstream = server
+            .block_on(FakeUpstream::start_quiet())
+            .expect("upstream");
+        (server, upstream)
+    });
+    let _ = server;
+    let keys: Vec<(String, &str)> = (0..4).map(|i| (format!("k{i}"), "openai")).collect();
+    let refs: Vec<(&str, &str)> = keys.iter().map(|(id, p)| (id.as_str(), *p)).collect();
+    let mut config = upstream.config(&refs, serde_json::json!({}));
+    config["state_store"] = serde_json::json!({"backend": "redis", "redis_url": url, "redis_namespace": rotate_testkit::redis_server::fresh_namespace("bench")});
+    let client =
+        LMRotate::new(LMRotateConfig::from_value(config).expect("config")).expect("client");
+    runtime.block_on(async {
+        client
+            .chat(
+                "gpt-4o-mini",
+                &[ChatMessage::user("warm up")],
+                ChatOptions::default(),
+            )
+            .await
+            .expect("chat")
+    });
+    Some(client)
+}
+
+#[cfg(feature = "redis")]
+static REDIS_UPSTREAM: std::sync::OnceLock<(tokio::runtime::Runtime, FakeUpstream)> =
+    std::sync::OnceLock::new();
+
 fn chat(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -183,6 +226,29 @@ fn chat(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("chat/concurrent64");
+    #[cfg(feature = "redis")]
+    let redis_client = redis_backed(&runtime);
+    #[cfg(feature = "redis")]
+    if let Some(redis_client) = &redis_client {
+        group.bench_function("llm_rotate_redis", |b| {
+            b.iter_custom(|iters| {
+                let client = redis_client.clone();
+                let messages = messages.clone();
+                runtime.block_on(concurrent(iters, move || {
+                    let client = client.clone();
+                    let messages = messages.clone();
+                    async move {
+                        drop(
+                            client
+                                .chat("gpt-4o-mini", &messages, ChatOptions::default())
+                                .await
+                                .expect("chat"),
+                        )
+                    }
+                }))
+            })
+        });
+    }
     group.bench_function("bare_hyper", |b| {
         b.iter_custom(|iters| {
             let bare = bare.clone();

@@ -7,8 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rotate_core::config::{StateStoreConfig, StoreBackend};
 use rotate_core::engine::{Engine, EngineBuilder};
 use rotate_core::provider::{AdapterFactory, Provider};
+use rotate_core::store::StateStore;
 use rotate_core::{
     AcquireContext, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock, ConfigurationError,
     HealthReport, LMRotateConfig, LMRotateError, SystemClock, UsageSummary,
@@ -87,8 +89,9 @@ impl LMRotateBuilder {
         check_features(&self.config)?;
         let factory: Arc<dyn AdapterFactory> =
             Arc::new(HttpAdapterFactory::new(self.clock.clone()).with_client(self.client));
+        let store = state_store(&self.config.state_store)?;
         let mut builder = EngineBuilder::new(self.config)
-            .store(Arc::new(MemoryStore::new()))
+            .store(store)
             .clock(self.clock)
             .adapter_factory(factory);
         for (name, adapter) in self.custom {
@@ -99,6 +102,23 @@ impl LMRotateBuilder {
             #[cfg(feature = "blocking")]
             bridge: Arc::new(crate::blocking::Bridge::default()),
         })
+    }
+}
+
+/// The store the config asks for.
+fn state_store(config: &StateStoreConfig) -> Result<Arc<dyn StateStore>, ConfigurationError> {
+    match config.backend {
+        StoreBackend::Memory => Ok(Arc::new(MemoryStore::new())),
+        #[cfg(feature = "redis")]
+        StoreBackend::Redis => Ok(Arc::new(rotate_store::RedisStore::new(
+            &config.redis_url,
+            &config.redis_namespace,
+        )?)),
+        #[cfg(not(feature = "redis"))]
+        StoreBackend::Redis => Err(ConfigurationError::new(
+            "state_store.backend",
+            "the redis backend needs llm-rotate's `redis` feature",
+        )),
     }
 }
 
@@ -180,6 +200,12 @@ impl LMRotate {
     /// one; keys whose id survives keep their health and usage.
     pub fn reload_config(&self, config: LMRotateConfig) -> Result<(), ConfigurationError> {
         check_features(&config)?;
+        if config.state_store != self.engine.config().state_store {
+            return Err(ConfigurationError::new(
+                "state_store",
+                "the state store cannot change on reload; build a new client for a new store",
+            ));
+        }
         self.engine.reload(config)
     }
 

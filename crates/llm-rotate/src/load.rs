@@ -164,7 +164,7 @@ fn build(
 
 /// Refuses settings that need a feature this build lacks.
 pub(crate) fn check_features(config: &LMRotateConfig) -> Result<(), ConfigurationError> {
-    if config.state_store.backend == StoreBackend::Redis {
+    if config.state_store.backend == StoreBackend::Redis && !cfg!(feature = "redis") {
         return Err(ConfigurationError::new(
             "state_store.backend",
             "the redis backend needs llm-rotate's `redis` feature",

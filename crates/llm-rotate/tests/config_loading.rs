@@ -106,6 +106,7 @@ fn a_bad_env_override_is_a_configuration_error() {
     });
 }
 
+#[cfg(not(feature = "redis"))]
 #[test]
 fn redis_backend_needs_the_feature() {
     Jail::expect_with(|jail| {

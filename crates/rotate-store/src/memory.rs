@@ -61,6 +61,21 @@ impl MemoryStore {
         *self.cell(key_id).lock() = state;
     }
 
+    /// Raises a rate window's count to `total` (a shared store's fleet-wide count), if
+    /// that window is still the current one.
+    pub fn raise_window(&self, key_id: &str, window: RateWindow, start_ms: u64, total: u64) {
+        let mut windows = self.windows.lock();
+        let slot = windows
+            .entry((Arc::from(key_id), window))
+            .or_insert((start_ms, 0));
+        if slot.0 < start_ms {
+            *slot = (start_ms, 0);
+        }
+        if slot.0 == start_ms {
+            slot.1 = slot.1.max(total);
+        }
+    }
+
     /// The usage table, for backends that build on this one.
     pub fn usage_table(&self) -> &UsageTable {
         &self.usage

@@ -1,0 +1,299 @@
+//! Several clients (and processes) sharing key health and usage through Redis.
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::time::Duration;
+
+use llm_rotate::{ChatMessage, ChatOptions, KeyState, LMRotate, LMRotateConfig};
+use rotate_testkit::redis_server::{fresh_namespace, test_redis_url, PrivateRedis};
+use rotate_testkit::{Behavior, FakeUpstream};
+use serde_json::json;
+
+fn client(
+    upstream: &FakeUpstream,
+    url: &str,
+    namespace: &str,
+    defaults: serde_json::Value,
+) -> LMRotate {
+    let mut config = upstream.config(&[("a", "openai"), ("b", "openai")], defaults);
+    config["state_store"] =
+        json!({"backend": "redis", "redis_url": url, "redis_namespace": namespace});
+    LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap()
+}
+
+async fn state_in(client: &LMRotate, key: usize) -> KeyState {
+    client.health().await.keys[key].state
+}
+
+/// Polls until `check` holds, at most `limit`; returns how long it took.
+async fn within<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = tokio::time::Instant::now();
+    while start.elapsed() <= limit {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::task::yield_now().await;
+        #[allow(clippy::disallowed_methods)] // polling for propagation, not waiting out a cooldown
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    None
+}
+
+async fn cleanup(namespace: &str) {
+    rotate_store::RedisStore::new(&test_redis_url(), namespace)
+        .unwrap()
+        .delete_namespace()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooldown_in_one_client_is_seen_by_the_other_within_100ms() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let namespace = fresh_namespace("fleet-cooldown");
+    let one = client(
+        &upstream,
+        &test_redis_url(),
+        &namespace,
+        json!({"selection_strategy": "round_robin"}),
+    );
+    let two = client(
+        &upstream,
+        &test_redis_url(),
+        &namespace,
+        json!({"selection_strategy": "round_robin"}),
+    );
+    // both connected and listening before the event
+    assert!(within(Duration::from_secs(5), || async {
+        two.health().await.store.connected
+    })
+    .await
+    .is_some());
+    one.chat(
+        "gpt-4o",
+        &[ChatMessage::user("warm up")],
+        ChatOptions::default(),
+    )
+    .await
+    .unwrap();
+    two.chat(
+        "gpt-4o",
+        &[ChatMessage::user("warm up")],
+        ChatOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    upstream.script(
+        "sk-test-a",
+        [Behavior::RateLimited(Some(Duration::from_secs(60)))],
+    );
+    upstream.script(
+        "sk-test-b",
+        [Behavior::RateLimited(Some(Duration::from_secs(60)))],
+    );
+    let _ = one
+        .chat(
+            "gpt-4o",
+            &[ChatMessage::user("hit the limit")],
+            ChatOptions::default(),
+        )
+        .await;
+    let seen = within(Duration::from_millis(100), || async {
+        let report = two.engine().store().state("a");
+        report.state == KeyState::CoolingDown
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "the other client did not see the cooldown within 100 ms"
+    );
+    assert_eq!(state_in(&two, 0).await, KeyState::CoolingDown);
+    // and the other client really does not use the key
+    upstream.clear_requests();
+    let err = two
+        .chat("gpt-4o", &[ChatMessage::user("hi")], ChatOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, llm_rotate::LMRotateError::NoAvailableKey(_)),
+        "{err}"
+    );
+    assert!(upstream.requests().is_empty());
+    cleanup(&namespace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantine_is_shared_and_usage_adds_up_across_clients() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let namespace = fresh_namespace("fleet-usage");
+    let one = client(&upstream, &test_redis_url(), &namespace, json!({}));
+    let two = client(&upstream, &test_redis_url(), &namespace, json!({}));
+    upstream.script("sk-test-a", [Behavior::Unauthorized]);
+    one.chat(
+        "gpt-4o",
+        &[ChatMessage::user("hi")],
+        ChatOptions::default().provider("openai"),
+    )
+    .await
+    .unwrap();
+    let mut quarantined = false;
+    for _ in 0..3 {
+        one.chat("gpt-4o", &[ChatMessage::user("hi")], ChatOptions::default())
+            .await
+            .unwrap();
+    }
+    if state_in(&one, 0).await == KeyState::Quarantined {
+        quarantined = within(Duration::from_secs(2), || async {
+            state_in(&two, 0).await == KeyState::Quarantined
+        })
+        .await
+        .is_some();
+    }
+    assert!(quarantined, "quarantine is shared");
+
+    let mut tasks = Vec::new();
+    for i in 0..1000 {
+        let client = if i % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            client
+                .chat(
+                    "gpt-4o",
+                    &[ChatMessage::user("count me")],
+                    ChatOptions::default(),
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let requests = upstream.requests().len() as u64;
+    let from_one = one.usage_summary().await;
+    let from_two = two.usage_summary().await;
+    assert_eq!(from_one, from_two, "both read the fleet's counters");
+    assert_eq!(from_one.total.requests, requests);
+    assert_eq!(from_one.total.successes, 1000 + 4);
+    assert_eq!(
+        from_one.by_key.values().map(|c| c.requests).sum::<u64>(),
+        requests
+    );
+    cleanup(&namespace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopping_and_restarting_loses_no_call() {
+    let mut redis = PrivateRedis::start().unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    let namespace = fresh_namespace("fleet-restart");
+    let client = client(&upstream, &redis.url(), &namespace, json!({}));
+    let hi = [ChatMessage::user("hi")];
+    for _ in 0..10 {
+        client
+            .chat("gpt-4o", &hi, ChatOptions::default())
+            .await
+            .unwrap();
+    }
+    assert!(client.health().await.store.connected);
+
+    redis.stop();
+    for _ in 0..20 {
+        client
+            .chat("gpt-4o", &hi, ChatOptions::default())
+            .await
+            .unwrap();
+    }
+    let report = client.health().await;
+    assert!(!report.store.connected);
+    assert_eq!(
+        report.keys.len(),
+        2,
+        "health still answers from the local view"
+    );
+
+    redis.restart().unwrap();
+    for _ in 0..5 {
+        client
+            .chat("gpt-4o", &hi, ChatOptions::default())
+            .await
+            .unwrap();
+    }
+    let back = within(Duration::from_secs(15), || async {
+        client.health().await.store.connected
+    })
+    .await;
+    assert!(back.is_some(), "the store reconnects");
+    let usage = client.usage_summary().await;
+    // the restarted server started empty: it holds exactly the calls made while it was
+    // down (kept and flushed on its return) and after, each counted once
+    assert_eq!(usage.total.requests, 25);
+    assert_eq!(usage.total.successes, 25);
+}
+
+/// Run by the two-process test as a child: makes calls against the parent's upstream.
+#[test]
+fn child_process_role() {
+    let (Ok(url), Ok(namespace), Ok(calls)) = (
+        std::env::var("FLEET_CHILD_UPSTREAM"),
+        std::env::var("FLEET_CHILD_NAMESPACE"),
+        std::env::var("FLEET_CHILD_CALLS"),
+    ) else {
+        return; // not a child: nothing to do
+    };
+    let config = json!({
+        "providers": {"openai": {"base_url": url}},
+        "keys": [{"id": "a", "provider": "openai", "value": "sk-test-a"}, {"id": "b", "provider": "openai", "value": "sk-test-b"}],
+        "state_store": {"backend": "redis", "redis_url": test_redis_url(), "redis_namespace": namespace}
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap();
+        for _ in 0..calls.parse::<usize>().unwrap() {
+            client
+                .chat(
+                    "gpt-4o",
+                    &[ChatMessage::user("from the child")],
+                    ChatOptions::default(),
+                )
+                .await
+                .unwrap();
+        }
+        client.close().await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_usage_exactly() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let namespace = fresh_namespace("fleet-processes");
+    let parent = client(&upstream, &test_redis_url(), &namespace, json!({}));
+    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_process_role", "--nocapture"])
+        .env("FLEET_CHILD_UPSTREAM", upstream.base_url())
+        .env("FLEET_CHILD_NAMESPACE", &namespace)
+        .env("FLEET_CHILD_CALLS", "150")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..150 {
+        parent
+            .chat(
+                "gpt-4o",
+                &[ChatMessage::user("from the parent")],
+                ChatOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let status = child.wait_with_output().await.unwrap().status;
+    assert!(status.success());
+    let usage = parent.usage_summary().await;
+    assert_eq!(usage.total.requests, 300);
+    assert_eq!(usage.total.successes, 300);
+    assert_eq!(upstream.requests().len(), 300);
+    cleanup(&namespace).await;
+}

@@ -1,0 +1,401 @@
+//! The Redis backend: one key-health view shared by many processes.
+//!
+//! Hot-path calls never wait on Redis. Each process keeps a local view (a
+//! [`MemoryStore`]) that selection reads; transitions are applied to it at once and
+//! written behind, each by one Lua script that mirrors the core's transition function
+//! and announces the result on the namespace's channel. Every other process hears the
+//! announcement and updates its view (so a cooldown is seen fleet-wide within
+//! milliseconds). Usage counters are written in batches, each applied exactly once (a
+//! marker key makes a retried batch a no-op). If Redis goes away, calls go on from the
+//! local view, `connected()` turns false, one warning is logged, the writer retries
+//! with backoff, and on return the view is resynchronised and pending writes flushed.
+
+mod codec;
+mod keys;
+mod script;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use rotate_core::error::{ConfigurationError, StoreError};
+use rotate_core::health::{HealthEvent, HealthPolicy, HealthState};
+use rotate_core::provider::BoxFuture;
+use rotate_core::report::{Counters, UsageSummary};
+use rotate_core::store::{RateWindow, StateListener, StateStore, UsageRecord};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::memory::MemoryStore;
+use keys::{Keys, DIMENSIONS, FIELD_SEPARATOR};
+use writer::{Op, UsageDelta};
+
+/// How long one Redis operation may take before the store counts Redis as unreachable.
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the background tasks share.
+pub(crate) struct Inner {
+    local: MemoryStore,
+    keys: Keys,
+    instance: String,
+    pool: deadpool_redis::Pool,
+    client: redis::Client,
+    connected: AtomicBool,
+    listener: RwLock<Option<Weak<dyn StateListener>>>,
+    shown_url: String,
+}
+
+impl Inner {
+    /// Installs a state that came from Redis, telling the listener when it changed.
+    fn adopt(&self, key_id: &str, state: HealthState) {
+        if self.local.state(key_id) == state {
+            return;
+        }
+        self.local.install(key_id, state);
+        let listener = self.listener.read().as_ref().and_then(Weak::upgrade);
+        if let Some(listener) = listener {
+            listener.on_state(key_id, state);
+        }
+    }
+
+    fn mark_connected(&self) {
+        if !self.connected.swap(true, Ordering::AcqRel) {
+            tracing::info!(url = %self.shown_url, "state store connected");
+        }
+    }
+
+    fn mark_unreachable(&self, error: &str) {
+        if self.connected.swap(false, Ordering::AcqRel) {
+            tracing::warn!(url = %self.shown_url, %error, "state store unreachable; serving from the local view until it returns");
+        }
+    }
+
+    async fn connection(&self) -> Result<deadpool_redis::Connection, String> {
+        match tokio::time::timeout(OP_TIMEOUT, self.pool.get()).await {
+            Ok(Ok(connection)) => Ok(connection),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("timed out connecting".to_owned()),
+        }
+    }
+
+    /// Reads the shared states of `ids` (`None` for ids Redis has no state for).
+    async fn read_states(&self, ids: &[Arc<str>]) -> Result<Vec<Option<HealthState>>, String> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection().await?;
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.state(id))
+                .arg(&["state", "until", "failures", "strikes"]);
+        }
+        let rows: Vec<Vec<Option<String>>> = timed(pipe.query_async(&mut connection)).await?;
+        Ok(ids
+            .iter()
+            .zip(rows)
+            .map(|(id, fields)| match codec::decode_state(&fields) {
+                Ok(state) => state,
+                Err(reason) => {
+                    tracing::warn!(key_id = %id, %reason, "malformed key state in Redis; keeping this process's view");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    async fn read_usage(&self) -> Result<UsageSummary, String> {
+        let mut connection = self.connection().await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(self.keys.usage_total());
+        for dimension in DIMENSIONS {
+            pipe.cmd("HGETALL").arg(self.keys.usage(dimension));
+        }
+        let hashes: Vec<Vec<(String, String)>> = timed(pipe.query_async(&mut connection)).await?;
+        let mut summary = UsageSummary::default();
+        for (i, fields) in hashes.into_iter().enumerate() {
+            for (field, value) in fields {
+                let Ok(value) = value.parse::<u64>() else {
+                    tracing::warn!(%field, "malformed usage counter in Redis; ignored");
+                    continue;
+                };
+                if i == 0 {
+                    set_counter(&mut summary.total, &field, value);
+                    continue;
+                }
+                let Some((name, counter)) = field.rsplit_once(FIELD_SEPARATOR) else {
+                    tracing::warn!(%field, "malformed usage field in Redis; ignored");
+                    continue;
+                };
+                let map: &mut BTreeMap<String, Counters> = match DIMENSIONS[i - 1] {
+                    "provider" => &mut summary.by_provider,
+                    "key" => &mut summary.by_key,
+                    "model" => &mut summary.by_model,
+                    _ => &mut summary.by_upstream_provider,
+                };
+                set_counter(map.entry(name.to_owned()).or_default(), counter, value);
+            }
+        }
+        Ok(summary)
+    }
+}
+
+fn set_counter(counters: &mut Counters, name: &str, value: u64) {
+    match name {
+        "requests" => counters.requests = value,
+        "successes" => counters.successes = value,
+        "failures" => counters.failures = value,
+        "prompt_tokens" => counters.prompt_tokens = value,
+        "completion_tokens" => counters.completion_tokens = value,
+        "total_tokens" => counters.total_tokens = value,
+        _ => {}
+    }
+}
+
+/// Runs one Redis future under [`OP_TIMEOUT`].
+async fn timed<T>(
+    future: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(OP_TIMEOUT, future).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
+/// The Redis-backed [`StateStore`].
+pub struct RedisStore {
+    inner: Arc<Inner>,
+    queue: mpsc::UnboundedSender<Op>,
+    pending: Mutex<Option<mpsc::UnboundedReceiver<Op>>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.inner.shown_url)
+            .field("connected", &self.inner.connected.load(Ordering::Acquire))
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on `url` under `namespace`. Nothing connects yet: the background tasks
+    /// start with the first call made inside a Tokio runtime.
+    pub fn new(url: &str, namespace: &str) -> Result<Self, ConfigurationError> {
+        let shown_url = rotate_core::config::redact_url_password(url);
+        let invalid = |e: &dyn std::fmt::Display| {
+            ConfigurationError::new(
+                "state_store.redis_url",
+                format!("`{shown_url}` is not a usable Redis URL: {e}"),
+            )
+        };
+        let client = redis::Client::open(url).map_err(|e| invalid(&e))?;
+        let mut config = deadpool_redis::Config::from_url(url);
+        config.pool = Some(deadpool_redis::PoolConfig {
+            max_size: 8,
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(OP_TIMEOUT),
+                create: Some(OP_TIMEOUT),
+                recycle: Some(OP_TIMEOUT),
+            },
+            ..deadpool_redis::PoolConfig::default()
+        });
+        let pool = config
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| invalid(&e))?;
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let (shutdown, _) = watch::channel(false);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                local: MemoryStore::new(),
+                keys: Keys::new(namespace),
+                instance: instance_id(),
+                pool,
+                client,
+                connected: AtomicBool::new(false),
+                listener: RwLock::new(None),
+                shown_url,
+            }),
+            queue,
+            pending: Mutex::new(Some(receiver)),
+            shutdown,
+        })
+    }
+
+    /// Starts the writer and the subscriber on the current runtime, once.
+    fn start(&self) {
+        if self.pending.lock().is_none() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Some(receiver) = self.pending.lock().take() else {
+            return;
+        };
+        runtime.spawn(writer::run(self.inner.clone(), receiver));
+        runtime.spawn(writer::subscribe(
+            self.inner.clone(),
+            self.shutdown.subscribe(),
+        ));
+    }
+
+    fn send(&self, op: Op) {
+        self.start();
+        // the receiver lives as long as the writer, which lives as long as this store
+        let _ = self.queue.send(op);
+    }
+
+    /// Deletes every Redis key of the namespace (for tests and decommissioning).
+    pub async fn delete_namespace(&self) -> Result<u64, StoreError> {
+        let mut connection = self.inner.connection().await.map_err(StoreError::new)?;
+        let names: Vec<String> = {
+            let mut iter: redis::AsyncIter<'_, String> = redis::cmd("SCAN")
+                .cursor_arg(0)
+                .arg("MATCH")
+                .arg(self.inner.keys.pattern())
+                .arg("COUNT")
+                .arg(500)
+                .clone()
+                .iter_async(&mut connection)
+                .await
+                .map_err(|e| StoreError::new(e.to_string()))?;
+            let mut names = Vec::new();
+            while let Some(name) = futures_util::StreamExt::next(&mut iter).await {
+                names.push(name.map_err(|e| StoreError::new(e.to_string()))?);
+            }
+            names
+        };
+        if names.is_empty() {
+            return Ok(0);
+        }
+        let deleted: u64 = redis::cmd("DEL")
+            .arg(&names)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| StoreError::new(e.to_string()))?;
+        Ok(deleted)
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+fn instance_id() -> String {
+    use std::sync::atomic::AtomicU64;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::UNIX_EPOCH
+        .elapsed()
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl StateStore for RedisStore {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    fn state(&self, key_id: &str) -> HealthState {
+        self.inner.local.state(key_id)
+    }
+
+    fn apply(
+        &self,
+        key_id: &str,
+        event: HealthEvent,
+        now_ms: u64,
+        policy: &HealthPolicy,
+    ) -> HealthState {
+        let state = self.inner.local.apply(key_id, event, now_ms, policy);
+        self.send(Op::Transition {
+            key_id: Arc::from(key_id),
+            event,
+            now_ms,
+            policy: *policy,
+        });
+        state
+    }
+
+    fn record(&self, record: &UsageRecord<'_>) {
+        self.inner.local.record(record);
+        self.send(Op::Usage(UsageDelta::from(record)));
+    }
+
+    fn count_window(&self, key_id: &str, window: RateWindow, amount: u64, now_ms: u64) -> u64 {
+        let count = self
+            .inner
+            .local
+            .count_window(key_id, window, amount, now_ms);
+        self.send(Op::Window {
+            key_id: Arc::from(key_id),
+            window,
+            start_ms: window.start_ms(now_ms),
+            amount,
+        });
+        count
+    }
+
+    fn set_listener(&self, listener: Weak<dyn StateListener>) {
+        *self.inner.listener.write() = Some(listener);
+    }
+
+    fn usage(&self) -> BoxFuture<'_, Result<UsageSummary, StoreError>> {
+        Box::pin(async move {
+            let _ = self.flush().await;
+            match self.inner.read_usage().await {
+                Ok(summary) => Ok(summary),
+                Err(error) => {
+                    self.inner.mark_unreachable(&error);
+                    Ok(self.inner.local.usage_table().summary())
+                }
+            }
+        })
+    }
+
+    fn states(
+        &self,
+        key_ids: Vec<Arc<str>>,
+    ) -> BoxFuture<'_, Result<Vec<HealthState>, StoreError>> {
+        Box::pin(async move {
+            let _ = self.flush().await;
+            match self.inner.read_states(&key_ids).await {
+                Ok(states) => Ok(key_ids
+                    .iter()
+                    .zip(states)
+                    .map(|(id, shared)| shared.unwrap_or_else(|| self.inner.local.state(id)))
+                    .collect()),
+                Err(error) => {
+                    self.inner.mark_unreachable(&error);
+                    Err(StoreError::new(format!("redis: {error}")))
+                }
+            }
+        })
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let (done, result) = oneshot::channel();
+            self.send(Op::Flush(done));
+            match tokio::time::timeout(OP_TIMEOUT * 3, result).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => Err(StoreError::new("the state store writer stopped")),
+                Err(_) => Err(StoreError::new("flushing the state store timed out")),
+            }
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! Reading states and announcements back from Redis, refusing malformed data (written
+//! by someone else) with a clear reason instead of a panic.
+
+use rotate_core::health::HealthState;
+use rotate_core::report::KeyState;
+use serde::Deserialize;
+
+/// A state from the fields of a state hash (`state`, `until`, `failures`, `strikes`);
+/// `Ok(None)` when the key has no state yet.
+pub(crate) fn decode_state(fields: &[Option<String>]) -> Result<Option<HealthState>, String> {
+    let [state, until, failures, strikes] = fields else {
+        return Err(format!("expected 4 fields, got {}", fields.len()));
+    };
+    let Some(state) = state else {
+        return Ok(None);
+    };
+    let state =
+        KeyState::from_name(state).ok_or_else(|| format!("unknown state `{}`", shorten(state)))?;
+    let number = |name: &str, value: &Option<String>| -> Result<u64, String> {
+        match value {
+            None => Ok(0),
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| format!("`{name}` is not a number: `{}`", shorten(text))),
+        }
+    };
+    Ok(Some(HealthState {
+        state,
+        until_ms: number("until", until)?,
+        consecutive_failures: u32::try_from(number("failures", failures)?)
+            .map_err(|_| "`failures` is too large".to_owned())?,
+        strikes: u32::try_from(number("strikes", strikes)?)
+            .map_err(|_| "`strikes` is too large".to_owned())?,
+    }))
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+/// A transition announced on the namespace's channel.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Announcement {
+    /// The key id.
+    pub(crate) k: String,
+    /// The state name.
+    s: String,
+    /// Until (ms), as text.
+    u: String,
+    /// Consecutive failures.
+    f: u32,
+    /// Strikes.
+    x: u32,
+    /// The instance that made the transition.
+    pub(crate) o: String,
+}
+
+impl Announcement {
+    /// Parses a channel message.
+    pub(crate) fn parse(payload: &str) -> Result<Self, String> {
+        serde_json::from_str(payload).map_err(|e| format!("malformed announcement: {e}"))
+    }
+
+    /// The announced state.
+    pub(crate) fn state(&self) -> Result<HealthState, String> {
+        decode_state(&[
+            Some(self.s.clone()),
+            Some(self.u.clone()),
+            Some(self.f.to_string()),
+            Some(self.x.to_string()),
+        ])?
+        .ok_or_else(|| "empty announcement".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn decodes_states_and_refuses_garbage() {
+        let ok = decode_state(&[s("cooling_down"), s("1700000000000"), s("2"), s("1")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok.state, KeyState::CoolingDown);
+        assert_eq!(ok.until_ms, 1_700_000_000_000);
+        assert_eq!(decode_state(&[None, None, None, None]).unwrap(), None);
+        assert!(decode_state(&[s("sleepy"), s("0"), s("0"), s("0")])
+            .unwrap_err()
+            .contains("unknown state"));
+        assert!(decode_state(&[s("healthy"), s("soon"), s("0"), s("0")])
+            .unwrap_err()
+            .contains("until"));
+        assert!(decode_state(&[s("healthy")]).is_err());
+    }
+
+    #[test]
+    fn parses_announcements() {
+        let a = Announcement::parse(
+            r#"{"k":"key-1","s":"quarantined","u":"1767225900000","f":5,"x":1,"o":"i1"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.k, "key-1");
+        assert_eq!(a.state().unwrap().until_ms, 1_767_225_900_000);
+        assert!(Announcement::parse("nonsense").is_err());
+    }
+}

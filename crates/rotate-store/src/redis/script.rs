@@ -1,0 +1,106 @@
+//! The Lua scripts: one health transition (mirroring `rotate_core::health::transition`
+//! case for case, tested against the same table) and one idempotent usage batch.
+
+/// Applies one event to one key's state, atomically, and announces the result.
+///
+/// KEYS: state hash, known-keys set. ARGV: key id, event code, event argument in ms
+/// (`-1` when none), now (ms), cooldown (ms), quarantine (ms), failures to quarantine,
+/// most doublings, channel, origin. Returns `{state, until, failures, strikes, malformed}`.
+pub(crate) const TRANSITION: &str = r#"
+local h = redis.call('HMGET', KEYS[1], 'state', 'until', 'failures', 'strikes')
+local malformed = 0
+local state = h[1]
+if state == false then state = 'healthy' end
+if state ~= 'healthy' and state ~= 'cooling_down' and state ~= 'quarantined' and state ~= 'disabled' then
+  state = 'healthy'
+  malformed = 1
+end
+local function num(v)
+  if v == false then return 0 end
+  local n = tonumber(v)
+  if n == nil or n < 0 or n ~= n then malformed = 1; return 0 end
+  return math.floor(n)
+end
+local until_ms = num(h[2])
+local failures = num(h[3])
+local strikes = num(h[4])
+
+local event = ARGV[2]
+local arg = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local cooldown = tonumber(ARGV[5])
+local quarantine = tonumber(ARGV[6])
+local max_failures = tonumber(ARGV[7])
+local max_doublings = tonumber(ARGV[8])
+
+local function resting()
+  return (state == 'cooling_down' or state == 'quarantined') and until_ms > now
+end
+local function quarantine_now()
+  local d = strikes
+  if d > max_doublings then d = max_doublings end
+  local period_end = now + quarantine * (2 ^ d)
+  if resting() and until_ms > period_end then period_end = until_ms end
+  state = 'quarantined'
+  until_ms = period_end
+  strikes = strikes + 1
+end
+local function rest_until(t)
+  if state == 'quarantined' or state == 'cooling_down' then
+    if until_ms < t then until_ms = t end
+  else
+    state = 'cooling_down'
+    until_ms = t
+  end
+end
+local function reset()
+  state = 'healthy'; until_ms = 0; failures = 0; strikes = 0
+end
+
+if state == 'disabled' then
+  if event == 'enable' then reset() end
+else
+  local probing = state == 'quarantined' and until_ms <= now
+  local quarantine_running = state == 'quarantined' and until_ms > now
+  if event == 'success' then
+    if resting() then failures = 0 else reset() end
+  elseif event == 'enable' then
+    reset()
+  elseif event == 'disable' then
+    reset(); state = 'disabled'
+  elseif event == 'rate_limited' then
+    local wait = cooldown
+    if arg >= 0 then wait = arg end
+    if probing then state = 'healthy'; until_ms = 0 end
+    rest_until(now + wait)
+  elseif event == 'headroom_exhausted' then
+    if arg > 0 then rest_until(now + arg) end
+  elseif event == 'quota_exhausted' or event == 'auth_failed' then
+    if not quarantine_running then quarantine_now() end
+  elseif event == 'transient_failure' then
+    failures = failures + 1
+    if not quarantine_running and (probing or failures >= max_failures) then quarantine_now() end
+  end
+end
+
+local until_text = string.format('%.0f', until_ms)
+redis.call('HSET', KEYS[1], 'state', state, 'until', until_text, 'failures', string.format('%.0f', failures), 'strikes', string.format('%.0f', strikes))
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[9], cjson.encode({k = ARGV[1], s = state, u = until_text, f = failures, x = strikes, o = ARGV[10]}))
+return {state, until_text, failures, strikes, malformed}
+"#;
+
+/// Adds a batch of usage increments exactly once.
+///
+/// KEYS[1]: the batch marker; KEYS[2..]: the hashes. ARGV[1]: how long the marker lives
+/// (ms); then triples (hash index into KEYS, field, increment). Returns 1 when applied,
+/// 0 when this batch had been applied before (a retry after a lost reply).
+pub(crate) const USAGE_BATCH: &str = r#"
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+local i = 2
+while i <= #ARGV do
+  redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+return 1
+"#;

@@ -1,0 +1,370 @@
+//! The background side of the Redis store: the writer (transitions, usage batches,
+//! rate windows, resynchronisation, reconnection with backoff) and the subscriber
+//! (announcements from other processes).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rotate_core::error::StoreError;
+use rotate_core::health::{HealthEvent, HealthPolicy, MAX_QUARANTINE_DOUBLINGS};
+use rotate_core::store::{RateWindow, UsageRecord};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::codec::{decode_state, Announcement};
+use super::keys::{DIMENSIONS, FIELD_SEPARATOR};
+use super::script::{TRANSITION, USAGE_BATCH};
+use super::{timed, Inner};
+
+/// How long a usage batch's marker lives (retries happen well within it).
+const BATCH_MARKER_MS: u64 = 3_600_000;
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// One attempt's usage, owned, on its way to Redis.
+#[derive(Debug)]
+pub(crate) struct UsageDelta {
+    key_id: String,
+    provider: String,
+    model: String,
+    upstream: Option<String>,
+    success: bool,
+    usage: rotate_core::response::Usage,
+}
+
+impl From<&UsageRecord<'_>> for UsageDelta {
+    fn from(r: &UsageRecord<'_>) -> Self {
+        Self {
+            key_id: r.key_id.to_owned(),
+            provider: r.provider.to_owned(),
+            model: r.model.to_owned(),
+            upstream: r.upstream_provider.map(str::to_owned),
+            success: r.success,
+            usage: r.usage,
+        }
+    }
+}
+
+impl UsageDelta {
+    fn counters(&self) -> [(&'static str, u64); 6] {
+        let (ok, failed) = if self.success { (1, 0) } else { (0, 1) };
+        [
+            ("requests", 1),
+            ("successes", ok),
+            ("failures", failed),
+            ("prompt_tokens", self.usage.prompt_tokens),
+            ("completion_tokens", self.usage.completion_tokens),
+            ("total_tokens", self.usage.total_tokens),
+        ]
+    }
+}
+
+/// Work for the writer.
+#[derive(Debug)]
+pub(crate) enum Op {
+    Transition {
+        key_id: Arc<str>,
+        event: HealthEvent,
+        now_ms: u64,
+        policy: HealthPolicy,
+    },
+    Usage(UsageDelta),
+    Window {
+        key_id: Arc<str>,
+        window: RateWindow,
+        start_ms: u64,
+        amount: u64,
+    },
+    Flush(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// A usage batch: (hash index, field) -> increment. Index 0 is the total hash, then the dimensions.
+type Increments = HashMap<(usize, String), u64>;
+
+/// A frozen usage batch: its sequence number and its (hash index, field, increment) rows.
+type FrozenBatch = (u64, Vec<(usize, String, u64)>);
+
+#[derive(Default)]
+struct Pending {
+    transitions: VecDeque<Op>,
+    usage: Increments,
+    /// The batch being written, frozen so a retry sends exactly the same increments.
+    batch: Option<FrozenBatch>,
+    windows: HashMap<(Arc<str>, RateWindow, u64), u64>,
+    flushes: Vec<oneshot::Sender<Result<(), StoreError>>>,
+}
+
+impl Pending {
+    fn add(&mut self, op: Op) {
+        match op {
+            op @ Op::Transition { .. } => self.transitions.push_back(op),
+            Op::Usage(delta) => {
+                let names = [
+                    Some(&delta.provider),
+                    Some(&delta.key_id),
+                    Some(&delta.model),
+                    delta.upstream.as_ref(),
+                ];
+                for (counter, amount) in delta.counters() {
+                    if amount == 0 {
+                        continue;
+                    }
+                    *self.usage.entry((0, counter.to_owned())).or_default() += amount;
+                    for (i, name) in names.iter().enumerate() {
+                        if let Some(name) = name {
+                            *self
+                                .usage
+                                .entry((i + 1, format!("{name}{FIELD_SEPARATOR}{counter}")))
+                                .or_default() += amount;
+                        }
+                    }
+                }
+            }
+            Op::Window {
+                key_id,
+                window,
+                start_ms,
+                amount,
+            } => {
+                *self.windows.entry((key_id, window, start_ms)).or_default() += amount;
+            }
+            Op::Flush(done) => self.flushes.push(done),
+        }
+    }
+
+    fn has_writes(&self) -> bool {
+        !self.transitions.is_empty()
+            || !self.usage.is_empty()
+            || self.batch.is_some()
+            || !self.windows.is_empty()
+    }
+}
+
+/// The writer loop: gathers whatever is queued, writes it, retries with backoff while
+/// Redis is away (keeping everything), and answers flushes.
+pub(crate) async fn run(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Op>) {
+    let mut pending = Pending::default();
+    let mut seq = 0u64;
+    let mut resync = true;
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        if !resync && !pending.has_writes() && pending.flushes.is_empty() {
+            match queue.recv().await {
+                Some(op) => pending.add(op),
+                None => return,
+            }
+        }
+        while let Ok(op) = queue.try_recv() {
+            pending.add(op);
+        }
+        match write(&inner, &mut pending, &mut seq, resync).await {
+            Ok(()) => {
+                inner.mark_connected();
+                resync = false;
+                backoff = MIN_BACKOFF;
+                for done in pending.flushes.drain(..) {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                inner.mark_unreachable(&error);
+                resync = true;
+                for done in pending.flushes.drain(..) {
+                    let _ = done.send(Err(StoreError::new(format!(
+                        "redis: {error}; writes are kept and retried"
+                    ))));
+                }
+                pause(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // reconnection backoff is real time
+async fn pause(wait: Duration) {
+    tokio::time::sleep(wait).await;
+}
+
+async fn write(
+    inner: &Inner,
+    pending: &mut Pending,
+    seq: &mut u64,
+    resync: bool,
+) -> Result<(), String> {
+    let mut connection = inner.connection().await?;
+    if resync {
+        resynchronise(inner, &mut connection).await?;
+    }
+    let transition = redis::Script::new(TRANSITION);
+    while let Some(Op::Transition {
+        key_id,
+        event,
+        now_ms,
+        policy,
+    }) = pending.transitions.front()
+    {
+        let reply: (String, String, u64, u64, u64) = timed(
+            transition
+                .key(inner.keys.state(key_id))
+                .key(inner.keys.known())
+                .arg(&**key_id)
+                .arg(event.code())
+                .arg(event.argument_ms())
+                .arg(*now_ms)
+                .arg(policy.cooldown_ms)
+                .arg(policy.quarantine_ms)
+                .arg(policy.max_consecutive_failures)
+                .arg(MAX_QUARANTINE_DOUBLINGS)
+                .arg(inner.keys.channel())
+                .arg(&inner.instance)
+                .invoke_async(&mut connection),
+        )
+        .await?;
+        if reply.4 == 1 {
+            tracing::warn!(key_id = %key_id, "malformed key state found in Redis; it was reset by this transition");
+        }
+        match decode_state(&[
+            Some(reply.0),
+            Some(reply.1),
+            Some(reply.2.to_string()),
+            Some(reply.3.to_string()),
+        ]) {
+            Ok(Some(state)) => inner.adopt(key_id, state),
+            Ok(None) | Err(_) => {
+                tracing::warn!(key_id = %key_id, "unreadable transition result from Redis")
+            }
+        }
+        pending.transitions.pop_front();
+    }
+    if !pending.windows.is_empty() {
+        let windows: Vec<_> = pending
+            .windows
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let mut pipe = redis::pipe();
+        for ((key_id, window, start_ms), amount) in &windows {
+            let name = inner.keys.window(key_id, *window, *start_ms);
+            pipe.cmd("INCRBY").arg(&name).arg(*amount);
+            pipe.cmd("PEXPIRE")
+                .arg(&name)
+                .arg(window.len_ms() * 2)
+                .ignore();
+        }
+        let totals: Vec<u64> = timed(pipe.query_async(&mut connection)).await?;
+        pending.windows.clear();
+        for (((key_id, window, start_ms), _), total) in windows.into_iter().zip(totals) {
+            inner.local.raise_window(&key_id, window, start_ms, total);
+        }
+    }
+    loop {
+        if pending.batch.is_none() {
+            if pending.usage.is_empty() {
+                break;
+            }
+            let increments = pending
+                .usage
+                .drain()
+                .map(|((hash, field), amount)| (hash, field, amount))
+                .collect();
+            *seq += 1;
+            pending.batch = Some((*seq, increments));
+        }
+        let Some((batch_seq, increments)) = &pending.batch else {
+            break;
+        };
+        let script = redis::Script::new(USAGE_BATCH);
+        let mut invocation = script.key(inner.keys.batch(&inner.instance, *batch_seq));
+        invocation.key(inner.keys.usage_total());
+        for dimension in DIMENSIONS {
+            invocation.key(inner.keys.usage(dimension));
+        }
+        invocation.arg(BATCH_MARKER_MS);
+        for (hash, field, amount) in increments {
+            invocation.arg(hash + 2).arg(field).arg(*amount);
+        }
+        let _applied: u64 = timed(invocation.invoke_async(&mut connection)).await?;
+        pending.batch = None;
+    }
+    Ok(())
+}
+
+/// Reads every known key's shared state into the local view.
+async fn resynchronise(
+    inner: &Inner,
+    connection: &mut deadpool_redis::Connection,
+) -> Result<(), String> {
+    let ids: Vec<String> = timed(
+        redis::cmd("SMEMBERS")
+            .arg(inner.keys.known())
+            .query_async(connection),
+    )
+    .await?;
+    let ids: Vec<Arc<str>> = ids.into_iter().map(Arc::from).collect();
+    let states = inner.read_states(&ids).await?;
+    for (id, state) in ids.iter().zip(states) {
+        if let Some(state) = state {
+            inner.adopt(id, state);
+        }
+    }
+    Ok(())
+}
+
+/// The subscriber loop: hears other processes' transitions until the store is dropped.
+pub(crate) async fn subscribe(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let session = async {
+            let mut pubsub = inner
+                .client
+                .get_async_pubsub()
+                .await
+                .map_err(|e| e.to_string())?;
+            pubsub
+                .subscribe(inner.keys.channel())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut messages = pubsub.on_message();
+            while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
+                let Ok(payload) = message.get_payload::<String>() else {
+                    continue;
+                };
+                hear(&inner, &payload);
+            }
+            Err::<(), String>("subscription ended".to_owned())
+        };
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            result = session => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "state store subscription lost; reconnecting");
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = pause(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn hear(inner: &Inner, payload: &str) {
+    let announcement = match Announcement::parse(payload) {
+        Ok(a) => a,
+        Err(reason) => {
+            tracing::warn!(%reason, "ignored a malformed state announcement");
+            return;
+        }
+    };
+    if announcement.o == inner.instance {
+        return;
+    }
+    match announcement.state() {
+        Ok(state) => inner.adopt(&announcement.k, state),
+        Err(reason) => {
+            tracing::warn!(%reason, key_id = %announcement.k, "ignored a malformed state announcement")
+        }
+    }
+}
