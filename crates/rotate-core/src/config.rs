@@ -227,6 +227,10 @@ pub struct ProviderConfig {
     /// Azure OpenAI: the `api-version` query parameter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// Gemini protocols: inline data (PDFs, images) above this many bytes in total is
+    /// uploaded through the Files API (AI Studio) or refused (Vertex). Default 20 MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline_limit_bytes: Option<u64>,
 }
 
 impl fmt::Debug for ProviderConfig {
@@ -253,6 +257,7 @@ impl fmt::Debug for ProviderConfig {
             .field("stream_usage", &self.stream_usage)
             .field("default_max_tokens", &self.default_max_tokens)
             .field("api_version", &self.api_version)
+            .field("inline_limit_bytes", &self.inline_limit_bytes)
             .finish()
     }
 }
@@ -312,7 +317,8 @@ impl ProviderConfig {
             max_retries,
             stream_usage,
             default_max_tokens,
-            api_version
+            api_version,
+            inline_limit_bytes
         );
         merged.headers.extend(over.headers.clone());
         merged.aliases.extend(over.aliases.clone());
@@ -363,7 +369,8 @@ pub struct KeyConfig {
     pub id: String,
     /// The provider it belongs to.
     pub provider: String,
-    /// The key itself (exactly one of `value` and `env`).
+    /// The key itself (exactly one of `value` and `env`; for a Vertex service account,
+    /// `metadata.credentials_file` may name a JSON key file instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Secret>,
     /// The environment variable holding the key, read at load time.
@@ -433,7 +440,18 @@ impl KeyConfig {
                 "",
                 "give either `value` or `env`, not both",
             )),
-            (None, None) => Err(ConfigurationError::new("", "give one of `value` or `env`")),
+            (None, None) => match self.metadata.get("credentials_file") {
+                Some(path) => std::fs::read_to_string(path).map(Secret::new).map_err(|e| {
+                    ConfigurationError::new(
+                        "metadata.credentials_file",
+                        format!("cannot read `{path}`: {e}"),
+                    )
+                }),
+                None => Err(ConfigurationError::new(
+                    "",
+                    "give one of `value`, `env` or `metadata.credentials_file`",
+                )),
+            },
         }
     }
 
@@ -946,7 +964,12 @@ mod tests {
         assert!(e.message().contains("not both"));
         let e = err(json!({"keys": [{"id": "a", "provider": "openai"}]}));
         assert_eq!(e.path(), "keys[0]");
-        assert!(e.message().contains("one of `value` or `env`"));
+        assert!(e.message().contains("one of `value`, `env`"));
+        let e = err(
+            json!({"keys": [{"id": "v", "provider": "vertex", "metadata": {"credentials_file": "/nonexistent/sa.json"}}]}),
+        );
+        assert_eq!(e.path(), "keys[0].metadata.credentials_file");
+        assert!(e.message().contains("/nonexistent/sa.json"), "{e}");
     }
 
     #[test]

@@ -19,8 +19,9 @@ pub enum PartKind {
     File,
 }
 
-/// One part of a multimodal turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One part of a multimodal turn. Its bytes are shared (cloning is cheap) and its
+/// `Debug` shows their length, not the bytes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ContentPart {
     kind: PartKind,
     text: Option<String>,
@@ -99,6 +100,26 @@ impl ContentPart {
     /// The MIME type of a PDF, image or file part.
     pub fn mime_type(&self) -> Option<&str> {
         self.mime_type.as_deref()
+    }
+}
+
+impl std::fmt::Debug for ContentPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = f.debug_struct("ContentPart");
+        shown.field("kind", &self.kind);
+        if let Some(text) = &self.text {
+            shown.field("text", text);
+        }
+        if let Some(data) = &self.data {
+            shown.field("bytes", &data.len());
+        }
+        if let Some(uri) = &self.file_uri {
+            shown.field("file_uri", uri);
+        }
+        if let Some(mime) = &self.mime_type {
+            shown.field("mime_type", mime);
+        }
+        shown.finish()
     }
 }
 

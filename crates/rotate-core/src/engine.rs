@@ -22,19 +22,45 @@ use tracing::Instrument;
 use crate::acquire::AcquireContext;
 use crate::clock::{rfc3339, Clock, SystemClock};
 use crate::config::LMRotateConfig;
+use crate::content::Content;
 use crate::error::{
     Attempt, ConfigurationError, Disposition, LMRotateError, NoAvailableKeyError, ProviderError,
 };
+use crate::generate::GenerateContentRequest;
 use crate::health::HealthEvent;
 use crate::lease::Lease;
 use crate::message::ChatMessage;
-use crate::options::ChatOptions;
-use crate::provider::{AdapterFactory, ChatRequest, Provider};
+use crate::options::{ChatOptions, GenerateOptions};
+use crate::provider::{
+    AdapterFactory, BoxFuture, ChatRequest, Provider, ProviderCall, ProviderReply,
+    ProviderStreamStart,
+};
 use crate::report::{HealthReport, KeyHealth, KeyState, ProviderHealth, StoreHealth, UsageSummary};
 use crate::response::{ChatResponse, StreamChunk};
 use crate::store::{StateListener, StateStore};
 use crate::stream::{ChatStream, LeasedStream};
 use crate::topology::{Adapters, Topology};
+
+/// Where a call goes: the model, an optional provider restriction, the retry budget.
+struct Route<'a> {
+    model: &'a str,
+    provider: Option<&'a str>,
+    max_retries: Option<u32>,
+}
+
+impl<'a> Route<'a> {
+    fn new(model: &'a str, provider: Option<&'a str>, max_retries: Option<u32>) -> Self {
+        Self {
+            model,
+            provider,
+            max_retries,
+        }
+    }
+}
+
+/// The adapter's part of one attempt (a chat or generate call, streamed or not).
+type SendFn<R, T> =
+    fn(&dyn Provider, ProviderCall<R>) -> BoxFuture<'static, Result<T, ProviderError>>;
 
 /// The outcome of one attempt, as the attempt closure reports it to the driver.
 pub(crate) enum Attempted<T> {
@@ -306,19 +332,104 @@ impl Engine {
         opts: &ChatOptions,
     ) -> Result<ChatResponse, LMRotateError> {
         let request = Arc::new(chat_request(messages, opts));
+        let span = tracing::debug_span!("llm_rotate.chat", model = %model);
+        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries);
+        self.complete(route, request, |adapter, call| adapter.chat(call))
+            .instrument(span)
+            .await
+    }
+
+    /// A streamed chat call. Fails over like [`chat`](Self::chat) until the first chunk with
+    /// content; after that an upstream error ends the stream with one `Err` item.
+    pub async fn chat_stream(
+        &self,
+        model: &str,
+        messages: &[ChatMessage],
+        opts: &ChatOptions,
+    ) -> Result<ChatStream, LMRotateError> {
+        let request = Arc::new(chat_request(messages, opts));
+        let span = tracing::debug_span!("llm_rotate.chat_stream", model = %model);
+        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries);
+        self.open_stream(route, request, |adapter, call| adapter.chat_stream(call))
+            .instrument(span)
+            .await
+    }
+
+    /// One Gemini `generateContent` call (Google providers only), with rotation, retries
+    /// and fallback. Any other provider in the plan is an error before any network call.
+    pub async fn generate_content(
+        &self,
+        model: &str,
+        contents: Vec<Content>,
+        opts: &GenerateOptions,
+    ) -> Result<ChatResponse, LMRotateError> {
+        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries);
+        self.check_generate_content(&route)?;
+        let request = Arc::new(GenerateContentRequest::new(contents, opts));
+        let span = tracing::debug_span!("llm_rotate.generate_content", model = %model);
+        self.complete(route, request, |adapter, call| adapter.generate(call))
+            .instrument(span)
+            .await
+    }
+
+    /// A streamed `generateContent` call, failing over like
+    /// [`chat_stream`](Self::chat_stream).
+    pub async fn generate_content_stream(
+        &self,
+        model: &str,
+        contents: Vec<Content>,
+        opts: &GenerateOptions,
+    ) -> Result<ChatStream, LMRotateError> {
+        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries);
+        self.check_generate_content(&route)?;
+        let request = Arc::new(GenerateContentRequest::new(contents, opts));
+        let span = tracing::debug_span!("llm_rotate.generate_content_stream", model = %model);
+        self.open_stream(route, request, |adapter, call| {
+            adapter.generate_stream(call)
+        })
+        .instrument(span)
+        .await
+    }
+
+    /// Refuses a `generate_content` whose plan reaches a provider that does not speak it.
+    fn check_generate_content(&self, route: &Route<'_>) -> Result<(), LMRotateError> {
+        self.ensure_open()?;
+        let topology = self.inner.topology.load();
+        let plan = topology.plan(route.model, route.provider)?;
+        for entry in plan.iter() {
+            let slot = &topology.providers[entry.provider];
+            if !slot.adapter.speaks_generate_content() {
+                return Err(LMRotateError::Configuration(ConfigurationError::new(
+                    "provider",
+                    format!(
+                        "generate_content works with Google providers (google, vertex) only; model `{}` resolves to provider `{}`",
+                        route.model, slot.name
+                    ),
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A non-streamed call of any request kind: `send` does the adapter's part.
+    async fn complete<R: Send + Sync + 'static>(
+        &self,
+        route: Route<'_>,
+        request: Arc<R>,
+        send: SendFn<R, ProviderReply>,
+    ) -> Result<ChatResponse, LMRotateError> {
         let started = self.inner.clock.monotonic();
         let clock = self.inner.clock.clone();
-        let span = tracing::debug_span!("llm_rotate.chat", model = %model);
         self.drive(
-            model,
-            opts.provider.as_deref(),
-            opts.max_retries,
+            route.model,
+            route.provider,
+            route.max_retries,
             |mut lease| {
                 let call = lease.call(request.clone());
                 let adapter = lease.adapter();
                 let clock = clock.clone();
                 async move {
-                    match adapter.chat(call).await {
+                    match send(adapter.as_ref(), call).await {
                         Ok(reply) => {
                             lease.succeed(
                                 reply.usage,
@@ -346,25 +457,21 @@ impl Engine {
                 }
             },
         )
-        .instrument(span)
         .await
     }
 
-    /// A streamed chat call. Fails over like [`chat`](Self::chat) until the first chunk with
-    /// content; after that an upstream error ends the stream with one `Err` item.
-    pub async fn chat_stream(
+    /// A streamed call of any request kind: `open` opens the adapter's stream.
+    async fn open_stream<R: Send + Sync + 'static>(
         &self,
-        model: &str,
-        messages: &[ChatMessage],
-        opts: &ChatOptions,
+        route: Route<'_>,
+        request: Arc<R>,
+        open: SendFn<R, ProviderStreamStart>,
     ) -> Result<ChatStream, LMRotateError> {
-        let request = Arc::new(chat_request(messages, opts));
-        let span = tracing::debug_span!("llm_rotate.chat_stream", model = %model);
-        self.drive(model, opts.provider.as_deref(), opts.max_retries, |lease| {
+        self.drive(route.model, route.provider, route.max_retries, |lease| {
             let call = lease.call(request.clone());
             let adapter = lease.adapter();
             async move {
-                let start = match adapter.chat_stream(call).await {
+                let start = match open(adapter.as_ref(), call).await {
                     Ok(start) => start,
                     Err(error) => return Attempted::Failed(lease, error),
                 };
@@ -398,7 +505,6 @@ impl Engine {
                 }
             }
         })
-        .instrument(span)
         .await
     }
 

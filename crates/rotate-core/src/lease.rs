@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::engine::EngineInner;
 use crate::error::{Disposition, ErrorKind, ProviderError};
 use crate::health::{HealthEvent, HealthState};
-use crate::provider::{ChatRequest, Headroom, KeyInfo, Provider, ProviderCall};
+use crate::provider::{Headroom, KeyInfo, Provider, ProviderCall};
 use crate::response::Usage;
 use crate::store::{RateWindow, UsageRecord};
 use crate::topology::{KeyEntry, ProviderSlot, Topology};
@@ -85,7 +85,7 @@ impl Lease {
     }
 
     /// The adapter call for `request` with this key.
-    pub(crate) fn call(&self, request: Arc<ChatRequest>) -> ProviderCall {
+    pub(crate) fn call<R>(&self, request: Arc<R>) -> ProviderCall<R> {
         ProviderCall {
             provider: self.slot().name.clone(),
             model: self.model.clone(),

@@ -27,6 +27,7 @@ pub mod config;
 pub mod content;
 pub mod engine;
 pub mod error;
+pub mod generate;
 pub mod health;
 mod key;
 mod lease;
@@ -55,6 +56,7 @@ pub use error::{
     Attempt, ConfigurationError, Disposition, ErrorKind, LMRotateError, NoAvailableKeyError,
     ProviderError, StoreError,
 };
+pub use generate::GenerateContentRequest;
 pub use message::{ChatMessage, Role};
 pub use options::{ChatOptions, GenerateOptions};
 pub use report::{

@@ -16,7 +16,8 @@ use std::time::Duration;
 use futures_core::Stream;
 use serde_json::{Map, Value};
 
-use crate::error::ProviderError;
+use crate::error::{ErrorKind, ProviderError};
+use crate::generate::GenerateContentRequest;
 use crate::message::ChatMessage;
 use crate::response::Usage;
 use crate::secret::Secret;
@@ -111,9 +112,10 @@ pub struct ChatRequest {
     pub extra: Map<String, Value>,
 }
 
-/// One attempt: which request, with which key, at which upstream model.
+/// One attempt: which request (a [`ChatRequest`] unless said otherwise), with which
+/// key, at which upstream model.
 #[derive(Debug, Clone)]
-pub struct ProviderCall {
+pub struct ProviderCall<R = ChatRequest> {
     /// The provider's name.
     pub provider: Arc<str>,
     /// The upstream model id.
@@ -121,7 +123,7 @@ pub struct ProviderCall {
     /// The key.
     pub key: Arc<KeyInfo>,
     /// The request.
-    pub request: Arc<ChatRequest>,
+    pub request: Arc<R>,
 }
 
 /// Rate-limit headroom a vendor reported in its response headers.
@@ -251,6 +253,35 @@ pub trait Provider: Send + Sync + 'static {
         &self,
         call: ProviderCall,
     ) -> BoxFuture<'static, Result<ProviderStreamStart, ProviderError>>;
+
+    /// True when the adapter speaks Gemini's `generateContent` (Google's providers).
+    /// The engine refuses `generate_content` before any network call otherwise.
+    fn speaks_generate_content(&self) -> bool {
+        false
+    }
+
+    /// One non-streamed `generateContent` call. The default refuses it.
+    fn generate(
+        &self,
+        call: ProviderCall<GenerateContentRequest>,
+    ) -> BoxFuture<'static, Result<ProviderReply, ProviderError>> {
+        Box::pin(async move { Err(no_generate_content(&call.provider)) })
+    }
+
+    /// Opens a streamed `generateContent` call. The default refuses it.
+    fn generate_stream(
+        &self,
+        call: ProviderCall<GenerateContentRequest>,
+    ) -> BoxFuture<'static, Result<ProviderStreamStart, ProviderError>> {
+        Box::pin(async move { Err(no_generate_content(&call.provider)) })
+    }
+}
+
+fn no_generate_content(provider: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Configuration,
+        format!("provider `{provider}` does not speak Gemini's generateContent"),
+    )
 }
 
 /// Builds the adapter of a configured provider (the facade's wiring of wire protocols).

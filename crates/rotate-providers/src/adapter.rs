@@ -154,43 +154,62 @@ impl<W: WireProtocol> Provider for Adapter<W> {
         Box::pin(async move {
             let request = inner.wire.build(&call, true)?;
             let response = inner.client.send(request, inner.timeouts.request).await?;
-            let (parts, body) = response.into_parts();
             let now = inner.clock.unix_ms();
-            if !parts.status.is_success() {
-                let body = read_body(body, inner.timeouts.request).await?;
-                let error = inner
-                    .wire
-                    .classify(parts.status, &parts.headers, &body, now);
-                return Err(scrub(error, call.key.secret()));
-            }
-            let content_type = parts
-                .headers
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !content_type.is_empty() && !content_type.starts_with("text/event-stream") {
-                let body = read_body(body, inner.timeouts.request).await?;
-                let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                return Err(ProviderError::new(
-                    ErrorKind::Decode,
-                    format!("expected an event stream, got `{content_type}`: {shown}"),
-                )
-                .with_status(parts.status.as_u16()));
-            }
-            Ok(ProviderStreamStart {
-                headroom: inner.wire.headroom(&parts.headers, now),
-                events: Box::pin(EventStream::new(
-                    body,
-                    inner.wire.stream_protocol(),
-                    inner.timeouts.stream_idle,
-                )),
-            })
+            let headroom = inner.wire.headroom(response.headers(), now);
+            open_events(
+                response,
+                inner.wire.stream_protocol(),
+                inner.timeouts,
+                headroom,
+                |parts, body| {
+                    scrub(
+                        inner.wire.classify(parts.status, &parts.headers, body, now),
+                        call.key.secret(),
+                    )
+                },
+            )
+            .await
         })
     }
 }
 
+/// Turns an answer to a streamed request into the events of `protocol`: a failed
+/// status is read and `classify`d, a body that is not an event stream is a `Decode`
+/// error.
+pub async fn open_events<P: StreamProtocol>(
+    response: http::Response<hyper::body::Incoming>,
+    protocol: P,
+    timeouts: Timeouts,
+    headroom: Option<Headroom>,
+    classify: impl FnOnce(&http::response::Parts, &[u8]) -> ProviderError,
+) -> Result<ProviderStreamStart, ProviderError> {
+    let (parts, body) = response.into_parts();
+    if !parts.status.is_success() {
+        let body = read_body(body, timeouts.request).await?;
+        return Err(classify(&parts, &body));
+    }
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.is_empty() && !content_type.starts_with("text/event-stream") {
+        let body = read_body(body, timeouts.request).await?;
+        let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        return Err(ProviderError::new(
+            ErrorKind::Decode,
+            format!("expected an event stream, got `{content_type}`: {shown}"),
+        )
+        .with_status(parts.status.as_u16()));
+    }
+    Ok(ProviderStreamStart {
+        headroom,
+        events: Box::pin(EventStream::new(body, protocol, timeouts.stream_idle)),
+    })
+}
+
 /// Removes a key a vendor echoed back from an error message.
-fn scrub(mut error: ProviderError, secret: &Secret) -> ProviderError {
+pub fn scrub(mut error: ProviderError, secret: &Secret) -> ProviderError {
     let value = secret.expose();
     if value.len() >= 8 && error.message.contains(value) {
         error.message = error.message.replace(value, &secret.mask());
