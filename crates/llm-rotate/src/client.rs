@@ -13,7 +13,8 @@ use rotate_core::provider::{AdapterFactory, Provider};
 use rotate_core::store::StateStore;
 use rotate_core::{
     AcquireContext, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock, ConfigurationError,
-    HealthReport, LMRotateConfig, LMRotateError, SystemClock, UsageSummary,
+    Content, GenerateOptions, HealthReport, LMRotateConfig, LMRotateError, SystemClock,
+    UsageSummary,
 };
 use rotate_providers::{HttpAdapterFactory, HttpClientBuilder};
 use rotate_store::MemoryStore;
@@ -87,8 +88,12 @@ impl LMRotateBuilder {
     /// Validates the config and builds the client.
     pub fn build(self) -> Result<LMRotate, ConfigurationError> {
         check_features(&self.config)?;
+        let http = HttpAdapterFactory::new(self.clock.clone()).with_client(self.client);
+        #[cfg(feature = "google")]
         let factory: Arc<dyn AdapterFactory> =
-            Arc::new(HttpAdapterFactory::new(self.clock.clone()).with_client(self.client));
+            Arc::new(rotate_google::GoogleAdapterFactory::new(http));
+        #[cfg(not(feature = "google"))]
+        let factory: Arc<dyn AdapterFactory> = Arc::new(http);
         let store = state_store(&self.config.state_store)?;
         let mut builder = EngineBuilder::new(self.config)
             .store(store)
@@ -158,6 +163,47 @@ impl LMRotate {
         opts: ChatOptions,
     ) -> Result<ChatStream, LMRotateError> {
         self.engine.chat_stream(model, messages, &opts).await
+    }
+
+    /// Gemini's multimodal `generateContent` on the `google` (AI Studio) and `vertex`
+    /// providers, with rotation, retries and fallback as for [`chat`](Self::chat).
+    /// Consecutive contents without a role form one user turn. A model that resolves to
+    /// any other provider is a [`LMRotateError::Configuration`] before any network call.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &llm_rotate::LMRotate, pdf: Vec<u8>) -> Result<(), llm_rotate::LMRotateError> {
+    /// use llm_rotate::{ContentPart, GenerateOptions};
+    ///
+    /// let answer = client
+    ///     .generate_content(
+    ///         "gemini-2.5-flash",
+    ///         vec!["Summarise this report".into(), ContentPart::pdf_bytes(pdf).into()],
+    ///         GenerateOptions { max_output_tokens: Some(512), ..Default::default() },
+    ///     )
+    ///     .await?;
+    /// println!("{} ({} tokens)", answer.content, answer.usage.total_tokens);
+    /// # Ok(()) }
+    /// ```
+    pub async fn generate_content(
+        &self,
+        model: &str,
+        contents: Vec<Content>,
+        opts: GenerateOptions,
+    ) -> Result<ChatResponse, LMRotateError> {
+        self.engine.generate_content(model, contents, &opts).await
+    }
+
+    /// The streamed form of [`generate_content`](Self::generate_content): fails over until
+    /// the first chunk with content, like [`chat_stream`](Self::chat_stream).
+    pub async fn generate_content_stream(
+        &self,
+        model: &str,
+        contents: Vec<Content>,
+        opts: GenerateOptions,
+    ) -> Result<ChatStream, LMRotateError> {
+        self.engine
+            .generate_content_stream(model, contents, &opts)
+            .await
     }
 
     /// [`chat`](Self::chat) for code without an async runtime. Called inside a Tokio

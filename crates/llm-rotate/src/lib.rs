@@ -62,6 +62,7 @@ pub use rotate_core::config::{
     DefaultsConfig, FallbackEntry, KeyConfig, LMRotateConfig, Overrides, ProviderConfig,
     StateStoreConfig, StoreBackend, WireApi,
 };
+pub use rotate_core::GenerateContentRequest;
 pub use rotate_core::{
     AcquireContext, Attempt, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock,
     ConfigurationError, Content, ContentPart, Counters, ErrorKind, GenerateOptions, HealthReport,

@@ -13,7 +13,7 @@ use std::path::Path;
 use figment::providers::{Env, Serialized};
 use figment::Figment;
 use rotate_core::config::{deserialize_with_path, Overrides};
-use rotate_core::{ConfigurationError, LMRotateConfig, StoreBackend};
+use rotate_core::{ConfigurationError, LMRotateConfig, StoreBackend, WireApi};
 use serde_json::Value;
 
 /// The environment prefix of overrides.
@@ -169,6 +169,20 @@ pub(crate) fn check_features(config: &LMRotateConfig) -> Result<(), Configuratio
             "state_store.backend",
             "the redis backend needs llm-rotate's `redis` feature",
         ));
+    }
+    if !cfg!(feature = "google") {
+        for (i, key) in config.keys.iter().enumerate() {
+            let api = config.provider(&key.provider).and_then(|p| p.api);
+            if matches!(api, Some(WireApi::Gemini | WireApi::Vertex)) {
+                return Err(ConfigurationError::new(
+                    format!("keys[{i}].provider"),
+                    format!(
+                        "provider `{}` speaks Gemini's protocol, which needs llm-rotate's `google` feature",
+                        key.provider
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }

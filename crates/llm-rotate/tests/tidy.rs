@@ -105,6 +105,7 @@ fn every_config_field_is_documented() {
         stream_usage: Some(true),
         default_max_tokens: Some(1),
         api_version: Some("v".into()),
+        inline_limit_bytes: Some(1),
     };
     let mut key = KeyConfig::new("id", "openai", "v");
     key.env = Some("E".into());

@@ -4,13 +4,22 @@
 //! every request.
 //!
 //! Routes: `POST …/chat/completions` (OpenAI, and Azure's deployment form with an
-//! `api-key` header) and `POST …/messages` (Anthropic). The key comes from
-//! `Authorization: Bearer`, `api-key` or `x-api-key`. Each key plays its queued
-//! [`Behavior`]s one per request, then its default (a success naming the key).
+//! `api-key` header), `POST …/messages` (Anthropic), `POST …/models/{m}:generateContent`
+//! and `:streamGenerateContent?alt=sse` (Gemini on AI Studio, `x-goog-api-key`), the same
+//! under `…/publishers/google/models/` (Vertex: a bearer token from `POST /token`, or an
+//! API key in express mode), `POST /upload/v1beta/files` and `GET /v1beta/files/{id}`
+//! (the Files API). The key comes from `Authorization: Bearer`, `api-key`, `x-api-key`
+//! or `x-goog-api-key`; for Vertex tokens it is the service account's `client_email`.
+//! Each key plays its queued [`Behavior`]s one per request, then its default (a success
+//! naming the key).
 
 mod anthropic;
+mod gemini;
+mod google;
 mod openai;
 mod render;
+
+pub use google::{SERVICE_ACCOUNT_KEY_ID, SERVICE_ACCOUNT_PRIVATE_KEY};
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -64,6 +73,9 @@ pub enum Behavior {
     StallAfter(usize),
     /// 200, with rate-limit headers saying nothing is left until `reset`.
     HeadroomExhausted(Duration),
+    /// Gemini: 200 whose prompt was blocked (`promptFeedback.blockReason: SAFETY`).
+    /// Other protocols answer 500.
+    Blocked,
 }
 
 /// Which protocol a request spoke.
@@ -73,6 +85,14 @@ pub enum Api {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// Gemini on AI Studio.
+    Gemini,
+    /// Gemini on Vertex AI.
+    Vertex,
+    /// The Files API (uploads and file lookups).
+    Files,
+    /// The OAuth token endpoint.
+    Token,
 }
 
 /// One request the upstream received.
@@ -90,6 +110,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The parsed JSON body (`Null` when it was not JSON).
     pub body: serde_json::Value,
+    /// The body's size in bytes.
+    pub body_len: usize,
     /// Whether `stream: true` was asked.
     pub stream: bool,
     /// When it arrived (ms since the epoch).
@@ -106,16 +128,36 @@ impl RecordedRequest {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     quiet: bool,
+    clock: Mutex<Arc<dyn Clock>>,
+    google: google::GoogleState,
     scripts: Mutex<HashMap<String, VecDeque<Behavior>>>,
     defaults: Mutex<HashMap<String, Behavior>>,
     log: Mutex<Vec<RecordedRequest>>,
     counter: std::sync::atomic::AtomicU64,
 }
 
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            quiet: false,
+            clock: Mutex::new(Arc::new(SystemClock)),
+            google: google::GoogleState::default(),
+            scripts: Mutex::default(),
+            defaults: Mutex::default(),
+            log: Mutex::default(),
+            counter: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
 impl State {
+    fn now_ms(&self) -> u64 {
+        self.clock.lock().unix_ms()
+    }
+
     fn next_behavior(&self, key: &str) -> Behavior {
         if let Some(b) = self
             .scripts
@@ -239,6 +281,53 @@ impl FakeUpstream {
     pub fn clear_requests(&self) {
         self.state.log.lock().clear();
     }
+
+    /// Reads time from `clock` (token issue and expiry), e.g. a test's manual clock.
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        *self.state.clock.lock() = clock;
+    }
+
+    /// The lifetime of tokens the token endpoint issues (default 3599 s).
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.state.google.token_lifetime_secs.store(
+            lifetime.as_secs().max(1),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Revokes every issued token: Vertex answers 401 to them from now on.
+    pub fn revoke_tokens(&self) {
+        self.state.google.revoke_tokens();
+    }
+
+    /// The service-account JSON of the test account `client_email` in `project_id`,
+    /// whose `token_uri` is this upstream's token endpoint.
+    pub fn service_account_json(&self, client_email: &str, project_id: &str) -> String {
+        serde_json::json!({
+            "type": "service_account",
+            "project_id": project_id,
+            "private_key_id": SERVICE_ACCOUNT_KEY_ID,
+            "private_key": SERVICE_ACCOUNT_PRIVATE_KEY,
+            "client_email": client_email,
+            "client_id": "100000000000000000001",
+            "token_uri": format!("{}/token", self.url()),
+        })
+        .to_string()
+    }
+
+    /// Uploaded files: (name, owner key, size in bytes).
+    pub fn uploaded_files(&self) -> Vec<(String, String, usize)> {
+        let mut files: Vec<(String, String, usize)> = self
+            .state
+            .google
+            .files
+            .lock()
+            .iter()
+            .map(|(name, f)| (name.clone(), f.owner.clone(), f.size))
+            .collect();
+        files.sort();
+        files
+    }
 }
 
 /// `n` failures of `failure`, to queue before a key recovers.
@@ -246,27 +335,32 @@ pub fn fail_then_ok(n: usize, failure: Behavior) -> Vec<Behavior> {
     vec![failure; n]
 }
 
-fn key_of(request: &Request<Incoming>) -> Option<String> {
-    let headers = request.headers();
-    let get = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    get("authorization")
-        .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
-        .or_else(|| get("x-api-key"))
-        .or_else(|| get("api-key"))
+/// What a request is, from its method and path.
+fn route(method: &http::Method, path: &str) -> Option<Api> {
+    if path.ends_with("/chat/completions") {
+        Some(Api::OpenAi)
+    } else if path.ends_with("/messages") {
+        Some(Api::Anthropic)
+    } else if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+        if path.contains("/publishers/google/models/") {
+            Some(Api::Vertex)
+        } else {
+            Some(Api::Gemini)
+        }
+    } else if path.starts_with("/upload/")
+        || (method == http::Method::GET && path.contains("/files/"))
+    {
+        Some(Api::Files)
+    } else if path == "/token" {
+        Some(Api::Token)
+    } else {
+        None
+    }
 }
 
 async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ReplyBody> {
     let path = request.uri().path().to_owned();
-    let api = if path.ends_with("/chat/completions") {
-        Api::OpenAi
-    } else if path.ends_with("/messages") {
-        Api::Anthropic
-    } else {
+    let Some(api) = route(request.method(), &path) else {
         return render::json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": {"message": format!("no route {path}"), "type": "invalid_request_error", "param": null, "code": "not_found"}}),
@@ -274,12 +368,20 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         );
     };
     let query = request.uri().query().map(str::to_owned);
+    let is_get = request.method() == http::Method::GET;
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
         .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    let key = key_of(&request);
+    let origin = format!(
+        "http://{}",
+        request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1")
+    );
     let bytes = request
         .into_body()
         .collect()
@@ -287,27 +389,85 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    let stream = body
-        .get("stream")
-        .and_then(serde_json::Value::as_bool)
-        .unwrap_or(false);
-    let Some(key) = key else {
-        return match api {
-            Api::OpenAi => openai::error(Behavior::Unauthorized, "missing"),
-            Api::Anthropic => anthropic::error(Behavior::Unauthorized, "missing"),
-        };
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let now = state.now_ms();
+    let bearer = header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
+    let (key, token_answer) = match api {
+        Api::Token => {
+            let (account, answer) = state.google.token(&origin, &bytes, now);
+            (account, Some(answer))
+        }
+        Api::Vertex if header("x-goog-api-key").is_none() => {
+            match bearer
+                .as_deref()
+                .and_then(|t| state.google.account_of(t, now))
+            {
+                Some(account) => (Some(account), None),
+                None => (bearer.clone(), Some(gemini::unauthenticated())),
+            }
+        }
+        Api::Gemini | Api::Vertex | Api::Files => (header("x-goog-api-key"), None),
+        Api::OpenAi | Api::Anthropic => (
+            bearer
+                .clone()
+                .or_else(|| header("x-api-key"))
+                .or_else(|| header("api-key")),
+            None,
+        ),
+    };
+    let stream = match api {
+        Api::Gemini | Api::Vertex => path.contains(":streamGenerateContent"),
+        _ => body
+            .get("stream")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
     };
     if !state.quiet {
         state.log.lock().push(RecordedRequest {
             api,
-            key: key.clone(),
-            path,
-            query,
-            headers,
+            key: key.clone().unwrap_or_default(),
+            path: path.clone(),
+            query: query.clone(),
+            headers: headers.clone(),
             body: body.clone(),
+            body_len: bytes.len(),
             stream,
             at_unix_ms: SystemClock.unix_ms(),
         });
+    }
+    if let Some(answer) = token_answer {
+        return answer;
+    }
+    let Some(key) = key else {
+        return match api {
+            Api::OpenAi => openai::error(Behavior::Unauthorized, "missing"),
+            Api::Anthropic => anthropic::error(Behavior::Unauthorized, "missing"),
+            Api::Vertex => gemini::unauthenticated(),
+            _ => gemini::error(Behavior::Unauthorized, gemini::Service::Studio),
+        };
+    };
+    if api == Api::Files {
+        return if is_get {
+            let name = path
+                .split_once("/files/")
+                .map(|(_, id)| format!("files/{id}"))
+                .unwrap_or_default();
+            state.google.get_file(&origin, &key, &name)
+        } else {
+            state
+                .google
+                .upload(&origin, &key, query.as_deref(), &header, &bytes)
+        };
+    }
+    if matches!(api, Api::Gemini | Api::Vertex) {
+        if let Some(refusal) = refuse_gemini(&state, &origin, &key, &body, bytes.len()) {
+            return refusal;
+        }
     }
     let mut behavior = state.next_behavior(&key);
     while let Behavior::Latency(wait, inner) = behavior {
@@ -326,11 +486,63 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
     match api {
         Api::OpenAi => openai::respond(&exchange, behavior),
         Api::Anthropic => anthropic::respond(&exchange, behavior),
+        Api::Gemini | Api::Vertex => {
+            let model = path
+                .rsplit_once("/models/")
+                .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+                .unwrap_or("unknown-model");
+            let service = if api == Api::Vertex {
+                gemini::Service::Vertex
+            } else {
+                gemini::Service::Studio
+            };
+            gemini::respond(&exchange, model, behavior, service)
+        }
+        Api::Files | Api::Token => render::json(StatusCode::NOT_FOUND, &serde_json::json!({}), &[]),
     }
 }
 
+/// Gemini's checks before generating: the body is JSON, within the size limit, and every
+/// file it names was uploaded by this key and is `ACTIVE`.
+fn refuse_gemini(
+    state: &State,
+    origin: &str,
+    key: &str,
+    body: &serde_json::Value,
+    size: usize,
+) -> Option<Response<ReplyBody>> {
+    if size > gemini::MAX_REQUEST_BYTES {
+        return Some(gemini::rpc_error(
+            400,
+            "INVALID_ARGUMENT",
+            &format!(
+                "Request payload size exceeds the limit: {} bytes.",
+                gemini::MAX_REQUEST_BYTES
+            ),
+            serde_json::json!([]),
+        ));
+    }
+    let contents = body.get("contents").and_then(serde_json::Value::as_array)?;
+    for part in contents
+        .iter()
+        .filter_map(|c| c.get("parts").and_then(serde_json::Value::as_array))
+        .flatten()
+    {
+        if let Some(uri) = part
+            .pointer("/fileData/fileUri")
+            .and_then(serde_json::Value::as_str)
+        {
+            if let Some(refusal) = state.google.refuse_file(origin, key, uri) {
+                return Some(refusal);
+            }
+        }
+    }
+    None
+}
+
 impl FakeUpstream {
-    /// A config (as JSON) whose `openai` and `anthropic` providers point here, with one
+    /// A config (as JSON) whose `openai`, `anthropic`, `google` and `vertex` providers
+    /// point here (Vertex keys also need `metadata`: write those by hand), with one
     /// key per `(id, provider)`; each key's value is [`key_value`]`(id)`. `defaults` is
     /// laid over the config's `defaults`.
     pub fn config(&self, keys: &[(&str, &str)], defaults: serde_json::Value) -> serde_json::Value {
@@ -342,7 +554,9 @@ impl FakeUpstream {
             "defaults": defaults,
             "providers": {
                 "openai": {"base_url": self.base_url()},
-                "anthropic": {"base_url": self.base_url()}
+                "anthropic": {"base_url": self.base_url()},
+                "google": {"base_url": format!("{}/v1beta", self.url())},
+                "vertex": {"base_url": self.base_url()}
             },
             "keys": keys
         })
