@@ -66,8 +66,8 @@ async fn every_option_reaches_the_body_and_the_key_goes_in_its_header() {
         system_instruction: Some("Answer in JSON".into()),
         response_mime_type: Some("application/json".into()),
         max_output_tokens: Some(300),
-        temperature: Some(0.5),
-        top_p: Some(0.75),
+        temperature: Some(0.2),
+        top_p: Some(0.9),
         seed: Some(42),
         thinking_budget: Some(512),
         extra,
@@ -101,7 +101,7 @@ async fn every_option_reaches_the_body_and_the_key_goes_in_its_header() {
             "contents": [{"role": "user", "parts": [{"text": "Count"}]}],
             "systemInstruction": {"parts": [{"text": "Answer in JSON"}]},
             "generationConfig": {
-                "temperature": 0.5, "topP": 0.75, "maxOutputTokens": 300, "seed": 42,
+                "temperature": 0.2, "topP": 0.9, "maxOutputTokens": 300, "seed": 42,
                 "responseMimeType": "application/json",
                 "thinkingConfig": {"thinkingBudget": 512},
                 "responseSchema": {"type": "OBJECT", "properties": {"n": {"type": "INTEGER"}}}

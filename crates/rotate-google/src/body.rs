@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use rotate_core::content::{ContentPart, PartKind};
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::generate::GenerateContentRequest;
+use rotate_providers::adapter::decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
@@ -59,8 +60,8 @@ fn generation_config(request: &GenerateContentRequest) -> Map<String, Value> {
             config.insert(name.to_owned(), value);
         }
     };
-    put("temperature", request.temperature.map(Value::from));
-    put("topP", request.top_p.map(Value::from));
+    put("temperature", request.temperature.map(decimal));
+    put("topP", request.top_p.map(decimal));
     put(
         "maxOutputTokens",
         request.max_output_tokens.map(Value::from),

@@ -217,6 +217,14 @@ pub fn scrub(mut error: ProviderError, secret: &Secret) -> ProviderError {
     error
 }
 
+/// An `f32` option as the JSON number it reads as (`0.2`, not `0.20000000298023224`).
+pub fn decimal(value: f32) -> serde_json::Value {
+    value
+        .to_string()
+        .parse::<f64>()
+        .map_or(serde_json::Value::Null, serde_json::Value::from)
+}
+
 /// Shortens a vendor message for errors and logs.
 pub fn shorten(message: &str) -> String {
     if message.chars().count() <= MAX_MESSAGE_CHARS {

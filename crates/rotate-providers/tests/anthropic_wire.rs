@@ -46,7 +46,7 @@ async fn system_goes_on_top_turns_merge_and_max_tokens_defaults() {
     let request = ChatRequest {
         messages: conversation(),
         max_tokens: None,
-        temperature: Some(0.5),
+        temperature: Some(0.2),
         extra: Default::default(),
     };
     let reply = claude
@@ -73,7 +73,7 @@ async fn system_goes_on_top_turns_merge_and_max_tokens_defaults() {
     assert_eq!(sent.header("authorization"), None);
     assert_eq!(sent.body["system"], "be brief\n\nand polite");
     assert_eq!(sent.body["max_tokens"], 4096);
-    assert_eq!(sent.body["temperature"], 0.5);
+    assert_eq!(sent.body["temperature"], 0.2);
     assert_eq!(
         sent.body["messages"],
         json!([

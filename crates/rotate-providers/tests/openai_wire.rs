@@ -46,7 +46,7 @@ fn request() -> ChatRequest {
             ChatMessage::user("hello there"),
         ],
         max_tokens: Some(64),
-        temperature: Some(0.25),
+        temperature: Some(0.7),
         extra,
     }
 }
@@ -92,7 +92,7 @@ async fn sends_the_documented_request_and_parses_the_reply() {
         json!([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}])
     );
     assert_eq!(body["max_tokens"], 64);
-    assert_eq!(body["temperature"], 0.25);
+    assert_eq!(body["temperature"], 0.7);
     assert_eq!(body["top_p"], 0.5);
     assert_eq!(body["stop"], json!(["\n\n"]));
     assert!(body.get("stream").is_none());

@@ -59,7 +59,7 @@ pub(crate) fn body(
         .collect();
     body.insert("messages".into(), Value::Array(messages));
     if let Some(temperature) = request.temperature {
-        body.insert("temperature".into(), json!(temperature));
+        body.insert("temperature".into(), crate::adapter::decimal(temperature));
     }
     if stream {
         body.insert("stream".into(), Value::Bool(true));
