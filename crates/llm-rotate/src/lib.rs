@@ -78,3 +78,15 @@ pub use rotate_core as core;
 
 /// The facade crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The Rust examples of the README and the user guides, compiled as doctests.
+#[cfg(doctest)]
+mod guide_examples {
+    #[doc = include_str!("../../../README.md")]
+    struct Readme;
+    #[doc = include_str!("../../../docs/advanced.md")]
+    struct Advanced;
+    #[cfg(feature = "google")]
+    #[doc = include_str!("../../../docs/google-multimodal.md")]
+    struct GoogleMultimodal;
+}
