@@ -5,9 +5,13 @@
 //!   and of key states, then the health report and usage summary.
 //! - `llm-rotate check --config FILE`: loads and validates a config and prints what it
 //!   holds (keys masked); exits non-zero with the error otherwise.
+//! - `llm-rotate serve --config FILE [--listen ADDR]`: the HTTP gateway (OpenAI- and
+//!   Gemini-compatible routes, health, metrics, reload, graceful drain).
 
 mod check;
 mod demo;
+mod fake;
+mod gateway;
 mod table;
 
 use std::path::PathBuf;
@@ -39,18 +43,55 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run the HTTP gateway.
+    Serve {
+        /// The config file (.json, .yaml, .yml or .toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Address to listen on (default: the config's `gateway.listen`, else 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Run the fake vendor upstream on a free loopback port (for benchmarks and SDK
+    /// tests): every key succeeds. The first line of stdout names its URL.
+    #[command(hide = true)]
+    FakeUpstream,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Runtime::new().map_err(|error| {
+        eprintln!("error: cannot start the runtime: {error}");
+        ExitCode::FAILURE
+    })
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check::run(&config),
-        Command::Demo { calls, pace_ms } => match tokio::runtime::Runtime::new() {
+        Command::Demo { calls, pace_ms } => match runtime() {
             Ok(runtime) => runtime.block_on(demo::run(calls, pace_ms)),
-            Err(error) => {
-                eprintln!("error: cannot start the runtime: {error}");
-                ExitCode::FAILURE
+            Err(code) => code,
+        },
+        Command::Serve { config, listen } => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_max_level(tracing::Level::INFO)
+                .init();
+            match runtime() {
+                Ok(runtime) => match runtime.block_on(gateway::run(&config, listen.as_deref())) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(message) => {
+                        eprintln!("error: {message}");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(code) => code,
             }
+        }
+        Command::FakeUpstream => match runtime() {
+            Ok(runtime) => runtime.block_on(fake::run()),
+            Err(code) => code,
         },
     }
 }

@@ -25,6 +25,7 @@ const TOP_LEVEL: &[&str] = &[
     "keys",
     "fallback_chains",
     "state_store",
+    "gateway",
     "use_keys",
 ];
 

@@ -475,6 +475,110 @@ pub struct LMRotateConfig {
     pub fallback_chains: BTreeMap<String, Vec<FallbackEntry>>,
     /// Where health and usage live.
     pub state_store: StateStoreConfig,
+    /// Settings of the `llm-rotate serve` gateway (ignored by the library).
+    #[serde(skip_serializing_if = "GatewayConfig::is_default")]
+    pub gateway: GatewayConfig,
+}
+
+/// A credential given in the config: the value itself, or `{env: VAR}` naming the
+/// environment variable that holds it (read at load time).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SecretSource {
+    /// The value.
+    Value(Secret),
+    /// `{env: VAR}`.
+    Env {
+        /// The variable's name.
+        env: String,
+    },
+}
+
+impl SecretSource {
+    /// The credential (reading the environment for `{env}`).
+    pub fn resolve(&self) -> Result<Secret, ConfigurationError> {
+        match self {
+            Self::Value(secret) => Ok(secret.clone()),
+            Self::Env { env } => std::env::var(env).map(Secret::new).map_err(|_| {
+                ConfigurationError::new("env", format!("environment variable `{env}` is not set"))
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Value(secret) => secret.fmt(f),
+            Self::Env { env } => f.debug_struct("Env").field("env", env).finish(),
+        }
+    }
+}
+
+/// The gateway's settings (`gateway:` in the config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Where to listen when `--listen` is not given.
+    pub listen: String,
+    /// Tokens clients send as `Authorization: Bearer …` (or `x-goog-api-key`, `api-key`).
+    /// Empty: no authentication (only sensible on a private interface).
+    pub tokens: Vec<SecretSource>,
+    /// Tokens allowed to call `POST /admin/reload` (gateway tokens are not).
+    pub admin_tokens: Vec<SecretSource>,
+    /// The largest request body accepted; larger ones get 413.
+    pub max_body_bytes: u64,
+    /// How long a client may take to send its request head.
+    pub header_read_timeout_seconds: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout_seconds: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            tokens: Vec::new(),
+            admin_tokens: Vec::new(),
+            max_body_bytes: 32 * 1024 * 1024,
+            header_read_timeout_seconds: 10,
+            drain_timeout_seconds: 30,
+        }
+    }
+}
+
+impl GatewayConfig {
+    fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+
+    fn validate(&self) -> Result<(), ConfigurationError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigurationError::new(
+                "gateway.listen",
+                format!("`{}` is not an address like 127.0.0.1:8080", self.listen),
+            ));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigurationError::new(
+                "gateway.max_body_bytes",
+                "must be above 0",
+            ));
+        }
+        for (name, list) in [
+            ("tokens", &self.tokens),
+            ("admin_tokens", &self.admin_tokens),
+        ] {
+            for (i, token) in list.iter().enumerate() {
+                let path = format!("gateway.{name}[{i}]");
+                let secret = token.resolve().map_err(|e| e.within(&path))?;
+                if secret.expose().trim().is_empty() {
+                    return Err(ConfigurationError::new(path, "a token must not be empty"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Settings that override a loaded registry (the seed's `strategy`, `priorities`,
@@ -589,7 +693,7 @@ impl LMRotateConfig {
                 "the namespace must not be empty",
             ));
         }
-        Ok(())
+        self.gateway.validate()
     }
 
     fn validate_defaults(&self) -> Result<(), ConfigurationError> {
@@ -970,6 +1074,26 @@ mod tests {
         );
         assert_eq!(e.path(), "keys[0].metadata.credentials_file");
         assert!(e.message().contains("/nonexistent/sa.json"), "{e}");
+    }
+
+    #[test]
+    fn gateway_settings_are_checked() {
+        let e = err(json!({"gateway": {"listen": "localhost"}}));
+        assert_eq!(e.path(), "gateway.listen");
+        let e = err(json!({"gateway": {"tokens": ["ok", ""]}}));
+        assert_eq!(e.path(), "gateway.tokens[1]");
+        let e =
+            err(json!({"gateway": {"admin_tokens": [{"env": "LLM_ROTATE_UNIT_TEST_UNSET_VAR"}]}}));
+        assert_eq!(e.path(), "gateway.admin_tokens[0].env");
+        let e = err(json!({"gateway": {"max_body_bytes": 0}}));
+        assert_eq!(e.path(), "gateway.max_body_bytes");
+        let e = err(json!({"gateway": {"tokens": ["a"], "tokenz": 1}}));
+        assert!(e.message().contains("tokens"), "{e}");
+        let config =
+            parse(json!({"gateway": {"tokens": ["gw-secret-token-1", {"env": "PATH"}]}})).unwrap();
+        assert!(!format!("{config:?}").contains("gw-secret-token-1"));
+        let written = serde_json::to_string(&config).unwrap();
+        assert!(!written.contains("gw-secret-token-1"), "{written}");
     }
 
     #[test]

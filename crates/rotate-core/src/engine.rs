@@ -640,6 +640,7 @@ impl Engine {
                 requests: counters.requests,
                 failures: counters.failures,
                 last_error: entry.runtime.last_error(),
+                failures_by_kind: entry.runtime.failures_by_kind(),
                 latency_ms_ewma: entry.runtime.latency_us().map(|us| us as f64 / 1000.0),
                 in_flight: entry.runtime.in_flight(),
             });

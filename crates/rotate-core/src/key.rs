@@ -44,6 +44,7 @@ pub(crate) struct KeyRuntime {
     ewma_us: AtomicU64,
     headroom_permille: AtomicU32,
     last_error: Mutex<Option<String>>,
+    failures_by_kind: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     config_disabled: std::sync::atomic::AtomicBool,
 }
 
@@ -199,6 +200,23 @@ impl KeyRuntime {
 
     pub(crate) fn set_last_error(&self, message: String) {
         *self.last_error.lock() = Some(message);
+    }
+
+    /// Counts a failed attempt of `kind` (this process's count).
+    pub(crate) fn count_failure(&self, kind: crate::error::ErrorKind) {
+        *self
+            .failures_by_kind
+            .lock()
+            .entry(kind.as_str())
+            .or_default() += 1;
+    }
+
+    pub(crate) fn failures_by_kind(&self) -> std::collections::BTreeMap<String, u64> {
+        self.failures_by_kind
+            .lock()
+            .iter()
+            .map(|(kind, n)| ((*kind).to_owned(), *n))
+            .collect()
     }
 
     pub(crate) fn last_error(&self) -> Option<String> {

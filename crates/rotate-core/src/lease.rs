@@ -209,9 +209,9 @@ impl Lease {
             self.apply(event, self.engine.clock.unix_ms());
         }
         let status = error.status.map(|s| format!(" {s}")).unwrap_or_default();
-        self.key()
-            .runtime
-            .set_last_error(format!("{}{status}: {}", error.kind, error.message));
+        let runtime = &self.key().runtime;
+        runtime.set_last_error(format!("{}{status}: {}", error.kind, error.message));
+        runtime.count_failure(error.kind);
         self.record(false, Usage::default(), None);
     }
 }

@@ -47,8 +47,8 @@ mod topology;
 pub use acquire::{AcquireContext, ReportedError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    DefaultsConfig, FallbackEntry, KeyConfig, LMRotateConfig, Overrides, ProviderConfig,
-    StateStoreConfig, StoreBackend, WireApi,
+    DefaultsConfig, FallbackEntry, GatewayConfig, KeyConfig, LMRotateConfig, Overrides,
+    ProviderConfig, SecretSource, StateStoreConfig, StoreBackend, WireApi,
 };
 pub use content::{Content, ContentPart, PartKind};
 pub use engine::{Engine, EngineBuilder};

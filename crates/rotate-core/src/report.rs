@@ -91,6 +91,9 @@ pub struct KeyHealth {
     pub failures: u64,
     /// The last error seen with the key (never containing a key value).
     pub last_error: Option<String>,
+    /// Failed attempts by kind (`rate_limited`, `server_error`, …), counted by this process.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub failures_by_kind: std::collections::BTreeMap<String, u64>,
     /// Smoothed latency of its successful calls.
     pub latency_ms_ewma: Option<f64>,
     /// Calls using the key right now (in this process).

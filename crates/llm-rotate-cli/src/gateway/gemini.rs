@@ -1,0 +1,306 @@
+//! `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` in
+//! Gemini's wire format, through `generate_content`: the body's contents, system
+//! instruction and generation config become a call; the answer is Google's own body (or
+//! `alt=sse` chunks in its shape). Errors come back as google.rpc errors.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{Response, StatusCode};
+use llm_rotate::{Content, ContentPart, GenerateOptions, LMRotate, StreamChunk};
+use serde_json::{json, Map, Value};
+
+use super::http::{json_response, sse_response, ApiError, Body, Dialect};
+use super::openai::name_the_key;
+
+/// Errors of these routes speak google.rpc's shape.
+pub const DIALECT: Dialect = Dialect::Google;
+
+/// The method a path asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Generate,
+    Stream,
+}
+
+/// `(model, method)` of `/v1beta/models/{model}:{method}` (or `/v1/…`).
+pub fn route(path: &str) -> Option<(&str, Method)> {
+    let rest = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))?;
+    let (model, method) = rest.rsplit_once(':')?;
+    let method = match method {
+        "generateContent" => Method::Generate,
+        "streamGenerateContent" => Method::Stream,
+        _ => return None,
+    };
+    (!model.is_empty()).then_some((model, method))
+}
+
+/// A parsed request: contents and options.
+pub struct Generate {
+    pub contents: Vec<Content>,
+    pub options: GenerateOptions,
+}
+
+fn part(value: &Value, at: &str) -> Result<ContentPart, ApiError> {
+    if let Some(text) = value.get("text") {
+        return text
+            .as_str()
+            .map(ContentPart::text)
+            .ok_or_else(|| ApiError::bad_request(format!("{at}.text must be a string")));
+    }
+    if let Some(inline) = value.get("inlineData").or_else(|| value.get("inline_data")) {
+        let mime = inline
+            .get("mimeType")
+            .or_else(|| inline.get("mime_type"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{at}.inlineData.mimeType is required"))
+            })?;
+        let data = inline
+            .get("data")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request(format!("{at}.inlineData.data is required")))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| {
+                ApiError::bad_request(format!("{at}.inlineData.data is not base64: {e}"))
+            })?;
+        return match mime {
+            "application/pdf" => Ok(ContentPart::pdf_bytes(bytes)),
+            m if m.starts_with("image/") => Ok(ContentPart::image_bytes(bytes, Some(m))),
+            m => Err(ApiError::bad_request(format!(
+                "{at}.inlineData: `{m}` is not supported inline; upload it and send fileData"
+            ))),
+        };
+    }
+    if let Some(file) = value.get("fileData").or_else(|| value.get("file_data")) {
+        let text = |a: &str, b: &str| file.get(a).or_else(|| file.get(b)).and_then(Value::as_str);
+        let uri = text("fileUri", "file_uri")
+            .ok_or_else(|| ApiError::bad_request(format!("{at}.fileData.fileUri is required")))?;
+        let mime = text("mimeType", "mime_type").unwrap_or("application/octet-stream");
+        return Ok(ContentPart::file(uri, mime));
+    }
+    Err(ApiError::bad_request(format!(
+        "{at} must have text, inlineData or fileData"
+    )))
+}
+
+fn number<T: TryFrom<i64>>(config: &Map<String, Value>, name: &str) -> Result<Option<T>, ApiError> {
+    match config.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .and_then(|n| T::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "generationConfig.{name} must be an integer in range"
+                ))
+            }),
+    }
+}
+
+fn float(config: &Map<String, Value>, name: &str) -> Result<Option<f32>, ApiError> {
+    match config.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_f64().map(|f| Some(f as f32)).ok_or_else(|| {
+            ApiError::bad_request(format!("generationConfig.{name} must be a number"))
+        }),
+    }
+}
+
+/// Parses and checks a request body.
+pub fn parse(body: &[u8]) -> Result<Generate, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON payload received. {e}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+        ));
+    };
+    let Some(Value::Array(raw_contents)) = object.remove("contents") else {
+        return Err(ApiError::bad_request(
+            "* GenerateContentRequest.contents: contents is not specified",
+        ));
+    };
+    let mut contents = Vec::with_capacity(raw_contents.len());
+    for (c, content) in raw_contents.iter().enumerate() {
+        let parts = content
+            .get("parts")
+            .and_then(Value::as_array)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("contents[{c}].parts must be a non-empty array"))
+            })?;
+        let parts = parts
+            .iter()
+            .enumerate()
+            .map(|(p, v)| part(v, &format!("contents[{c}].parts[{p}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let role = match content.get("role").and_then(Value::as_str) {
+            None | Some("user") => Some("user".to_owned()),
+            Some("model") => Some("model".to_owned()),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "contents[{c}].role: unknown role `{other}`"
+                )))
+            }
+        };
+        contents.push(Content { role, parts });
+    }
+    let system_instruction = object
+        .remove("systemInstruction")
+        .or_else(|| object.remove("system_instruction"))
+        .map(|s| {
+            s.get("parts")
+                .and_then(Value::as_array)
+                .map(|parts| {
+                    parts
+                        .iter()
+                        .filter_map(|p| p.get("text").and_then(Value::as_str))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .ok_or_else(|| ApiError::bad_request("systemInstruction.parts must be an array"))
+        })
+        .transpose()?;
+    let mut config = match object
+        .remove("generationConfig")
+        .or_else(|| object.remove("generation_config"))
+    {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(ApiError::bad_request("generationConfig must be an object")),
+    };
+    let options = GenerateOptions {
+        system_instruction,
+        response_mime_type: config
+            .get("responseMimeType")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        max_output_tokens: number(&config, "maxOutputTokens")?,
+        temperature: float(&config, "temperature")?,
+        top_p: float(&config, "topP")?,
+        seed: number(&config, "seed")?,
+        thinking_budget: config
+            .get("thinkingConfig")
+            .and_then(|t| t.get("thinkingBudget"))
+            .and_then(Value::as_i64)
+            .and_then(|n| i32::try_from(n).ok()),
+        ..GenerateOptions::default()
+    };
+    for handled in [
+        "responseMimeType",
+        "maxOutputTokens",
+        "temperature",
+        "topP",
+        "seed",
+    ] {
+        config.remove(handled);
+    }
+    if let Some(Value::Object(thinking)) = config.get_mut("thinkingConfig") {
+        thinking.remove("thinkingBudget");
+        if thinking.is_empty() {
+            config.remove("thinkingConfig");
+        }
+    }
+    let mut extra = object;
+    if !config.is_empty() {
+        extra.insert("generationConfig".to_owned(), Value::Object(config));
+    }
+    Ok(Generate {
+        contents,
+        options: GenerateOptions { extra, ..options },
+    })
+}
+
+fn chunk_body(chunk: &StreamChunk) -> Value {
+    let mut candidate =
+        json!({"content": {"parts": [{"text": chunk.delta}], "role": "model"}, "index": 0});
+    if let Some(reason) = &chunk.finish_reason {
+        candidate["finishReason"] = json!(reason);
+    }
+    let mut body = json!({"candidates": [candidate], "modelVersion": chunk.model});
+    if let Some(u) = chunk.usage {
+        body["usageMetadata"] = json!({
+            "promptTokenCount": u.prompt_tokens,
+            "candidatesTokenCount": u.completion_tokens - u.reasoning_tokens,
+            "thoughtsTokenCount": u.reasoning_tokens,
+            "cachedContentTokenCount": u.cached_tokens,
+            "totalTokenCount": u.total_tokens
+        });
+    }
+    body
+}
+
+/// Serves a parsed request for `model`.
+pub async fn generate(
+    client: &LMRotate,
+    model: &str,
+    method: Method,
+    request: Generate,
+) -> Result<(Response<Body>, Option<f64>), ApiError> {
+    match method {
+        Method::Generate => {
+            let answer = client
+                .generate_content(model, request.contents, request.options)
+                .await
+                .map_err(|e| ApiError::from(&e))?;
+            let mut response = json_response(StatusCode::OK, &answer.raw);
+            name_the_key(&mut response, &answer.provider, &answer.key_id);
+            Ok((response, Some(answer.latency_ms)))
+        }
+        Method::Stream => {
+            let stream = client
+                .generate_content_stream(model, request.contents, request.options)
+                .await
+                .map_err(|e| ApiError::from(&e))?;
+            let events = stream.map(|item| {
+                let body = match item {
+                    Ok(chunk) => chunk_body(&chunk),
+                    Err(error) => {
+                        let api = ApiError::from(&error);
+                        json!({"error": {"code": api.status.as_u16(), "message": api.message, "status": "INTERNAL"}})
+                    }
+                };
+                Bytes::from(format!("data: {body}\r\n\r\n"))
+            });
+            Ok((sse_response(events), None))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_bodies_parse() {
+        assert_eq!(
+            route("/v1beta/models/gemini-2.5-flash:generateContent"),
+            Some(("gemini-2.5-flash", Method::Generate))
+        );
+        assert_eq!(
+            route("/v1/models/m:streamGenerateContent"),
+            Some(("m", Method::Stream))
+        );
+        assert_eq!(route("/v1beta/models/:generateContent"), None);
+        assert_eq!(route("/v1beta/models/m:countTokens"), None);
+        let body = br#"{"contents": [{"parts": [{"text": "hi"}, {"inlineData": {"mimeType": "application/pdf", "data": "JVBERg=="}}]}],
+            "systemInstruction": {"parts": [{"text": "brief"}]},
+            "generationConfig": {"temperature": 0.5, "maxOutputTokens": 10, "topK": 3, "thinkingConfig": {"thinkingBudget": 64}},
+            "safetySettings": []}"#;
+        let parsed = parse(body).ok().unwrap();
+        assert_eq!(parsed.contents[0].parts[1].data(), Some(&b"%PDF"[..]));
+        assert_eq!(parsed.options.system_instruction.as_deref(), Some("brief"));
+        assert_eq!(parsed.options.max_output_tokens, Some(10));
+        assert_eq!(parsed.options.thinking_budget, Some(64));
+        assert_eq!(parsed.options.extra["generationConfig"], json!({"topK": 3}));
+        assert!(parsed.options.extra.contains_key("safetySettings"));
+        for bad in [&b"nope"[..], b"{}", br#"{"contents": [{"parts": []}]}"#, br#"{"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "%%%"}}]}]}"#, br#"{"contents": [{"role": "robot", "parts": [{"text": "x"}]}]}"#, br#"{"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"maxOutputTokens": "ten"}}"#] {
+            assert!(parse(bad).is_err());
+        }
+    }
+}

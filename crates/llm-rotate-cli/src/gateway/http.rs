@@ -1,0 +1,284 @@
+//! HTTP plumbing of the gateway: the body type, reading a request body under the size
+//! limit, JSON and SSE responses, errors in OpenAI's and Google's shapes with the
+//! status that matches the failure, and token checks in constant time.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use llm_rotate::{LMRotateError, Secret};
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+/// The body of every gateway response.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// A response with a JSON body.
+pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    bytes_response(status, "application/json", Bytes::from(value.to_string()))
+}
+
+/// A response with a literal body.
+pub fn bytes_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Body> {
+    let mut response = Response::new(Full::new(body).boxed_unsync());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    response
+}
+
+/// An event-stream response whose frames come from `events`.
+pub fn sse_response<S>(events: S) -> Response<Body>
+where
+    S: Stream<Item = Bytes> + Send + 'static,
+{
+    use futures_util::StreamExt;
+    let body = StreamBody::new(events.map(|b| Ok::<_, Infallible>(Frame::data(b))));
+    let mut response = Response::new(BodyExt::boxed_unsync(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    response
+}
+
+/// Which error shape a route speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `{"error": {"message", "type", "param", "code"}}`.
+    OpenAi,
+    /// `{"error": {"code", "message", "status"}}` (google.rpc).
+    Google,
+}
+
+/// A gateway error: status, OpenAI `type`, `code`, message and an optional wait.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub code: String,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            kind,
+            code: code.into(),
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_request",
+            message,
+        )
+    }
+
+    /// The error as a response in `dialect`.
+    pub fn into_response(self, dialect: Dialect) -> Response<Body> {
+        let body = match dialect {
+            Dialect::OpenAi => {
+                json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}})
+            }
+            Dialect::Google => {
+                json!({"error": {"code": self.status.as_u16(), "message": self.message, "status": google_status(self.status)}})
+            }
+        };
+        let mut response = json_response(self.status, &body);
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(value) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+fn google_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    }
+}
+
+/// The status and shape of a library error.
+impl From<&LMRotateError> for ApiError {
+    fn from(error: &LMRotateError) -> Self {
+        use llm_rotate::ErrorKind;
+        match error {
+            LMRotateError::NoAvailableKey(e) if e.providers.is_empty() => Self::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "model_not_found",
+                format!("The model `{}` is not served by this gateway.", e.model),
+            ),
+            LMRotateError::NoAvailableKey(e) => {
+                let mut api = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    "no_available_key",
+                    error.to_string(),
+                );
+                api.retry_after = e.retry_in;
+                api
+            }
+            LMRotateError::Provider(e) => {
+                let status = match e.kind {
+                    ErrorKind::ContextLength | ErrorKind::ContentFilter => StatusCode::BAD_REQUEST,
+                    _ => e
+                        .status
+                        .and_then(|s| StatusCode::from_u16(s).ok())
+                        .filter(StatusCode::is_client_error)
+                        .unwrap_or(StatusCode::BAD_REQUEST),
+                };
+                Self::new(
+                    status,
+                    "invalid_request_error",
+                    e.kind.as_str(),
+                    error.to_string(),
+                )
+            }
+            LMRotateError::Configuration(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "configuration",
+                error.to_string(),
+            ),
+            LMRotateError::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "closed",
+                "the gateway is shutting down",
+            ),
+            other => {
+                let rate_limited = matches!(other, LMRotateError::Exhausted { attempts } if attempts.iter().all(|a| matches!(a.error.kind, ErrorKind::RateLimited | ErrorKind::QuotaExhausted)));
+                if rate_limited {
+                    Self::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limit_error",
+                        "upstream_rate_limited",
+                        other.to_string(),
+                    )
+                } else {
+                    Self::new(
+                        StatusCode::BAD_GATEWAY,
+                        "server_error",
+                        other.kind().as_str(),
+                        other.to_string(),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Reads a whole request body of at most `limit` bytes (413 above it).
+pub async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            format!("The request body is larger than this gateway accepts ({limit} bytes)."),
+        )
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    match Limited::new(body, limit_usize).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "The request body could not be read: {e}"
+        ))),
+    }
+}
+
+/// The token a client presented: `Authorization: Bearer`, `x-goog-api-key`, `api-key`
+/// or `x-api-key`.
+pub fn presented_token(headers: &HeaderMap) -> Option<&[u8]> {
+    if let Some(value) = headers.get(http::header::AUTHORIZATION) {
+        let bytes = value.as_bytes();
+        return bytes
+            .strip_prefix(b"Bearer ")
+            .or_else(|| bytes.strip_prefix(b"bearer "));
+    }
+    ["x-goog-api-key", "api-key", "x-api-key"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .map(HeaderValue::as_bytes)
+}
+
+/// Whether `presented` equals one of `tokens`, comparing every token in constant time.
+pub fn token_matches(presented: Option<&[u8]>, tokens: &[Secret]) -> bool {
+    let Some(presented) = presented else {
+        return false;
+    };
+    let mut matched = subtle::Choice::from(0);
+    for token in tokens {
+        matched |= token.expose().as_bytes().ct_eq(presented);
+    }
+    matched.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_match_exactly() {
+        let tokens = [Secret::new("gw-one"), Secret::new("gw-two")];
+        assert!(token_matches(Some(b"gw-two"), &tokens));
+        assert!(!token_matches(Some(b"gw-tw"), &tokens));
+        assert!(!token_matches(Some(b"gw-two "), &tokens));
+        assert!(!token_matches(None, &tokens));
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer gw-one"));
+        assert_eq!(presented_token(&headers), Some(&b"gw-one"[..]));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-goog-api-key", HeaderValue::from_static("gw-two"));
+        assert_eq!(presented_token(&headers), Some(&b"gw-two"[..]));
+    }
+}

@@ -1,0 +1,197 @@
+//! The gateway's Prometheus metrics: HTTP requests by route and status, request
+//! latency, the gateway's own overhead (time in the gateway minus time in the engine
+//! and upstream), requests in flight; and at scrape time, from the library's reports,
+//! upstream requests and failures by provider, key and kind, key states and tokens.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use llm_rotate::{HealthReport, KeyState, UsageSummary};
+use parking_lot::Mutex;
+
+/// A histogram with fixed bucket bounds (seconds).
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation of `seconds`.
+    pub fn observe(&self, seconds: f64) {
+        if let Some(i) = self.bounds.iter().position(|b| seconds <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_nanos
+            .fetch_add((seconds.max(0.0) * 1e9) as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            cumulative += count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let total = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "{name}_count {total}");
+    }
+}
+
+const LATENCY_BOUNDS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+const OVERHEAD_BOUNDS: &[f64] = &[
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01,
+];
+
+/// Everything the gateway counts itself.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    pub latency: Histogram,
+    pub overhead: Histogram,
+    in_flight: AtomicI64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: Mutex::new(BTreeMap::new()),
+            latency: Histogram::new(LATENCY_BOUNDS),
+            overhead: Histogram::new(OVERHEAD_BOUNDS),
+            in_flight: AtomicI64::new(0),
+        }
+    }
+}
+
+/// Counts a request in flight until dropped.
+pub struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Marks a request in flight.
+    pub fn enter(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self)
+    }
+
+    /// Counts a finished request.
+    pub fn count(&self, route: &'static str, status: u16) {
+        *self.requests.lock().entry((route, status)).or_default() += 1;
+    }
+
+    /// The Prometheus text of everything.
+    pub fn render(&self, health: &HealthReport, usage: &UsageSummary) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP llm_rotate_http_requests_total Requests the gateway answered, by route and status.\n# TYPE llm_rotate_http_requests_total counter\n");
+        for ((route, status), n) in self.requests.lock().iter() {
+            let _ = writeln!(
+                out,
+                "llm_rotate_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let _ = writeln!(out, "# HELP llm_rotate_in_flight Requests being served now.\n# TYPE llm_rotate_in_flight gauge\nllm_rotate_in_flight {}", self.in_flight.load(Ordering::Relaxed));
+        self.latency.render(
+            &mut out,
+            "llm_rotate_request_duration_seconds",
+            "Time from request to response head (non-streamed: whole answer).",
+        );
+        self.overhead.render(
+            &mut out,
+            "llm_rotate_overhead_seconds",
+            "Time in the gateway minus time in the engine and upstream, per non-streamed request.",
+        );
+        out.push_str("# HELP llm_rotate_upstream_requests_total Upstream attempts, by provider and key.\n# TYPE llm_rotate_upstream_requests_total counter\n");
+        for key in &health.keys {
+            let _ = writeln!(
+                out,
+                "llm_rotate_upstream_requests_total{{provider=\"{}\",key_id=\"{}\"}} {}",
+                escape(&key.provider),
+                escape(&key.key_id),
+                key.requests
+            );
+        }
+        out.push_str("# HELP llm_rotate_upstream_failures_total Failed upstream attempts, by provider, key and kind.\n# TYPE llm_rotate_upstream_failures_total counter\n");
+        for key in &health.keys {
+            for (kind, n) in &key.failures_by_kind {
+                let _ = writeln!(out, "llm_rotate_upstream_failures_total{{provider=\"{}\",key_id=\"{}\",kind=\"{kind}\"}} {n}", escape(&key.provider), escape(&key.key_id));
+            }
+        }
+        out.push_str("# HELP llm_rotate_key_state 1 for the state each key is in.\n# TYPE llm_rotate_key_state gauge\n");
+        for key in &health.keys {
+            for state in [
+                KeyState::Healthy,
+                KeyState::CoolingDown,
+                KeyState::Quarantined,
+                KeyState::Disabled,
+            ] {
+                let _ = writeln!(
+                    out,
+                    "llm_rotate_key_state{{provider=\"{}\",key_id=\"{}\",state=\"{state}\"}} {}",
+                    escape(&key.provider),
+                    escape(&key.key_id),
+                    u8::from(key.state == state)
+                );
+            }
+        }
+        out.push_str("# HELP llm_rotate_key_in_flight Calls using each key now.\n# TYPE llm_rotate_key_in_flight gauge\n");
+        for key in &health.keys {
+            let _ = writeln!(
+                out,
+                "llm_rotate_key_in_flight{{provider=\"{}\",key_id=\"{}\"}} {}",
+                escape(&key.provider),
+                escape(&key.key_id),
+                key.in_flight
+            );
+        }
+        out.push_str("# HELP llm_rotate_tokens_total Tokens of successful attempts, by provider and direction.\n# TYPE llm_rotate_tokens_total counter\n");
+        for (provider, counters) in &usage.by_provider {
+            let _ = writeln!(
+                out,
+                "llm_rotate_tokens_total{{provider=\"{}\",direction=\"prompt\"}} {}",
+                escape(provider),
+                counters.prompt_tokens
+            );
+            let _ = writeln!(
+                out,
+                "llm_rotate_tokens_total{{provider=\"{}\",direction=\"completion\"}} {}",
+                escape(provider),
+                counters.completion_tokens
+            );
+        }
+        out
+    }
+}

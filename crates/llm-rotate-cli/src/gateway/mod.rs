@@ -1,0 +1,347 @@
+//! `llm-rotate serve`: the rotation engine behind an HTTP gateway any language can use.
+//!
+//! Routes: `POST /v1/chat/completions` (OpenAI's format, SSE with `stream: true`),
+//! `GET /v1/models`, `POST /v1beta/models/{model}:generateContent` and
+//! `:streamGenerateContent` (Gemini's format), `GET /health`, `GET /metrics`
+//! (Prometheus), `POST /admin/reload`. Clients present a gateway token; upstream keys
+//! never come from clients and never go back to them. SIGHUP reloads the config file;
+//! SIGTERM or Ctrl-C stops accepting, drains in-flight requests and closes the client.
+
+mod gemini;
+mod http;
+mod metrics;
+mod openai;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::http::{Method, Request, Response, StatusCode};
+use arc_swap::ArcSwap;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use llm_rotate::{configure_from_file, Clock, LMRotate, LMRotateConfig, Secret, SystemClock};
+use tokio::net::TcpListener;
+
+use self::http::{json_response, ApiError, Body, Dialect};
+use self::metrics::Metrics;
+
+/// The settings read from the config's `gateway` section, tokens resolved.
+struct Settings {
+    tokens: Vec<Secret>,
+    admin_tokens: Vec<Secret>,
+    max_body_bytes: u64,
+}
+
+impl Settings {
+    fn of(config: &LMRotateConfig) -> Result<Self, llm_rotate::ConfigurationError> {
+        let resolve = |list: &[llm_rotate::SecretSource]| {
+            list.iter()
+                .map(llm_rotate::SecretSource::resolve)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Self {
+            tokens: resolve(&config.gateway.tokens)?,
+            admin_tokens: resolve(&config.gateway.admin_tokens)?,
+            max_body_bytes: config.gateway.max_body_bytes,
+        })
+    }
+}
+
+/// The running gateway's state.
+pub struct Gateway {
+    client: LMRotate,
+    config_path: PathBuf,
+    config: ArcSwap<LMRotateConfig>,
+    settings: ArcSwap<Settings>,
+    metrics: Metrics,
+}
+
+impl Gateway {
+    /// A gateway serving `config` (read from `config_path`, re-read on reload).
+    pub fn new(
+        config_path: &Path,
+        config: LMRotateConfig,
+    ) -> Result<Self, llm_rotate::ConfigurationError> {
+        let settings = Settings::of(&config)?;
+        Ok(Self {
+            client: LMRotate::new(config.clone())?,
+            config_path: config_path.to_owned(),
+            config: ArcSwap::from_pointee(config),
+            settings: ArcSwap::from_pointee(settings),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// Re-reads the config file and swaps it in (keys that survive keep their health).
+    pub fn reload(&self) -> Result<(), llm_rotate::ConfigurationError> {
+        let config = configure_from_file(&self.config_path, None)?;
+        let settings = Settings::of(&config)?;
+        self.client.reload_config(config.clone())?;
+        self.settings.store(Arc::new(settings));
+        self.config.store(Arc::new(config));
+        tracing::info!(path = %self.config_path.display(), "configuration reloaded");
+        Ok(())
+    }
+
+    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        let started = SystemClock.monotonic();
+        let _in_flight = self.metrics.enter();
+        let (route, response, upstream_ms) = self.route(request).await;
+        let elapsed = SystemClock
+            .monotonic()
+            .saturating_sub(started)
+            .as_secs_f64();
+        self.metrics.count(route, response.status().as_u16());
+        self.metrics.latency.observe(elapsed);
+        if let Some(upstream_ms) = upstream_ms {
+            self.metrics
+                .overhead
+                .observe((elapsed - upstream_ms / 1000.0).max(0.0));
+        }
+        response
+    }
+
+    async fn route(
+        &self,
+        request: Request<Incoming>,
+    ) -> (&'static str, Response<Body>, Option<f64>) {
+        let path = request.uri().path().to_owned();
+        let method = request.method().clone();
+        if path == "/v1/chat/completions" || path == "/chat/completions" {
+            if method != Method::POST {
+                return ("chat_completions", not_allowed(Dialect::OpenAi), None);
+            }
+            let (response, upstream) = self.chat_completions(request).await;
+            return ("chat_completions", response, upstream);
+        }
+        if let Some((model, call)) = gemini::route(&path) {
+            let model = model.to_owned();
+            if method != Method::POST {
+                return ("generate_content", not_allowed(Dialect::Google), None);
+            }
+            let (response, upstream) = self.generate_content(request, &model, call).await;
+            return ("generate_content", response, upstream);
+        }
+        let response = match (method, path.as_str()) {
+            (Method::GET, "/v1/models" | "/models") => match self.authorize(&request, false) {
+                Ok(()) => openai::models(&self.config.load()),
+                Err(e) => e.into_response(Dialect::OpenAi),
+            },
+            (Method::GET, "/health") => match self.authorize(&request, false) {
+                Ok(()) => json_response(
+                    StatusCode::OK,
+                    &serde_json::to_value(self.client.health().await).unwrap_or_default(),
+                ),
+                Err(e) => e.into_response(Dialect::OpenAi),
+            },
+            (Method::GET, "/metrics") => match self.authorize(&request, false) {
+                Ok(()) => {
+                    let text = self.metrics.render(
+                        &self.client.health().await,
+                        &self.client.usage_summary().await,
+                    );
+                    http::bytes_response(
+                        StatusCode::OK,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                        text.into(),
+                    )
+                }
+                Err(e) => e.into_response(Dialect::OpenAi),
+            },
+            (Method::POST, "/admin/reload") => match self.authorize(&request, true) {
+                Ok(()) => match self.reload() {
+                    Ok(()) => json_response(StatusCode::OK, &serde_json::json!({"reloaded": true})),
+                    Err(e) => {
+                        ApiError::bad_request(format!("the new configuration was refused: {e}"))
+                            .into_response(Dialect::OpenAi)
+                    }
+                },
+                Err(e) => e.into_response(Dialect::OpenAi),
+            },
+            _ => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "not_found",
+                format!("Unknown route {path}."),
+            )
+            .into_response(Dialect::OpenAi),
+        };
+        ("other", response, None)
+    }
+
+    /// Checks the client's token (`admin`: against the admin tokens).
+    fn authorize<B>(&self, request: &Request<B>, admin: bool) -> Result<(), ApiError> {
+        let settings = self.settings.load();
+        let tokens = if admin {
+            &settings.admin_tokens
+        } else {
+            &settings.tokens
+        };
+        if tokens.is_empty() && !admin {
+            return Ok(());
+        }
+        if http::token_matches(http::presented_token(request.headers()), tokens) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                "Missing or invalid gateway token.",
+            ))
+        }
+    }
+
+    async fn chat_completions(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
+        let result = async {
+            self.authorize(&request, false)?;
+            let limit = self.settings.load().max_body_bytes;
+            let (parts, body) = request.into_parts();
+            let body = http::read_body(body, &parts.headers, limit).await?;
+            let parsed = openai::parse(&body)?;
+            openai::complete(&self.client, parsed).await
+        }
+        .await;
+        result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))
+    }
+
+    async fn generate_content(
+        &self,
+        request: Request<Incoming>,
+        model: &str,
+        method: gemini::Method,
+    ) -> (Response<Body>, Option<f64>) {
+        let result = async {
+            self.authorize(&request, false)?;
+            let limit = self.settings.load().max_body_bytes;
+            let (parts, body) = request.into_parts();
+            let body = http::read_body(body, &parts.headers, limit).await?;
+            let parsed = gemini::parse(&body)?;
+            gemini::generate(&self.client, model, method, parsed).await
+        }
+        .await;
+        result.unwrap_or_else(|e| (e.into_response(gemini::DIALECT), None))
+    }
+}
+
+fn not_allowed(dialect: Dialect) -> Response<Body> {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "method_not_allowed",
+        "Use POST on this route.",
+    )
+    .into_response(dialect)
+}
+
+/// Serves `gateway` on `listener` until `shutdown` resolves, then drains for up to `drain`.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    header_timeout: Duration,
+    drain: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let gateway = gateway.clone();
+                let service = hyper::service::service_fn(move |request| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, std::convert::Infallible>(gateway.handle(request).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let watched = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("draining in-flight requests");
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timed out; closing the remaining connections");
+    }
+    gateway.client.close().await;
+}
+
+/// Waits for SIGTERM or Ctrl-C; reloads on SIGHUP meanwhile.
+async fn signals(gateway: Arc<Gateway>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut hangup), Ok(mut terminate)) = (
+            signal(SignalKind::hangup()),
+            signal(SignalKind::terminate()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {
+                    if let Err(error) = gateway.reload() {
+                        tracing::error!(%error, "reload refused; keeping the running configuration");
+                    }
+                }
+                _ = terminate.recv() => return,
+                _ = tokio::signal::ctrl_c() => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = gateway;
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `llm-rotate serve`.
+pub async fn run(config_path: &Path, listen: Option<&str>) -> Result<(), String> {
+    let config = configure_from_file(config_path, None).map_err(|e| e.to_string())?;
+    let address = listen.unwrap_or(&config.gateway.listen).to_owned();
+    let address: SocketAddr = address
+        .parse()
+        .map_err(|_| format!("`{address}` is not an address like 127.0.0.1:8080"))?;
+    let header_timeout = Duration::from_secs(config.gateway.header_read_timeout_seconds.max(1));
+    let drain = Duration::from_secs(config.gateway.drain_timeout_seconds);
+    if config.gateway.tokens.is_empty() {
+        tracing::warn!(
+            "no gateway tokens configured: any client that can reach the gateway may use it"
+        );
+    }
+    let gateway = Arc::new(Gateway::new(config_path, config).map_err(|e| e.to_string())?);
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    // the first line of stdout names the address (tests and scripts read it)
+    println!("llm-rotate gateway listening on http://{bound}");
+    tracing::info!(%bound, "gateway listening");
+    serve(
+        listener,
+        gateway.clone(),
+        header_timeout,
+        drain,
+        signals(gateway),
+    )
+    .await;
+    Ok(())
+}
