@@ -1,0 +1,84 @@
+//! The official OpenAI Python SDK against the gateway, in front of the fake upstream: a
+//! plain and a streamed completion, an unknown model and a wrong token. The SDK is
+//! installed from PyPI into a virtualenv under the build directory on first run.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rotate_testkit::{Behavior, FakeUpstream};
+use serde_json::{json, Value};
+use support::{config, GatewayProcess, TOKEN};
+
+/// A virtualenv with the `openai` package, made once per build directory.
+fn sdk_python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("openai-sdk-venv");
+    let python = venv.join("bin").join("python");
+    let ready = venv.join(".installed");
+    if !ready.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(made.success(), "python3 -m venv failed");
+        let installed = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "openai>=1.40,<3",
+            ])
+            .status()
+            .unwrap();
+        assert!(installed.success(), "pip install openai failed");
+        std::fs::write(&ready, "").unwrap();
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_openai_sdk_works_against_the_gateway() {
+    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.set_default(
+        "sk-test-a",
+        Behavior::Reply("hello from the fake upstream".into()),
+    );
+    upstream.set_default(
+        "sk-test-b",
+        Behavior::Reply("hello from the fake upstream".into()),
+    );
+    upstream.script("sk-test-a", [Behavior::ServerError(503)]);
+    let mut config = config(&upstream, &[("a", "openai"), ("b", "openai")]);
+    config["providers"]["openai"]["models"] = json!(["gpt-4o", "gpt-4o-mini"]);
+    let gateway = GatewayProcess::start(&config);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
+    let base_url = format!("{}/v1", gateway.url);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("OPENAI_BASE_URL", base_url)
+            .env("OPENAI_API_KEY", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["plain"], "hello from the fake upstream");
+    assert_eq!(summary["streamed"], "hello from the fake upstream");
+    assert_eq!(summary["models"], json!(["gpt-4o", "gpt-4o-mini"]));
+    let keys: Vec<String> = upstream.ids_called();
+    assert_eq!(
+        keys[..2],
+        ["a", "b"],
+        "the 503 on a was retried on b without the SDK noticing"
+    );
+}

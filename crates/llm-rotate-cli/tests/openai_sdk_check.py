@@ -1,0 +1,74 @@
+"""Drives the llm-rotate gateway with the official OpenAI Python SDK.
+
+Reads OPENAI_BASE_URL and OPENAI_API_KEY (the gateway token) from the environment, makes
+a plain and a streamed chat completion, checks what the SDK parsed, and prints one JSON
+line summarising it. Exits non-zero on any mismatch.
+"""
+
+import json
+import sys
+
+import openai
+from openai import OpenAI
+
+
+def main() -> int:
+    client = OpenAI(max_retries=0, timeout=30)
+    plain = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hello"},
+        ],
+        max_tokens=20,
+        temperature=0.2,
+    )
+    assert plain.object == "chat.completion", plain
+    assert plain.choices[0].message.role == "assistant", plain
+    assert plain.choices[0].message.content == "hello from the fake upstream", plain
+    assert plain.choices[0].finish_reason == "stop", plain
+    assert plain.usage.total_tokens == plain.usage.prompt_tokens + plain.usage.completion_tokens
+
+    pieces = []
+    usage = None
+    finish = None
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "stream please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.delta.content:
+                pieces.append(choice.delta.content)
+            if choice.finish_reason:
+                finish = choice.finish_reason
+    streamed = "".join(pieces)
+    assert streamed == "hello from the fake upstream", streamed
+    assert finish == "stop", finish
+    assert usage is not None and usage.completion_tokens == 5, usage
+
+    try:
+        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+        raise AssertionError("an unknown model must fail")
+    except openai.NotFoundError as error:
+        assert error.status_code == 404
+
+    bad = OpenAI(api_key="not-the-token", max_retries=0)
+    try:
+        bad.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        raise AssertionError("a wrong token must fail")
+    except openai.AuthenticationError as error:
+        assert error.status_code == 401
+
+    models = [m.id for m in client.models.list()]
+    print(json.dumps({"sdk": openai.__version__, "plain": plain.choices[0].message.content,
+                      "streamed": streamed, "completion_tokens": usage.completion_tokens, "models": models}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
