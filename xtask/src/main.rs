@@ -5,10 +5,13 @@
 //!   with warnings denied;
 //! - `bench`: the criterion benches, then a table of their medians (also written as
 //!   JSON to `target/bench-summary.json`);
+//! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`,
+//!   direct and through the gateway, at concurrency 1 and 32;
 //! - `deny`: `cargo deny check` for licenses, bans and sources (needs cargo-deny).
 //!
 //! It depends on nothing but the standard library.
 
+mod gateway_bench;
 mod services;
 
 use std::path::{Path, PathBuf};
@@ -19,13 +22,16 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
+        Some("bench-gateway") => {
+            gateway_bench::bench_gateway(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10))
+        }
         Some("deny") => run(
             "cargo",
             &["deny", "check", "licenses", "bans", "sources"],
             &[],
         ),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [filter] | deny>");
+            eprintln!("usage: cargo xtask <ci | bench [filter] | bench-gateway [seconds] | deny>");
             Err("unknown command".to_owned())
         }
     };

@@ -18,7 +18,7 @@ pub fn ensure_redis() -> Result<(), String> {
         return Ok(());
     }
     if !has_program("redis-server") {
-        install_redis()?;
+        apt_install("redis-server")?;
     }
     eprintln!(
         "$ redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no"
@@ -71,11 +71,12 @@ fn has_program(name: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }
 
-fn install_redis() -> Result<(), String> {
+/// Installs a Debian package (with sudo when not root).
+pub fn apt_install(package: &str) -> Result<(), String> {
     let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
     for args in [
         &["apt-get", "update", "-q"][..],
-        &["apt-get", "install", "-y", "-q", "redis-server"][..],
+        &["apt-get", "install", "-y", "-q", package][..],
     ] {
         let command: Vec<&str> = sudo.iter().chain(args).copied().collect();
         eprintln!("$ {}", command.join(" "));
