@@ -51,6 +51,9 @@ enum Command {
         /// Address to listen on (default: the config's `gateway.listen`, else 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Run the fake vendor upstream on a free loopback port (for benchmarks and SDK
     /// tests): every key succeeds. The first line of stdout names its URL.
@@ -73,12 +76,20 @@ fn main() -> ExitCode {
             Ok(runtime) => runtime.block_on(demo::run(calls, pace_ms)),
             Err(code) => code,
         },
-        Command::Serve { config, listen } => {
+        Command::Serve {
+            config,
+            listen,
+            workers,
+        } => {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
                 .with_max_level(tracing::Level::INFO)
                 .init();
-            match runtime() {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(workers) = workers {
+                builder.worker_threads(workers.max(1));
+            }
+            match builder.enable_all().build() {
                 Ok(runtime) => match runtime.block_on(gateway::run(&config, listen.as_deref())) {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(message) => {
@@ -86,7 +97,10 @@ fn main() -> ExitCode {
                         ExitCode::FAILURE
                     }
                 },
-                Err(code) => code,
+                Err(error) => {
+                    eprintln!("error: cannot start the runtime: {error}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Command::FakeUpstream => match runtime() {
