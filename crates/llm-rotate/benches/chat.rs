@@ -230,24 +230,13 @@ fn chat(c: &mut Criterion) {
     let redis_client = redis_backed(&runtime);
     #[cfg(feature = "redis")]
     if let Some(redis_client) = &redis_client {
-        group.bench_function("llm_rotate_redis", |b| {
-            b.iter_custom(|iters| {
-                let client = redis_client.clone();
-                let messages = messages.clone();
-                runtime.block_on(concurrent(iters, move || {
-                    let client = client.clone();
-                    let messages = messages.clone();
-                    async move {
-                        drop(
-                            client
-                                .chat("gpt-4o-mini", &messages, ChatOptions::default())
-                                .await
-                                .expect("chat"),
-                        )
-                    }
-                }))
-            })
-        });
+        concurrent_chat(
+            &mut group,
+            &runtime,
+            "llm_rotate_redis",
+            redis_client,
+            &messages,
+        );
     }
     group.bench_function("bare_hyper", |b| {
         b.iter_custom(|iters| {
@@ -260,7 +249,20 @@ fn chat(c: &mut Criterion) {
             }))
         })
     });
-    group.bench_function("llm_rotate", |b| {
+    concurrent_chat(&mut group, &runtime, "llm_rotate", client, &messages);
+    group.finish();
+}
+
+/// Benches `client.chat` under 64 concurrent callers as `name`.
+fn concurrent_chat(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    client: &LMRotate,
+    messages: &[ChatMessage],
+) {
+    let messages: Arc<[ChatMessage]> = messages.into();
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let client = client.clone();
             let messages = messages.clone();
@@ -278,7 +280,6 @@ fn chat(c: &mut Criterion) {
             }))
         })
     });
-    group.finish();
 }
 
 criterion_group!(benches, chat);

@@ -7,10 +7,8 @@ use std::collections::VecDeque;
 
 use rotate_core::error::ProviderError;
 use rotate_core::provider::StreamDelta;
-use rotate_providers::adapter::malformed;
 use rotate_providers::events::StreamProtocol;
 use rotate_providers::sse::SseEvent;
-use serde_json::Value;
 
 use crate::reply::read_piece;
 
@@ -26,11 +24,9 @@ impl StreamProtocol for GeminiStream {
         event: SseEvent<'_>,
         out: &mut VecDeque<StreamDelta>,
     ) -> Result<(), ProviderError> {
-        if event.data.trim().is_empty() {
+        let Some(value) = event.json("Gemini stream chunk")? else {
             return Ok(());
-        }
-        let value: Value =
-            serde_json::from_str(event.data).map_err(|e| malformed("Gemini stream chunk", e))?;
+        };
         let mut piece = read_piece(&value)?;
         if piece.finish_reason.is_some() {
             self.done = true;

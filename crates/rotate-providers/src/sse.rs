@@ -20,6 +20,18 @@ pub struct SseEvent<'a> {
     pub data: &'a str,
 }
 
+impl SseEvent<'_> {
+    /// The event's data as JSON; `None` when it is blank (keep-alives).
+    pub fn json(&self, what: &str) -> Result<Option<serde_json::Value>, ProviderError> {
+        if self.data.trim().is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(self.data)
+            .map(Some)
+            .map_err(|e| crate::adapter::malformed(what, e))
+    }
+}
+
 /// An incremental SSE decoder.
 #[derive(Debug, Default)]
 pub struct SseDecoder {

@@ -78,6 +78,19 @@ pub enum Behavior {
     Blocked,
 }
 
+impl Behavior {
+    /// For the stream behaviours: how many content chunks are sent before the ending.
+    pub(crate) fn streamed_count(&self) -> Option<usize> {
+        match self {
+            Self::CutAfter(n)
+            | Self::EndWithoutTerminal(n)
+            | Self::MidStreamError(n)
+            | Self::StallAfter(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
 /// Which protocol a request spoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {

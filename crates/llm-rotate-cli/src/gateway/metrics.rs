@@ -94,6 +94,15 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// `provider="…",key_id="…"` of a key.
+fn key_labels(key: &llm_rotate::KeyHealth) -> String {
+    format!(
+        "provider=\"{}\",key_id=\"{}\"",
+        escape(&key.provider),
+        escape(&key.key_id)
+    )
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -138,16 +147,19 @@ impl Metrics {
         for key in &health.keys {
             let _ = writeln!(
                 out,
-                "llm_rotate_upstream_requests_total{{provider=\"{}\",key_id=\"{}\"}} {}",
-                escape(&key.provider),
-                escape(&key.key_id),
+                "llm_rotate_upstream_requests_total{{{}}} {}",
+                key_labels(key),
                 key.requests
             );
         }
         out.push_str("# HELP llm_rotate_upstream_failures_total Failed upstream attempts, by provider, key and kind.\n# TYPE llm_rotate_upstream_failures_total counter\n");
         for key in &health.keys {
             for (kind, n) in &key.failures_by_kind {
-                let _ = writeln!(out, "llm_rotate_upstream_failures_total{{provider=\"{}\",key_id=\"{}\",kind=\"{kind}\"}} {n}", escape(&key.provider), escape(&key.key_id));
+                let _ = writeln!(
+                    out,
+                    "llm_rotate_upstream_failures_total{{{},kind=\"{kind}\"}} {n}",
+                    key_labels(key)
+                );
             }
         }
         out.push_str("# HELP llm_rotate_key_state 1 for the state each key is in.\n# TYPE llm_rotate_key_state gauge\n");
@@ -160,9 +172,8 @@ impl Metrics {
             ] {
                 let _ = writeln!(
                     out,
-                    "llm_rotate_key_state{{provider=\"{}\",key_id=\"{}\",state=\"{state}\"}} {}",
-                    escape(&key.provider),
-                    escape(&key.key_id),
+                    "llm_rotate_key_state{{{},state=\"{state}\"}} {}",
+                    key_labels(key),
                     u8::from(key.state == state)
                 );
             }
@@ -171,9 +182,8 @@ impl Metrics {
         for key in &health.keys {
             let _ = writeln!(
                 out,
-                "llm_rotate_key_in_flight{{provider=\"{}\",key_id=\"{}\"}} {}",
-                escape(&key.provider),
-                escape(&key.key_id),
+                "llm_rotate_key_in_flight{{{}}} {}",
+                key_labels(key),
                 key.in_flight
             );
         }

@@ -9,7 +9,6 @@ use rotate_core::provider::StreamDelta;
 use serde_json::Value;
 
 use super::response::{error_kind, finish_reason, usage};
-use crate::adapter::malformed;
 use crate::events::StreamProtocol;
 use crate::sse::SseEvent;
 
@@ -28,11 +27,9 @@ impl StreamProtocol for AnthropicStream {
         event: SseEvent<'_>,
         out: &mut VecDeque<StreamDelta>,
     ) -> Result<(), ProviderError> {
-        if event.data.trim().is_empty() {
+        let Some(v) = event.json("stream event")? else {
             return Ok(());
-        }
-        let v: Value =
-            serde_json::from_str(event.data).map_err(|e| malformed("stream event", e))?;
+        };
         let name = if event.event.is_empty() {
             v.get("type").and_then(Value::as_str).unwrap_or("")
         } else {

@@ -118,13 +118,7 @@ pub(crate) fn respond(
     behavior: Behavior,
     service: Service,
 ) -> Response<ReplyBody> {
-    let streamed_count = match behavior {
-        Behavior::CutAfter(n)
-        | Behavior::EndWithoutTerminal(n)
-        | Behavior::MidStreamError(n)
-        | Behavior::StallAfter(n) => Some(n),
-        _ => None,
-    };
+    let streamed_count = behavior.streamed_count();
     match behavior {
         Behavior::Ok | Behavior::Reply(_) | Behavior::HeadroomExhausted(_) => {}
         Behavior::Blocked => {

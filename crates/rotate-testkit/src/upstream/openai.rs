@@ -102,13 +102,7 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     let text = x.reply_text(&behavior);
     let prompt = x.prompt_tokens();
     let completion = completion_tokens(&text);
-    let streamed_count = match behavior {
-        Behavior::CutAfter(n)
-        | Behavior::EndWithoutTerminal(n)
-        | Behavior::MidStreamError(n)
-        | Behavior::StallAfter(n) => Some(n),
-        _ => None,
-    };
+    let streamed_count = behavior.streamed_count();
     match behavior {
         Behavior::Ok | Behavior::Reply(_) | Behavior::HeadroomExhausted(_) => {}
         Behavior::MalformedJson if !x.stream => {
