@@ -128,8 +128,8 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
         ));
     }
     if let (Some(rotate), Some(bare)) = (
-        get("chat/sequential/llm_rotate"),
-        get("chat/sequential/bare_hyper"),
+        get("chat_sequential/llm_rotate"),
+        get("chat_sequential/bare_hyper"),
     ) {
         out.push((
             "chat() over loopback minus bare hyper".into(),
@@ -138,8 +138,8 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
         ));
     }
     if let (Some(rotate), Some(bare)) = (
-        get("chat/concurrent64/llm_rotate"),
-        get("chat/concurrent64/bare_hyper"),
+        get("chat_concurrent64/llm_rotate"),
+        get("chat_concurrent64/bare_hyper"),
     ) {
         out.push((
             "throughput at 64 concurrent, vs bare hyper".into(),
