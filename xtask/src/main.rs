@@ -132,9 +132,19 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
         get("chat_sequential/bare_hyper"),
     ) {
         out.push((
-            "chat() over loopback minus bare hyper".into(),
+            "chat() over loopback minus bare hyper (same key)".into(),
             format_nanos(rotate - bare),
             "<= 5 µs",
+        ));
+    }
+    if let (Some(rotate), Some(bare)) = (
+        get("chat_sequential/llm_rotate_4keys"),
+        get("chat_sequential/bare_hyper"),
+    ) {
+        out.push((
+            "chat() rotating 4 keys minus bare hyper".into(),
+            format_nanos(rotate - bare),
+            "(reference)",
         ));
     }
     if let (Some(rotate), Some(bare)) = (

@@ -53,7 +53,10 @@ impl Bare {
 struct Setup {
     _server: tokio::runtime::Runtime,
     _upstream: FakeUpstream,
+    /// Four keys of one provider.
     client: LMRotate,
+    /// One key, the same one the bare client uses.
+    one_key: LMRotate,
     bare: Arc<Bare>,
 }
 
@@ -68,9 +71,13 @@ fn setup(runtime: &tokio::runtime::Runtime) -> Setup {
         .expect("upstream");
     let keys: Vec<(String, &str)> = (0..4).map(|i| (format!("k{i}"), "openai")).collect();
     let refs: Vec<(&str, &str)> = keys.iter().map(|(id, p)| (id.as_str(), *p)).collect();
-    let config =
-        LMRotateConfig::from_value(upstream.config(&refs, serde_json::json!({}))).expect("config");
-    let client = LMRotate::new(config).expect("client");
+    let client_of = |refs: &[(&str, &str)]| {
+        let config = LMRotateConfig::from_value(upstream.config(refs, serde_json::json!({})))
+            .expect("config");
+        LMRotate::new(config).expect("client")
+    };
+    let client = client_of(&refs);
+    let one_key = client_of(&refs[..1]);
     let bare = runtime.block_on(async {
         Arc::new(Bare {
             client: Client::builder(TokioExecutor::new())
@@ -83,6 +90,7 @@ fn setup(runtime: &tokio::runtime::Runtime) -> Setup {
         _server: server,
         _upstream: upstream,
         client,
+        one_key,
         bare,
     }
 }
@@ -183,24 +191,40 @@ fn chat(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let Setup { client, bare, .. } = &setup(&runtime);
+    let Setup {
+        client,
+        one_key,
+        bare,
+        ..
+    } = &setup(&runtime);
     let messages = vec![ChatMessage::user("What is the capital of France?")];
-    let rotate_call = || async {
-        drop(
-            client
-                .chat("gpt-4o-mini", &messages, ChatOptions::default())
-                .await
-                .expect("chat"),
-        )
+    let call_with = |client: &'static LMRotate| {
+        let messages = messages.clone();
+        move || {
+            let messages = messages.clone();
+            async move {
+                drop(
+                    client
+                        .chat("gpt-4o-mini", &messages, ChatOptions::default())
+                        .await
+                        .expect("chat"),
+                )
+            }
+        }
     };
+    let rotate_call = call_with(leak(one_key));
+    let rotate_4keys_call = call_with(leak(client));
     let bare_call = || async { drop(bare.call(&messages).await) };
 
     let mut group = c.benchmark_group("chat/sequential");
     group.bench_function("bare_hyper", |b| {
-        b.iter_custom(|iters| runtime.block_on(paired(iters, bare_call, rotate_call)))
+        b.iter_custom(|iters| runtime.block_on(paired(iters, bare_call, rotate_call.clone())))
     });
     group.bench_function("llm_rotate", |b| {
-        b.iter_custom(|iters| runtime.block_on(paired(iters, rotate_call, bare_call)))
+        b.iter_custom(|iters| runtime.block_on(paired(iters, rotate_call.clone(), bare_call)))
+    });
+    group.bench_function("llm_rotate_4keys", |b| {
+        b.iter_custom(|iters| runtime.block_on(paired(iters, rotate_4keys_call.clone(), bare_call)))
     });
     let adapter = {
         use llm_rotate::core::provider::AdapterFactory;
@@ -251,6 +275,11 @@ fn chat(c: &mut Criterion) {
     });
     concurrent_chat(&mut group, &runtime, "llm_rotate", client, &messages);
     group.finish();
+}
+
+/// A clone of `client` that lives for the whole bench run.
+fn leak(client: &LMRotate) -> &'static LMRotate {
+    Box::leak(Box::new(client.clone()))
 }
 
 /// Benches `client.chat` under 64 concurrent callers as `name`.
