@@ -2,12 +2,51 @@
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use llm_rotate::{ChatMessage, ChatOptions, KeyState, LMRotate, LMRotateConfig};
 use rotate_testkit::redis_server::{fresh_namespace, test_redis_url, PrivateRedis};
 use rotate_testkit::{Behavior, FakeUpstream};
 use serde_json::json;
+
+/// Everything logged at warn level and above by this test binary.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    fn count(&self, needle: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .matches(needle)
+            .count()
+    }
+}
+
+/// The binary's log, captured from the first call on (background tasks included).
+fn log() -> &'static Log {
+    static LOG: OnceLock<Log> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        log
+    })
+}
 
 fn client(
     upstream: &FakeUpstream,
@@ -187,6 +226,7 @@ async fn quarantine_is_shared_and_usage_adds_up_across_clients() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopping_and_restarting_loses_no_call() {
+    let log = log();
     let mut redis = PrivateRedis::start().unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     let namespace = fresh_namespace("fleet-restart");
@@ -214,6 +254,18 @@ async fn redis_stopping_and_restarting_loses_no_call() {
         2,
         "health still answers from the local view"
     );
+    let usage_during = client.usage_summary().await;
+    assert_eq!(
+        usage_during.total.requests, 30,
+        "this process's counts while Redis is away"
+    );
+    assert_eq!(
+        log.count("unreachable"),
+        1,
+        "one warning for the outage, not one per call: {}",
+        String::from_utf8_lossy(&log.0.lock().unwrap())
+    );
+    assert_eq!(log.count(&redis.url()), 1, "the warning names the server");
 
     redis.restart().unwrap();
     for _ in 0..5 {

@@ -589,7 +589,8 @@ impl Engine {
         let (states, mut connected) = match self.inner.store.states(ids).await {
             Ok(states) => (states, self.inner.store.connected()),
             Err(error) => {
-                tracing::warn!(%error, "state store unreachable; reporting this process's view");
+                // the store logs the outage once; a report during it says `connected: false`
+                tracing::debug!(%error, "state store unreachable; reporting this process's view");
                 let local = topology
                     .key_order
                     .iter()
@@ -662,7 +663,7 @@ impl Engine {
         match self.inner.store.usage().await {
             Ok(summary) => summary,
             Err(error) => {
-                tracing::warn!(%error, "state store unreachable; usage summary unavailable");
+                tracing::debug!(%error, "state store unreachable; usage summary unavailable");
                 UsageSummary::default()
             }
         }
