@@ -349,3 +349,32 @@ async fn two_processes_share_usage_exactly() {
     assert_eq!(upstream.requests().len(), 300);
     cleanup(&namespace).await;
 }
+
+#[tokio::test]
+async fn an_unreachable_redis_at_start_still_serves_calls() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(
+        &upstream,
+        "redis://127.0.0.1:1",
+        &fresh_namespace("down"),
+        json!({"selection_strategy": "round_robin"}),
+    );
+    upstream.script(
+        "sk-test-a",
+        [Behavior::RateLimited(Some(Duration::from_secs(30)))],
+    );
+    let hi = [ChatMessage::user("hi")];
+    for _ in 0..4 {
+        let reply = client
+            .chat("gpt-4o", &hi, ChatOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(reply.key_id, "b", "the cooldown holds in the local view");
+    }
+    let report = client.health().await;
+    assert!(!report.store.connected);
+    assert_eq!(report.store.backend, "redis");
+    assert_eq!(report.keys[0].state, KeyState::CoolingDown);
+    assert_eq!(client.usage_summary().await.total.successes, 4);
+    client.close().await;
+}
