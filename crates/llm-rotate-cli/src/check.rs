@@ -30,6 +30,14 @@ pub fn describe(config: &LMRotateConfig) -> String {
         d.selection_strategy, d.max_retries, d.cooldown_seconds, d.quarantine_seconds, d.max_consecutive_failures
     );
     let store = &config.state_store;
+    let gateway = &config.gateway;
+    out.push_str(&format!(
+        "gateway: listen {}   {} token(s)   {} admin token(s)   body limit {} bytes\n",
+        gateway.listen,
+        gateway.tokens.len(),
+        gateway.admin_tokens.len(),
+        gateway.max_body_bytes
+    ));
     out.push_str(&format!(
         "state store: {}{}\n\n",
         store.backend.as_str(),
@@ -75,7 +83,10 @@ pub fn describe(config: &LMRotateConfig) -> String {
             let secret = match (&k.value, &k.env) {
                 (Some(value), _) => value.mask(),
                 (None, Some(var)) => format!("${var}"),
-                (None, None) => "-".to_owned(),
+                (None, None) => k
+                    .metadata
+                    .get("credentials_file")
+                    .map_or_else(|| "-".to_owned(), |path| format!("file {path}")),
             };
             vec![
                 k.id.clone(),

@@ -21,7 +21,7 @@ fn check_prints_a_masked_key_table() {
     let path = dir.path().join("rotate.yaml");
     std::fs::write(
         &path,
-        "defaults:\n  selection_strategy: priority\nkeys:\n  - id: main\n    provider: openai\n    value: sk-test-abcdefghijklmnopqrstuvwxyz\n  - id: backup\n    provider: groq\n    value: gsk-1234567890abcdefghij\n    priority: 1\nfallback_chains:\n  smart:\n    - provider: openai\n      upstream: gpt-4o\n    - provider: groq\n      upstream: llama-3.3-70b\n",
+        "defaults:\n  selection_strategy: priority\nkeys:\n  - id: main\n    provider: openai\n    value: sk-test-abcdefghijklmnopqrstuvwxyz\n  - id: backup\n    provider: groq\n    value: gsk-1234567890abcdefghij\n    priority: 1\nfallback_chains:\n  smart:\n    - provider: openai\n      upstream: gpt-4o\n    - provider: groq\n      upstream: llama-3.3-70b\ngateway:\n  tokens: [gw-check-token-secret]\n",
     )
     .unwrap();
     let (code, out, err) = llm_rotate(&["check", "--config", path.to_str().unwrap()]);
@@ -31,6 +31,8 @@ fn check_prints_a_masked_key_table() {
     assert!(out.contains("https://api.groq.com/openai/v1"));
     assert!(out.contains("smart: openai/gpt-4o -> groq/llama-3.3-70b"));
     assert!(!out.contains("abcdefghijklmnop"), "the key leaked: {out}");
+    assert!(out.contains("gateway: listen 127.0.0.1:8080   1 token(s)"), "{out}");
+    assert!(!out.contains("gw-check-token-secret"), "the token leaked: {out}");
     assert!(out.contains("config OK"));
 }
 
