@@ -31,8 +31,14 @@ fn check_prints_a_masked_key_table() {
     assert!(out.contains("https://api.groq.com/openai/v1"));
     assert!(out.contains("smart: openai/gpt-4o -> groq/llama-3.3-70b"));
     assert!(!out.contains("abcdefghijklmnop"), "the key leaked: {out}");
-    assert!(out.contains("gateway: listen 127.0.0.1:8080   1 token(s)"), "{out}");
-    assert!(!out.contains("gw-check-token-secret"), "the token leaked: {out}");
+    assert!(
+        out.contains("gateway: listen 127.0.0.1:8080   1 token(s)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("gw-check-token-secret"),
+        "the token leaked: {out}"
+    );
     assert!(out.contains("config OK"));
 }
 
