@@ -62,6 +62,38 @@ fn ensure_wrk() -> Result<(), String> {
     crate::services::apt_install("wrk")
 }
 
+/// CPU time a process has used so far (user + system), from `/proc`.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // fields after the parenthesised command name; utime and stime are the 12th and 13th
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Runs `measure` and returns its result with the CPU µs per request `pid` spent.
+fn with_cpu(
+    pid: u32,
+    seconds: u32,
+    measure: impl FnOnce() -> Result<Figures, String>,
+) -> Result<(Figures, f64), String> {
+    let before = cpu_seconds(pid).unwrap_or(f64::NAN);
+    let figures = measure()?;
+    let after = cpu_seconds(pid).unwrap_or(f64::NAN);
+    let requests = figures.requests_per_sec * f64::from(seconds);
+    Ok((figures, (after - before) * 1e6 / requests))
+}
+
 /// One wrk run's figures.
 #[derive(Debug, Clone, Copy, Default)]
 struct Figures {
@@ -146,7 +178,8 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     let binary = root().join("target/release/llm-rotate");
     let work: PathBuf = root().join("target/bench-gateway");
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let (_upstream, upstream_url) = start(&binary, &["fake-upstream"])?;
+    let (upstream, upstream_url) = start(&binary, &["fake-upstream"])?;
+    let upstream_pid = upstream.0.id();
     let keys: Vec<String> = (1..=4)
         .map(|i| format!(r#"{{"id": "k{i}", "provider": "openai", "value": "sk-test-k{i}"}}"#))
         .collect();
@@ -157,18 +190,25 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     let config_path = work.join("config.json");
     std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
     let config_arg = config_path.to_string_lossy().into_owned();
-    let (_gateway, gateway_url) = start(
+    let (gateway, gateway_url) = start(
         &binary,
         &["serve", "--config", &config_arg, "--listen", "127.0.0.1:0"],
     )?;
     // warm both paths (connection pools, first-call allocations)
     wrk(&upstream_url, 4, "sk-test-k1", &work, 1)?;
     wrk(&gateway_url, 4, TOKEN, &work, 1)?;
+    let gateway_pid = gateway.0.id();
     let mut rows = Vec::new();
+    let mut cpu = Vec::new();
     for connections in [1u32, 32] {
-        let direct = wrk(&upstream_url, connections, "sk-test-k1", &work, seconds)?;
-        let through = wrk(&gateway_url, connections, TOKEN, &work, seconds)?;
+        let (direct, upstream_cpu) = with_cpu(upstream_pid, seconds, || {
+            wrk(&upstream_url, connections, "sk-test-k1", &work, seconds)
+        })?;
+        let (through, gateway_cpu) = with_cpu(gateway_pid, seconds, || {
+            wrk(&gateway_url, connections, TOKEN, &work, seconds)
+        })?;
         rows.push((connections, direct, through));
+        cpu.push((connections, upstream_cpu, gateway_cpu));
     }
     println!();
     println!(
@@ -194,6 +234,11 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
             direct.requests_per_sec, direct.p50_ms, direct.p90_ms, direct.p99_ms,
             through.requests_per_sec, through.p50_ms, through.p90_ms, through.p99_ms
         ));
+    }
+    for (connections, upstream_cpu, gateway_cpu) in &cpu {
+        println!(
+            "CPU per request at concurrency {connections}: fake upstream {upstream_cpu:.1} µs, gateway {gateway_cpu:.1} µs (both on the same cores as wrk)"
+        );
     }
     println!("goal at concurrency 32: gateway >= 60% of direct req/s, p99 added <= 1 ms");
     let out = root().join("target/bench-gateway.json");
