@@ -52,7 +52,7 @@ impl Bare {
 
 struct Setup {
     _server: tokio::runtime::Runtime,
-    _upstream: FakeUpstream,
+    upstream: FakeUpstream,
     /// Four keys of one provider.
     client: LMRotate,
     /// One key, the same one the bare client uses.
@@ -69,15 +69,12 @@ fn setup(runtime: &tokio::runtime::Runtime) -> Setup {
     let upstream = server
         .block_on(FakeUpstream::start_quiet())
         .expect("upstream");
-    let keys: Vec<(String, &str)> = (0..4).map(|i| (format!("k{i}"), "openai")).collect();
-    let refs: Vec<(&str, &str)> = keys.iter().map(|(id, p)| (id.as_str(), *p)).collect();
-    let client_of = |refs: &[(&str, &str)]| {
-        let config = LMRotateConfig::from_value(upstream.config(refs, serde_json::json!({})))
-            .expect("config");
+    let client_of = |keys: usize| {
+        let config = LMRotateConfig::from_value(keys_config(&upstream, keys)).expect("config");
         LMRotate::new(config).expect("client")
     };
-    let client = client_of(&refs);
-    let one_key = client_of(&refs[..1]);
+    let client = client_of(4);
+    let one_key = client_of(1);
     let bare = runtime.block_on(async {
         Arc::new(Bare {
             client: Client::builder(TokioExecutor::new())
@@ -88,7 +85,7 @@ fn setup(runtime: &tokio::runtime::Runtime) -> Setup {
     });
     Setup {
         _server: server,
-        _upstream: upstream,
+        upstream,
         client,
         one_key,
         bare,
@@ -143,29 +140,23 @@ where
         .mul_f64(iters as f64 / (per_task * CONCURRENCY) as f64)
 }
 
-/// The same client with the Redis store (when a Redis answers at the test URL).
+/// The config of `n` OpenAI keys `k0`, `k1`, … pointing at `upstream`.
+fn keys_config(upstream: &FakeUpstream, n: usize) -> serde_json::Value {
+    let keys: Vec<(String, &str)> = (0..n).map(|i| (format!("k{i}"), "openai")).collect();
+    let refs: Vec<(&str, &str)> = keys.iter().map(|(id, p)| (id.as_str(), *p)).collect();
+    upstream.config(&refs, serde_json::json!({}))
+}
+
+/// The four-key client with the Redis store, on the same upstream (when a Redis
+/// answers at the test URL).
 #[cfg(feature = "redis")]
-fn redis_backed(runtime: &tokio::runtime::Runtime) -> Option<LMRotate> {
+fn redis_backed(runtime: &tokio::runtime::Runtime, upstream: &FakeUpstream) -> Option<LMRotate> {
     let url = rotate_testkit::redis_server::test_redis_url();
     if std::net::TcpStream::connect(url.trim_start_matches("redis://")).is_err() {
         eprintln!("no Redis at {url}: skipping the Redis-backed bench");
         return None;
     }
-    let (server, upstream) = REDIS_UPSTREAM.get_or_init(|| {
-        let server = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        let upstream = server
-            .block_on(FakeUpstream::start_quiet())
-            .expect("upstream");
-        (server, upstream)
-    });
-    let _ = server;
-    let keys: Vec<(String, &str)> = (0..4).map(|i| (format!("k{i}"), "openai")).collect();
-    let refs: Vec<(&str, &str)> = keys.iter().map(|(id, p)| (id.as_str(), *p)).collect();
-    let mut config = upstream.config(&refs, serde_json::json!({}));
+    let mut config = keys_config(upstream, 4);
     config["state_store"] = serde_json::json!({"backend": "redis", "redis_url": url, "redis_namespace": rotate_testkit::redis_server::fresh_namespace("bench")});
     let client =
         LMRotate::new(LMRotateConfig::from_value(config).expect("config")).expect("client");
@@ -182,10 +173,6 @@ fn redis_backed(runtime: &tokio::runtime::Runtime) -> Option<LMRotate> {
     Some(client)
 }
 
-#[cfg(feature = "redis")]
-static REDIS_UPSTREAM: std::sync::OnceLock<(tokio::runtime::Runtime, FakeUpstream)> =
-    std::sync::OnceLock::new();
-
 fn chat(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -195,8 +182,11 @@ fn chat(c: &mut Criterion) {
         client,
         one_key,
         bare,
+        upstream,
         ..
     } = &setup(&runtime);
+    #[cfg(not(feature = "redis"))]
+    let _ = upstream; // only the Redis-backed client needs it
     let messages = vec![ChatMessage::user("What is the capital of France?")];
     let call_with = |client: &'static LMRotate| {
         let messages = messages.clone();
@@ -251,7 +241,7 @@ fn chat(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("chat/concurrent64");
     #[cfg(feature = "redis")]
-    let redis_client = redis_backed(&runtime);
+    let redis_client = redis_backed(&runtime, upstream);
     #[cfg(feature = "redis")]
     if let Some(redis_client) = &redis_client {
         concurrent_chat(
