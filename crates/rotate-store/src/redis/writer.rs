@@ -45,17 +45,90 @@ impl From<&UsageRecord<'_>> for UsageDelta {
     }
 }
 
+/// The counters of a usage hash, in [`Counts`] order.
+const COUNTERS: [&str; 6] = [
+    "requests",
+    "successes",
+    "failures",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+];
+
+/// Increments of the six counters, in [`COUNTERS`] order.
+type Counts = [u64; 6];
+
 impl UsageDelta {
-    fn counters(&self) -> [(&'static str, u64); 6] {
+    fn counts(&self) -> Counts {
         let (ok, failed) = if self.success { (1, 0) } else { (0, 1) };
         [
-            ("requests", 1),
-            ("successes", ok),
-            ("failures", failed),
-            ("prompt_tokens", self.usage.prompt_tokens),
-            ("completion_tokens", self.usage.completion_tokens),
-            ("total_tokens", self.usage.total_tokens),
+            1,
+            ok,
+            failed,
+            self.usage.prompt_tokens,
+            self.usage.completion_tokens,
+            self.usage.total_tokens,
         ]
+    }
+}
+
+/// Usage gathered since the last batch: totals, and per name for each dimension. Adding
+/// a delta allocates only for a name not seen yet; fields are formatted once per batch.
+#[derive(Default)]
+struct PendingUsage {
+    total: Counts,
+    by: [HashMap<String, Counts>; DIMENSIONS.len()],
+    any: bool,
+}
+
+fn add_counts(into: &mut Counts, from: &Counts) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+impl PendingUsage {
+    fn add(&mut self, delta: UsageDelta) {
+        let counts = delta.counts();
+        add_counts(&mut self.total, &counts);
+        let names = [
+            Some(delta.provider),
+            Some(delta.key_id),
+            Some(delta.model),
+            delta.upstream,
+        ];
+        for (map, name) in self.by.iter_mut().zip(names) {
+            let Some(name) = name else { continue };
+            match map.get_mut(name.as_str()) {
+                Some(existing) => add_counts(existing, &counts),
+                None => {
+                    map.insert(name, counts);
+                }
+            }
+        }
+        self.any = true;
+    }
+
+    /// The (hash index, field, increment) rows of everything gathered, leaving it empty.
+    /// Index 0 is the total hash, then the dimensions.
+    fn take_rows(&mut self) -> Vec<(usize, String, u64)> {
+        let mut rows = Vec::new();
+        for (counter, amount) in COUNTERS.iter().zip(self.total) {
+            if amount > 0 {
+                rows.push((0, (*counter).to_owned(), amount));
+            }
+        }
+        for (i, map) in self.by.iter_mut().enumerate() {
+            for (name, counts) in map.drain() {
+                for (counter, amount) in COUNTERS.iter().zip(counts) {
+                    if amount > 0 {
+                        rows.push((i + 1, format!("{name}{FIELD_SEPARATOR}{counter}"), amount));
+                    }
+                }
+            }
+        }
+        *self = Self::default();
+        rows
     }
 }
 
@@ -78,16 +151,13 @@ pub(crate) enum Op {
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
-/// A usage batch: (hash index, field) -> increment. Index 0 is the total hash, then the dimensions.
-type Increments = HashMap<(usize, String), u64>;
-
 /// A frozen usage batch: its sequence number and its (hash index, field, increment) rows.
 type FrozenBatch = (u64, Vec<(usize, String, u64)>);
 
 #[derive(Default)]
 struct Pending {
     transitions: VecDeque<Op>,
-    usage: Increments,
+    usage: PendingUsage,
     /// The batch being written, frozen so a retry sends exactly the same increments.
     batch: Option<FrozenBatch>,
     windows: HashMap<(Arc<str>, RateWindow, u64), u64>,
@@ -98,28 +168,7 @@ impl Pending {
     fn add(&mut self, op: Op) {
         match op {
             op @ Op::Transition { .. } => self.transitions.push_back(op),
-            Op::Usage(delta) => {
-                let names = [
-                    Some(&delta.provider),
-                    Some(&delta.key_id),
-                    Some(&delta.model),
-                    delta.upstream.as_ref(),
-                ];
-                for (counter, amount) in delta.counters() {
-                    if amount == 0 {
-                        continue;
-                    }
-                    *self.usage.entry((0, counter.to_owned())).or_default() += amount;
-                    for (i, name) in names.iter().enumerate() {
-                        if let Some(name) = name {
-                            *self
-                                .usage
-                                .entry((i + 1, format!("{name}{FIELD_SEPARATOR}{counter}")))
-                                .or_default() += amount;
-                        }
-                    }
-                }
-            }
+            Op::Usage(delta) => self.usage.add(delta),
             Op::Window {
                 key_id,
                 window,
@@ -134,7 +183,7 @@ impl Pending {
 
     fn has_writes(&self) -> bool {
         !self.transitions.is_empty()
-            || !self.usage.is_empty()
+            || self.usage.any
             || self.batch.is_some()
             || !self.windows.is_empty()
     }
@@ -260,14 +309,10 @@ async fn write(
     }
     loop {
         if pending.batch.is_none() {
-            if pending.usage.is_empty() {
+            if !pending.usage.any {
                 break;
             }
-            let increments = pending
-                .usage
-                .drain()
-                .map(|((hash, field), amount)| (hash, field, amount))
-                .collect();
+            let increments = pending.usage.take_rows();
             *seq += 1;
             pending.batch = Some((*seq, increments));
         }
