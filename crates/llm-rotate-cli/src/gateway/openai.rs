@@ -259,12 +259,10 @@ pub async fn complete(
     let created = now_secs();
     let include_usage = request.include_usage;
     let mut first = true;
-    let mut model = request.model.clone();
     let mut usage: Option<Usage> = None;
     let events = stream
         .map(move |item| match item {
             Ok(chunk) => {
-                model.clone_from(&chunk.model);
                 if chunk.usage.is_some() {
                     usage = chunk.usage;
                 }
