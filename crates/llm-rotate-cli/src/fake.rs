@@ -18,6 +18,12 @@ pub async fn run() -> ExitCode {
     };
     println!("fake upstream listening on {}", upstream.url());
     let _ = std::io::stdout().flush();
+    stopped().await;
+    ExitCode::SUCCESS
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn stopped() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -26,9 +32,8 @@ pub async fn run() -> ExitCode {
                 _ = terminate.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}
             }
-            return ExitCode::SUCCESS;
+            return;
         }
     }
     let _ = tokio::signal::ctrl_c().await;
-    ExitCode::SUCCESS
 }

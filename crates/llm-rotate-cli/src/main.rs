@@ -12,7 +12,9 @@ mod check;
 mod demo;
 mod fake;
 mod gateway;
+mod relay;
 mod table;
+mod workers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,7 +57,8 @@ enum Command {
         /// Address to listen on (default: the config's `gateway.listen`, else 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
-        /// Worker threads (default: one per core).
+        /// Threads serving connections, each with its own single-threaded runtime
+        /// (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
     },
@@ -63,6 +66,14 @@ enum Command {
     /// tests): every key succeeds. The first line of stdout names its URL.
     #[command(hide = true)]
     FakeUpstream,
+    /// Relay every request unchanged to `--to` (the gateway benchmark's baseline: two
+    /// HTTP exchanges and nothing else). The first line of stdout names its URL.
+    #[command(hide = true)]
+    Relay {
+        /// The upstream, like http://127.0.0.1:8000.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -70,6 +81,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         eprintln!("error: cannot start the runtime: {error}");
         ExitCode::FAILURE
     })
+}
+
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            eprintln!("error: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        })
 }
 
 fn main() -> ExitCode {
@@ -89,26 +110,25 @@ fn main() -> ExitCode {
                 .with_writer(std::io::stderr)
                 .with_max_level(tracing::Level::INFO)
                 .init();
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            if let Some(workers) = workers {
-                builder.worker_threads(workers.max(1));
-            }
-            match builder.enable_all().build() {
-                Ok(runtime) => match runtime.block_on(gateway::run(&config, listen.as_deref())) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(message) => {
-                        eprintln!("error: {message}");
-                        ExitCode::FAILURE
+            match current_thread_runtime() {
+                Ok(runtime) => {
+                    match runtime.block_on(gateway::run(&config, listen.as_deref(), workers)) {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(message) => {
+                            eprintln!("error: {message}");
+                            ExitCode::FAILURE
+                        }
                     }
-                },
-                Err(error) => {
-                    eprintln!("error: cannot start the runtime: {error}");
-                    ExitCode::FAILURE
                 }
+                Err(code) => code,
             }
         }
         Command::FakeUpstream => match runtime() {
             Ok(runtime) => runtime.block_on(fake::run()),
+            Err(code) => code,
+        },
+        Command::Relay { to } => match current_thread_runtime() {
+            Ok(runtime) => runtime.block_on(relay::run(&to)),
             Err(code) => code,
         },
     }

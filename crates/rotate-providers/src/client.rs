@@ -1,6 +1,14 @@
 //! The pooled HTTP client each provider owns: hyper 1 over hyper-rustls (ring provider,
 //! webpki roots), HTTP/1.1 and HTTP/2 chosen by ALPN.
+//!
+//! Each thread that sends gets its own connection pool. A pooled connection is driven
+//! by a task spawned where it was opened, so a pool shared by all threads would hand a
+//! request on one thread a connection whose task runs on another, and every exchange
+//! would wake a second thread. With a pool per thread, a single-threaded runtime (the
+//! gateway runs one per core) never crosses threads, and a multi-threaded one mostly
+//! keeps a request and its connection on the same worker.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,10 +25,23 @@ use rustls::pki_types::CertificateDer;
 /// The largest non-streamed response body read (bigger ones are a `Decode` error).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-/// A pooled HTTPS/HTTP client. Cheap to clone; clones share the pool.
-#[derive(Clone, Debug)]
+type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A pooled HTTPS/HTTP client. Cheap to clone; clones share the pools (one per thread).
+#[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pools: Arc<Pools>,
+}
+
+struct Pools {
+    connector: HttpsConnector<HttpConnector>,
+    per_thread: thread_local::ThreadLocal<Pool>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").finish_non_exhaustive()
+    }
 }
 
 /// Builds an [`HttpClient`].
@@ -69,11 +90,12 @@ impl HttpClientBuilder {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .build(connector);
-        HttpClient { client }
+        HttpClient {
+            pools: Arc::new(Pools {
+                connector,
+                per_thread: thread_local::ThreadLocal::new(),
+            }),
+        }
     }
 }
 
@@ -89,6 +111,16 @@ impl HttpClient {
         HttpClientBuilder::default()
     }
 
+    /// This thread's pool.
+    fn pool(&self) -> &Pool {
+        self.pools.per_thread.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(256)
+                .build(self.pools.connector.clone())
+        })
+    }
+
     /// Sends `request`; `timeout` bounds the wait for the response head.
     pub async fn send(
         &self,
@@ -96,7 +128,7 @@ impl HttpClient {
         timeout: Duration,
     ) -> Result<Response<Incoming>, ProviderError> {
         let target = shown_target(request.uri());
-        match tokio::time::timeout(timeout, self.client.request(request)).await {
+        match tokio::time::timeout(timeout, self.pool().request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(ProviderError::new(
                 ErrorKind::Network,
@@ -123,7 +155,7 @@ impl HttpClient {
     ) -> Result<(http::response::Parts, Bytes), ProviderError> {
         let target = shown_target(request.uri());
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|error| {
+            let response = self.pool().request(request).await.map_err(|error| {
                 ProviderError::new(
                     ErrorKind::Network,
                     format!("request to {target} failed: {}", error_chain(&error)),

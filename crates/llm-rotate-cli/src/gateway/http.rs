@@ -12,15 +12,17 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use llm_rotate::{LMRotateError, Secret};
-use serde_json::{json, Value};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 
 /// The body of every gateway response.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// A response with a JSON body.
-pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    bytes_response(status, "application/json", Bytes::from(value.to_string()))
+pub fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
+    // serializing plain structs and maps to memory cannot fail
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    bytes_response(status, "application/json", Bytes::from(body))
 }
 
 /// A response with a literal body.

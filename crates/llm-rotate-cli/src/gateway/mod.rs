@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 
 use self::http::{json_response, ApiError, Body, Dialect};
 use self::metrics::Metrics;
+use crate::workers::Workers;
 
 /// The settings read from the config's `gateway` section, tokens resolved.
 struct Settings {
@@ -237,8 +238,10 @@ fn not_allowed(dialect: Dialect) -> Response<Body> {
 }
 
 /// Serves `gateway` on `listener` until `shutdown` resolves, then drains for up to `drain`.
+/// Connections are served on `workers`; accepting, signals and the drain stay here.
 pub async fn serve(
     listener: TcpListener,
+    workers: &Workers,
     gateway: Arc<Gateway>,
     header_timeout: Duration,
     drain: Duration,
@@ -258,14 +261,15 @@ pub async fn serve(
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let gateway = gateway.clone();
-                let service = hyper::service::service_fn(move |request| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, std::convert::Infallible>(gateway.handle(request).await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let watched = graceful.watch(connection);
-                tokio::spawn(async move {
-                    let _ = watched.await;
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                workers.serve(stream, move |stream| async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let gateway = gateway.clone();
+                        async move { Ok::<_, std::convert::Infallible>(gateway.handle(request).await) }
+                    });
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection).await;
                 });
             }
             () = &mut shutdown => break,
@@ -313,8 +317,12 @@ async fn signals(gateway: Arc<Gateway>) {
     }
 }
 
-/// `llm-rotate serve`.
-pub async fn run(config_path: &Path, listen: Option<&str>) -> Result<(), String> {
+/// `llm-rotate serve`, with `workers` connection threads (default: one per core).
+pub async fn run(
+    config_path: &Path,
+    listen: Option<&str>,
+    workers: Option<usize>,
+) -> Result<(), String> {
     let config = configure_from_file(config_path, None).map_err(|e| e.to_string())?;
     let address = listen.unwrap_or(&config.gateway.listen).to_owned();
     let address: SocketAddr = address
@@ -333,10 +341,13 @@ pub async fn run(config_path: &Path, listen: Option<&str>) -> Result<(), String>
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     // the first line of stdout names the address (tests and scripts read it)
+    let workers = Workers::start(workers.unwrap_or_else(Workers::default_count))
+        .map_err(|e| format!("cannot start the worker threads: {e}"))?;
     println!("llm-rotate gateway listening on http://{bound}");
     tracing::info!(%bound, "gateway listening");
     serve(
         listener,
+        &workers,
         gateway.clone(),
         header_timeout,
         drain,

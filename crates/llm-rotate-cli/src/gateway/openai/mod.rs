@@ -1,0 +1,139 @@
+//! `POST /v1/chat/completions` and `GET /v1/models` in OpenAI's wire format: the request
+//! becomes a `chat` (or `chat_stream`) call, the answer a `chat.completion` object or
+//! `chat.completion.chunk` events ending in `data: [DONE]`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{Response, StatusCode};
+use llm_rotate::{Clock, LMRotate, LMRotateConfig, SystemClock, Usage};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use self::body::{Chunk, Completion};
+pub use self::request::{parse, ChatCompletion};
+use super::http::{json_response, sse_response, ApiError, Body, Dialect};
+
+mod body;
+mod request;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn completion_id() -> String {
+    format!("chatcmpl-llmr{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
+}
+
+fn now_secs() -> u64 {
+    SystemClock.unix_ms() / 1000
+}
+
+/// Serves a parsed request.
+pub async fn complete(
+    client: &LMRotate,
+    request: ChatCompletion,
+) -> Result<(Response<Body>, Option<f64>), ApiError> {
+    if !request.stream {
+        let answer = client
+            .chat(&request.model, &request.messages, request.options)
+            .await
+            .map_err(|e| ApiError::from(&e))?;
+        let id = completion_id();
+        let body = Completion::of(&answer, &id, now_secs());
+        let mut response = json_response(StatusCode::OK, &body);
+        name_the_key(&mut response, &answer.provider, &answer.key_id);
+        return Ok((response, Some(answer.latency_ms)));
+    }
+    let stream = client
+        .chat_stream(&request.model, &request.messages, request.options)
+        .await
+        .map_err(|e| ApiError::from(&e))?;
+    let id = completion_id();
+    let created = now_secs();
+    let include_usage = request.include_usage;
+    let mut first = true;
+    let mut usage: Option<Usage> = None;
+    let events = stream
+        .map(move |item| match item {
+            Ok(chunk) => {
+                if chunk.usage.is_some() {
+                    usage = chunk.usage;
+                }
+                let first = std::mem::replace(&mut first, false);
+                let mut out = event(&Chunk::delta(&chunk, &id, created, first));
+                if chunk.finish_reason.is_some() && include_usage {
+                    if let Some(u) = &usage {
+                        out.extend_from_slice(&event(&Chunk::usage(u, &chunk.model, &id, created)));
+                    }
+                }
+                Bytes::from(out)
+            }
+            Err(error) => {
+                let api = ApiError::from(&error);
+                Bytes::from(event(&json!({"error": {"message": api.message, "type": api.kind, "param": null, "code": api.code}})))
+            }
+        })
+        .chain(futures_util::stream::once(async { Bytes::from_static(b"data: [DONE]\n\n") }));
+    Ok((sse_response(events), None))
+}
+
+/// One SSE `data:` event holding `value` as JSON.
+fn event(value: &impl Serialize) -> Vec<u8> {
+    let mut out = b"data: ".to_vec();
+    // serializing plain structs and maps to memory cannot fail
+    let _ = serde_json::to_writer(&mut out, value);
+    out.extend_from_slice(b"\n\n");
+    out
+}
+
+/// Says which provider and key served (ids only, never values).
+pub fn name_the_key(response: &mut Response<Body>, provider: &str, key_id: &str) {
+    for (name, value) in [
+        ("x-llm-rotate-provider", provider),
+        ("x-llm-rotate-key-id", key_id),
+    ] {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+}
+
+/// `GET /v1/models`: every model name the config answers to.
+pub fn models(config: &LMRotateConfig) -> Response<Body> {
+    let mut data: Vec<Value> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in config.fallback_chains.keys() {
+        if seen.insert(name.clone()) {
+            data.push(
+                json!({"id": name, "object": "model", "created": 0, "owned_by": "llm-rotate"}),
+            );
+        }
+    }
+    let providers: std::collections::BTreeSet<&str> =
+        config.keys.iter().map(|k| k.provider.as_str()).collect();
+    for provider in providers {
+        let Some(settings) = config.provider(provider) else {
+            continue;
+        };
+        for name in settings.models.iter().chain(settings.aliases.keys()) {
+            if seen.insert(name.clone()) {
+                data.push(
+                    json!({"id": name, "object": "model", "created": 0, "owned_by": provider}),
+                );
+            }
+        }
+        for key in config.keys.iter().filter(|k| k.provider == provider) {
+            for name in &key.models {
+                if seen.insert(name.clone()) {
+                    data.push(
+                        json!({"id": name, "object": "model", "created": 0, "owned_by": provider}),
+                    );
+                }
+            }
+        }
+    }
+    json_response(StatusCode::OK, &json!({"object": "list", "data": data}))
+}
+
+/// Errors of these routes speak OpenAI's shape.
+pub const DIALECT: Dialect = Dialect::OpenAi;

@@ -1,0 +1,332 @@
+//! Reading a `POST /v1/chat/completions` body in one pass: the fields the gateway acts
+//! on are checked as they are read (each wrong one named in the error), messages go
+//! straight into typed values, and every other field is kept for the upstream as-is.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+
+use http::StatusCode;
+use llm_rotate::{ChatMessage, ChatOptions, Role};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::gateway::http::ApiError;
+
+/// A parsed chat completion request.
+pub struct ChatCompletion {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub options: ChatOptions,
+}
+
+/// Parses and checks a request body.
+pub fn parse(body: &[u8]) -> Result<ChatCompletion, ApiError> {
+    let problem = RefCell::new(None);
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let fields = RequestSeed { problem: &problem }
+        .deserialize(&mut reader)
+        .and_then(|fields| reader.end().map(|()| fields));
+    match (fields, problem.into_inner()) {
+        (_, Some(problem)) => Err(problem),
+        (Ok(fields), None) => fields.check(),
+        (Err(e), None) if e.is_data() => Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+        )),
+        (Err(e), None) => Err(ApiError::bad_request(format!(
+            "The request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+fn field_error(name: &str, expected: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "invalid_type",
+        format!("`{name}` must be {expected}."),
+    )
+}
+
+fn missing(message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "missing_required_parameter",
+        message,
+    )
+}
+
+/// The body's fields as read, before the checks that need all of them.
+#[derive(Default)]
+struct Fields {
+    model: Option<Value>,
+    messages: Option<Vec<ChatMessage>>,
+    stream: Option<Value>,
+    include_usage: bool,
+    max_tokens: Option<Value>,
+    max_completion_tokens: Option<Value>,
+    temperature: Option<Value>,
+    n: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+impl Fields {
+    fn check(self) -> Result<ChatCompletion, ApiError> {
+        let model = match self.model {
+            Some(Value::String(m)) if !m.is_empty() => m,
+            None => return Err(missing("you must provide a model parameter")),
+            Some(_) => return Err(field_error("model", "a non-empty string")),
+        };
+        let messages = match self.messages {
+            Some(list) if !list.is_empty() => list,
+            None => return Err(missing("Missing required parameter: 'messages'.")),
+            Some(_) => return Err(field_error("messages", "a non-empty array")),
+        };
+        let stream = match self.stream {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(field_error("stream", "a boolean")),
+        };
+        let max_tokens = match self.max_completion_tokens.or(self.max_tokens) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| field_error("max_tokens", "a positive integer"))?,
+            ),
+        };
+        let temperature = match self.temperature {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .ok_or_else(|| field_error("temperature", "a number"))? as f32,
+            ),
+        };
+        if self.n.and_then(|n| n.as_u64()).is_some_and(|n| n != 1) {
+            return Err(ApiError::bad_request("Only `n: 1` is supported."));
+        }
+        Ok(ChatCompletion {
+            model,
+            messages,
+            stream,
+            include_usage: self.include_usage,
+            options: ChatOptions {
+                max_tokens,
+                temperature,
+                extra: self.extra,
+                ..ChatOptions::default()
+            },
+        })
+    }
+}
+
+/// Reads the top-level object; a field's own problem goes to `problem`.
+struct RequestSeed<'p> {
+    problem: &'p RefCell<Option<ApiError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for RequestSeed<'_> {
+    type Value = Fields;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Fields, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RequestSeed<'_> {
+    type Value = Fields;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(Key(key)) = map.next_key()? {
+            match key.as_ref() {
+                "model" => fields.model = Some(map.next_value()?),
+                "messages" => {
+                    fields.messages = Some(map.next_value_seed(MessagesSeed {
+                        problem: self.problem,
+                    })?);
+                }
+                "stream" => fields.stream = Some(map.next_value()?),
+                "stream_options" => {
+                    let options: Value = map.next_value()?;
+                    fields.include_usage = options
+                        .get("include_usage")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                }
+                "max_tokens" => fields.max_tokens = Some(map.next_value()?),
+                "max_completion_tokens" => {
+                    fields.max_completion_tokens = Some(map.next_value()?);
+                }
+                "temperature" => fields.temperature = Some(map.next_value()?),
+                "n" => fields.n = Some(map.next_value()?),
+                _ => {
+                    let value = map.next_value()?;
+                    fields.extra.insert(key.into_owned(), value);
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// Reads `messages`, naming the first bad one.
+struct MessagesSeed<'p> {
+    problem: &'p RefCell<Option<ApiError>>,
+}
+
+impl MessagesSeed<'_> {
+    fn fail<E: de::Error>(&self, problem: ApiError) -> E {
+        let text = problem.message.clone();
+        *self.problem.borrow_mut() = Some(problem);
+        E::custom(text)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for MessagesSeed<'_> {
+    type Value = Vec<ChatMessage>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let problem = self.problem;
+        let messages = deserializer.deserialize_seq(self);
+        // an error no message claimed: `messages` was not an array at all
+        if messages.is_err() && problem.borrow().is_none() {
+            *problem.borrow_mut() = Some(field_error("messages", "a non-empty array"));
+        }
+        messages
+    }
+}
+
+impl<'de> Visitor<'de> for MessagesSeed<'_> {
+    type Value = Vec<ChatMessage>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut messages = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+        loop {
+            let index = messages.len();
+            let message = match seq.next_element::<Message<'de>>() {
+                Ok(Some(message)) => message,
+                Ok(None) => return Ok(messages),
+                Err(e) => {
+                    return Err(self.fail(ApiError::bad_request(format!("messages[{index}]: {e}"))))
+                }
+            };
+            match message.into_chat(index) {
+                Ok(message) => messages.push(message),
+                Err(problem) => return Err(self.fail(problem)),
+            }
+        }
+    }
+}
+
+/// A field name, borrowed from the body unless it holds escapes.
+#[derive(Deserialize)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// One message as sent.
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow)]
+    role: Cow<'a, str>,
+    #[serde(default)]
+    content: Option<Value>,
+}
+
+impl Message<'_> {
+    fn into_chat(self, index: usize) -> Result<ChatMessage, ApiError> {
+        let content = text_of(self.content, index)?;
+        let role = match self.role.as_ref() {
+            "system" | "developer" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            "tool" => Role::Tool,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "messages[{index}].role: unknown role `{other}`"
+                )))
+            }
+        };
+        Ok(ChatMessage { role, content })
+    }
+}
+
+/// The text of a message's content: a string, or text parts joined.
+fn text_of(content: Option<Value>, index: usize) -> Result<String, ApiError> {
+    match content {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(text)) => Ok(text),
+        Some(Value::Array(parts)) => {
+            let mut text = String::new();
+            for part in parts {
+                match (
+                    part.get("type").and_then(Value::as_str),
+                    part.get("text").and_then(Value::as_str),
+                ) {
+                    (Some("text"), Some(t)) => text.push_str(t),
+                    (kind, _) => {
+                        return Err(ApiError::bad_request(format!(
+                            "messages[{index}].content: parts of type `{}` are not supported on this route; send images and PDFs through :generateContent",
+                            kind.unwrap_or("?")
+                        )))
+                    }
+                }
+            }
+            Ok(text)
+        }
+        Some(_) => Err(field_error(
+            &format!("messages[{index}].content"),
+            "a string or an array of text parts",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_parse_into_chat_calls_and_bad_ones_say_why() {
+        let ok = parse(br#"{"model": "gpt-4o", "messages": [{"role": "developer", "content": "be brief"}, {"role": "user", "content": [{"type": "text", "text": "hi"}]}], "max_completion_tokens": 9, "temperature": 0.5, "top_p": 0.9, "stream": true, "stream_options": {"include_usage": true}}"#).ok().unwrap();
+        assert_eq!(ok.model, "gpt-4o");
+        assert_eq!(
+            ok.messages,
+            vec![ChatMessage::system("be brief"), ChatMessage::user("hi")]
+        );
+        assert!(ok.stream && ok.include_usage);
+        assert_eq!(ok.options.max_tokens, Some(9));
+        assert_eq!(ok.options.extra.get("top_p"), Some(&json!(0.9)));
+        assert!(!ok.options.extra.contains_key("stream_options"));
+        for (body, needle) in [
+            (&b"{"[..], "not valid JSON"),
+            (b"[]", "JSON object"),
+            (br#"{"messages": [{"role": "user", "content": "x"}]}"#, "model"),
+            (br#"{"model": 3, "messages": []}"#, "`model`"),
+            (br#"{"model": "m"}"#, "messages"),
+            (br#"{"model": "m", "messages": "hi"}"#, "`messages`"),
+            (br#"{"model": "m", "messages": [{"content": "x"}]}"#, "messages[0]"),
+            (br#"{"model": "m", "messages": [{"role": "wizard", "content": "x"}]}"#, "unknown role"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": 5}]}"#, "content"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}"#, "image_url"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}"#, "`stream`"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}"#, "max_tokens"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}"#, "n: 1"),
+        ] {
+            let error = parse(body).err().unwrap();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST);
+            assert!(error.message.contains(needle), "{needle}: {}", error.message);
+        }
+    }
+}
