@@ -1,11 +1,14 @@
 //! `cargo xtask bench-gateway`: the gateway's cost, measured with a real load generator.
 //!
-//! It builds `llm-rotate` in release mode, starts the fake upstream (`llm-rotate
-//! fake-upstream`, no request log), starts the gateway in front of it with 4 keys, and
-//! runs `wrk` (installed from Debian's packages when missing) against the upstream
-//! directly and through the gateway, at concurrency 1 and 32. It prints requests per
-//! second and p50/p90/p99 latency for each, the throughput ratio and the p99 added by
-//! the gateway, and writes them to `target/bench-gateway.json`.
+//! It builds `llm-rotate` in release mode and starts three servers: the fake upstream
+//! (`llm-rotate fake-upstream`, no request log), the gateway in front of it with 4 keys,
+//! and, as the baseline, a bare relay in front of it (`llm-rotate relay`: the same HTTP
+//! stack and worker threads, no parsing, no rotation). `wrk` (installed from Debian's
+//! packages when missing) loads each in turn at concurrency 1 and 32, for several
+//! rounds taken in turn so that a slow spell of the machine hits every path alike. It
+//! prints the median requests per second and p50/p90/p99 latency of each path, the
+//! ratios, the p99 the gateway adds and the CPU each server spends per request, and
+//! writes them to `target/bench-gateway.json`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -167,7 +170,49 @@ fn parse_wrk_number(text: &str) -> Option<f64> {
     number.parse::<f64>().ok().map(|n| n * scale)
 }
 
-/// Runs the benchmark.
+/// How many rounds each path is measured; the medians are reported.
+const ROUNDS: usize = 3;
+
+/// The paths measured, in the order each round takes them.
+const PATHS: [&str; 3] = ["direct", "relay", "gateway"];
+
+/// The median of `values` (NaN when empty).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// The medians of several runs' figures, field by field.
+fn medians(runs: &[Figures]) -> Figures {
+    let of = |field: fn(&Figures) -> f64| median(runs.iter().map(field).collect());
+    Figures {
+        requests_per_sec: of(|f| f.requests_per_sec),
+        p50_ms: of(|f| f.p50_ms),
+        p90_ms: of(|f| f.p90_ms),
+        p99_ms: of(|f| f.p99_ms),
+    }
+}
+
+/// One server under test.
+struct Target {
+    url: String,
+    token: &'static str,
+    pid: u32,
+}
+
+/// One path's medians at one concurrency, with its CPU per request.
+struct Row {
+    connections: u32,
+    path: &'static str,
+    figures: Figures,
+    cpu_us: f64,
+}
+
+/// Runs the benchmark: `seconds` per run, [`ROUNDS`] runs per path and concurrency.
 pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     ensure_wrk()?;
     run(
@@ -179,7 +224,6 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     let work: PathBuf = root().join("target/bench-gateway");
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let (upstream, upstream_url) = start(&binary, &["fake-upstream"])?;
-    let upstream_pid = upstream.0.id();
     let keys: Vec<String> = (1..=4)
         .map(|i| format!(r#"{{"id": "k{i}", "provider": "openai", "value": "sk-test-k{i}"}}"#))
         .collect();
@@ -194,55 +238,137 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
         &binary,
         &["serve", "--config", &config_arg, "--listen", "127.0.0.1:0"],
     )?;
-    // warm both paths (connection pools, first-call allocations)
-    wrk(&upstream_url, 4, "sk-test-k1", &work, 1)?;
-    wrk(&gateway_url, 4, TOKEN, &work, 1)?;
-    let gateway_pid = gateway.0.id();
-    let mut rows = Vec::new();
-    let mut cpu = Vec::new();
-    for connections in [1u32, 32] {
-        let (direct, upstream_cpu) = with_cpu(upstream_pid, seconds, || {
-            wrk(&upstream_url, connections, "sk-test-k1", &work, seconds)
-        })?;
-        let (through, gateway_cpu) = with_cpu(gateway_pid, seconds, || {
-            wrk(&gateway_url, connections, TOKEN, &work, seconds)
-        })?;
-        rows.push((connections, direct, through));
-        cpu.push((connections, upstream_cpu, gateway_cpu));
+    let (relay, relay_url) = start(&binary, &["relay", "--to", &upstream_url])?;
+    let targets = [
+        Target {
+            url: upstream_url,
+            token: "sk-test-k1",
+            pid: upstream.0.id(),
+        },
+        Target {
+            url: relay_url,
+            token: "sk-test-k1",
+            pid: relay.0.id(),
+        },
+        Target {
+            url: gateway_url,
+            token: TOKEN,
+            pid: gateway.0.id(),
+        },
+    ];
+    // warm every path (connection pools, first-call allocations)
+    for target in &targets {
+        wrk(&target.url, 4, target.token, &work, 1)?;
     }
+    let mut rows = Vec::new();
+    for connections in [1u32, 32] {
+        let mut runs: [Vec<Figures>; 3] = Default::default();
+        let mut cpu: [Vec<f64>; 3] = Default::default();
+        for _ in 0..ROUNDS {
+            for (index, target) in targets.iter().enumerate() {
+                let (figures, cpu_us) = with_cpu(target.pid, seconds, || {
+                    wrk(&target.url, connections, target.token, &work, seconds)
+                })?;
+                runs[index].push(figures);
+                cpu[index].push(cpu_us);
+            }
+        }
+        for (index, path) in PATHS.into_iter().enumerate() {
+            rows.push(Row {
+                connections,
+                path,
+                figures: medians(&runs[index]),
+                cpu_us: median(cpu[index].clone()),
+            });
+        }
+    }
+    report(&rows, seconds)
+}
+
+/// Prints the table and writes `target/bench-gateway.json`.
+fn report(rows: &[Row], seconds: u32) -> Result<(), String> {
     println!();
+    println!("medians of {ROUNDS} runs of {seconds} s per path, taken in turn");
     println!(
-        "{:<12} {:<16} {:>10} {:>9} {:>9} {:>9}",
-        "concurrency", "path", "req/s", "p50 ms", "p90 ms", "p99 ms"
+        "{:<12} {:<9} {:>10} {:>9} {:>9} {:>9} {:>13}",
+        "concurrency", "path", "req/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs/req"
     );
     let mut json_rows = Vec::new();
-    for (connections, direct, through) in &rows {
-        for (name, f) in [("direct", direct), ("gateway", through)] {
+    for group in rows.chunks(PATHS.len()) {
+        let [direct, relay, gateway] = group else {
+            continue;
+        };
+        for row in group {
+            let f = row.figures;
             println!(
-                "{:<12} {:<16} {:>10.0} {:>9.3} {:>9.3} {:>9.3}",
-                connections, name, f.requests_per_sec, f.p50_ms, f.p90_ms, f.p99_ms
+                "{:<12} {:<9} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>13.1}",
+                row.connections,
+                row.path,
+                f.requests_per_sec,
+                f.p50_ms,
+                f.p90_ms,
+                f.p99_ms,
+                row.cpu_us
             );
         }
-        let ratio = 100.0 * through.requests_per_sec / direct.requests_per_sec;
-        let added = through.p99_ms - direct.p99_ms;
+        let rps = |row: &Row| row.figures.requests_per_sec;
+        let ratio = 100.0 * rps(gateway) / rps(direct);
+        let relay_ratio = 100.0 * rps(relay) / rps(direct);
+        let of_relay = 100.0 * rps(gateway) / rps(relay);
+        let added = gateway.figures.p99_ms - direct.figures.p99_ms;
+        let relay_added = relay.figures.p99_ms - direct.figures.p99_ms;
         println!(
-            "{:<12} {:<16} {:>9.1}% of direct req/s; p99 added {:.3} ms",
-            connections, "ratio", ratio, added
+            "{:<12} gateway {ratio:.1}% of direct req/s (relay {relay_ratio:.1}%; gateway {of_relay:.1}% of relay); p99 added {added:.3} ms (relay {relay_added:.3} ms)",
+            gateway.connections
         );
+        let figures = |row: &Row| {
+            let f = row.figures;
+            format!(
+                r#"{{"rps": {:.1}, "p50_ms": {:.4}, "p90_ms": {:.4}, "p99_ms": {:.4}, "cpu_us_per_request": {:.2}}}"#,
+                f.requests_per_sec, f.p50_ms, f.p90_ms, f.p99_ms, row.cpu_us
+            )
+        };
         json_rows.push(format!(
-            r#"{{"concurrency": {connections}, "direct": {{"rps": {:.1}, "p50_ms": {:.4}, "p90_ms": {:.4}, "p99_ms": {:.4}}}, "gateway": {{"rps": {:.1}, "p50_ms": {:.4}, "p90_ms": {:.4}, "p99_ms": {:.4}}}, "ratio_percent": {ratio:.1}, "p99_added_ms": {added:.4}}}"#,
-            direct.requests_per_sec, direct.p50_ms, direct.p90_ms, direct.p99_ms,
-            through.requests_per_sec, through.p50_ms, through.p90_ms, through.p99_ms
+            r#"{{"concurrency": {}, "direct": {}, "relay": {}, "gateway": {}, "ratio_percent": {ratio:.1}, "relay_ratio_percent": {relay_ratio:.1}, "gateway_of_relay_percent": {of_relay:.1}, "p99_added_ms": {added:.4}, "relay_p99_added_ms": {relay_added:.4}}}"#,
+            gateway.connections,
+            figures(direct),
+            figures(relay),
+            figures(gateway)
         ));
     }
-    for (connections, upstream_cpu, gateway_cpu) in &cpu {
-        println!(
-            "CPU per request at concurrency {connections}: fake upstream {upstream_cpu:.1} µs, gateway {gateway_cpu:.1} µs (both on the same cores as wrk)"
-        );
-    }
     println!("goal at concurrency 32: gateway >= 60% of direct req/s, p99 added <= 1 ms");
+    println!("(all servers and wrk share this machine's cores)");
     let out = root().join("target/bench-gateway.json");
     std::fs::write(&out, format!("[{}]\n", json_rows.join(",\n"))).map_err(|e| e.to_string())?;
     println!("written to {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_take_the_middle_run_field_by_field() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+        let run = |rps, p99| Figures {
+            requests_per_sec: rps,
+            p50_ms: 0.1,
+            p90_ms: 0.2,
+            p99_ms: p99,
+        };
+        let m = medians(&[run(10.0, 3.0), run(30.0, 1.0), run(20.0, 2.0)]);
+        assert_eq!((m.requests_per_sec, m.p99_ms), (20.0, 2.0));
+    }
+
+    #[test]
+    fn wrk_numbers_read_in_milliseconds() {
+        assert_eq!(parse_wrk_number("250.00us"), Some(0.25));
+        assert_eq!(parse_wrk_number("1.50ms"), Some(1.5));
+        assert_eq!(parse_wrk_number("2.00s"), Some(2000.0));
+        assert_eq!(parse_wrk_number("95553.23"), Some(95553.23));
+        assert_eq!(parse_wrk_number("fast"), None);
+    }
 }

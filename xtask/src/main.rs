@@ -5,8 +5,9 @@
 //!   with warnings denied;
 //! - `bench`: the criterion benches, then a table of their medians (also written as
 //!   JSON to `target/bench-summary.json`);
-//! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`,
-//!   direct and through the gateway, at concurrency 1 and 32;
+//! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`:
+//!   direct, through a bare relay and through the gateway, at concurrency 1 and 32,
+//!   medians of 3 runs of `seconds` (default 5) each;
 //! - `deny`: `cargo deny check` for licenses, bans and sources (needs cargo-deny).
 //!
 //! It depends on nothing but the standard library.
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         Some("bench-gateway") => {
-            gateway_bench::bench_gateway(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10))
+            gateway_bench::bench_gateway(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5))
         }
         Some("deny") => run(
             "cargo",

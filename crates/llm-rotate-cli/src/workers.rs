@@ -91,3 +91,58 @@ impl Drop for Workers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+    use std::io::{Read, Write};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[test]
+    fn connections_go_to_the_workers_in_turn_and_are_served_there() {
+        let workers = Workers::start(2).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let served_by = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let mut names = Vec::new();
+            for _ in 0..4 {
+                let mut client = std::net::TcpStream::connect(address).unwrap();
+                let (stream, _) = listener.accept().await.unwrap();
+                workers.serve(stream, |mut stream| async move {
+                    // echo one byte, then say which thread did it
+                    let mut byte = [0u8; 1];
+                    if stream.read_exact(&mut byte).await.is_ok() {
+                        let name = std::thread::current().name().unwrap_or("").to_owned();
+                        let _ = stream.write_all(name.as_bytes()).await;
+                    }
+                });
+                client.write_all(b"x").unwrap();
+                client.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut name = String::new();
+                // the workers run on their own threads: blocking this one is fine
+                client.read_to_string(&mut name).unwrap();
+                names.push(name);
+            }
+            names
+        });
+        assert_eq!(
+            served_by,
+            [
+                "llm-rotate-worker-0",
+                "llm-rotate-worker-1",
+                "llm-rotate-worker-0",
+                "llm-rotate-worker-1"
+            ]
+        );
+        // dropping the workers stops their threads (the test would hang otherwise)
+        drop(workers);
+    }
+}

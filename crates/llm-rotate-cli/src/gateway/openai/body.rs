@@ -167,3 +167,88 @@ fn finish_reason(reason: Option<&str>) -> Option<Cow<'static, str>> {
         other => return Some(Cow::Owned(other.to_ascii_lowercase())),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn to_value(value: &impl Serialize) -> Value {
+        serde_json::to_value(value).unwrap_or_default()
+    }
+
+    #[test]
+    fn completion_has_the_shape_openai_clients_read() {
+        let answer = ChatResponse {
+            content: "Hello \"you\"".into(),
+            provider: "openai".into(),
+            model: "gpt-4o-2024".into(),
+            key_id: "k1".into(),
+            usage: Usage {
+                prompt_tokens: 3,
+                completion_tokens: 4,
+                total_tokens: 7,
+                cached_tokens: 1,
+                reasoning_tokens: 2,
+            },
+            latency_ms: 1.0,
+            finish_reason: Some("MAX_TOKENS".into()),
+            raw: Value::Null,
+        };
+        assert_eq!(
+            to_value(&Completion::of(&answer, "chatcmpl-1", 99)),
+            json!({
+                "id": "chatcmpl-1", "object": "chat.completion", "created": 99, "model": "gpt-4o-2024",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello \"you\"", "refusal": null},
+                             "logprobs": null, "finish_reason": "length"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7,
+                          "prompt_tokens_details": {"cached_tokens": 1},
+                          "completion_tokens_details": {"reasoning_tokens": 2}},
+                "system_fingerprint": null
+            })
+        );
+    }
+
+    #[test]
+    fn chunks_name_the_role_once_and_close_with_usage() {
+        let chunk = StreamChunk {
+            delta: "Hi".into(),
+            finish_reason: None,
+            usage: None,
+            provider: "anthropic".into(),
+            model: "claude".into(),
+        };
+        let first = to_value(&Chunk::delta(&chunk, "c", 5, true));
+        assert_eq!(
+            first["choices"],
+            json!([{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "logprobs": null, "finish_reason": null}])
+        );
+        assert!(first.get("usage").is_none());
+        let last = StreamChunk {
+            finish_reason: Some("end_turn".into()),
+            ..chunk
+        };
+        let later = to_value(&Chunk::delta(&last, "c", 5, false));
+        assert_eq!(later["choices"][0]["delta"], json!({"content": "Hi"}));
+        assert_eq!(later["choices"][0]["finish_reason"], json!("stop"));
+        let usage = to_value(&Chunk::usage(&Usage::new(2, 3), "claude", "c", 5));
+        assert_eq!(usage["choices"], json!([]));
+        assert_eq!(usage["usage"]["total_tokens"], json!(5));
+        assert_eq!(usage["object"], json!("chat.completion.chunk"));
+    }
+
+    #[test]
+    fn vendor_finish_reasons_map_to_openai_ones() {
+        for (vendor, openai) in [
+            ("end_turn", "stop"),
+            ("STOP", "stop"),
+            ("max_tokens", "length"),
+            ("tool_use", "tool_calls"),
+            ("SAFETY", "content_filter"),
+            ("MALFORMED_FUNCTION_CALL", "malformed_function_call"),
+        ] {
+            assert_eq!(finish_reason(Some(vendor)).as_deref(), Some(openai));
+        }
+        assert_eq!(finish_reason(None), None);
+    }
+}

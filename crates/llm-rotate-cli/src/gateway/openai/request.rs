@@ -323,10 +323,47 @@ mod tests {
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}"#, "`stream`"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}"#, "max_tokens"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}"#, "n: 1"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}]} trailing"#, "not valid JSON"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "top_p": }"#, "not valid JSON"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "user"]}"#, "messages[1]"),
+            (br#"{"model": "m", "messages": {"role": "user"}}"#, "`messages`"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}"#, "`temperature`"),
+            (b"\"just a string\"", "JSON object"),
+            (b"", "not valid JSON"),
         ] {
             let error = parse(body).err().unwrap();
             assert_eq!(error.status, StatusCode::BAD_REQUEST);
             assert!(error.message.contains(needle), "{needle}: {}", error.message);
         }
+    }
+
+    #[test]
+    fn escaped_and_repeated_fields_read_as_json_says_and_extras_pass_through_whole() {
+        let ok = parse(
+            br#"{"mo\u0064el": "gpt-\u00e9", "messages": [{"role": "user", "content": "a\nb"}],
+                "model": "gpt-4o", "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
+                "stop": ["\u0000", "end"], "max_tokens": 5, "max_completion_tokens": 7, "temperature": null}"#,
+        )
+        .ok()
+        .unwrap();
+        // the later `model` wins, as in any JSON object reader
+        assert_eq!(ok.model, "gpt-4o");
+        assert_eq!(ok.messages, vec![ChatMessage::user("a\nb")]);
+        // max_completion_tokens wins over the older max_tokens
+        assert_eq!(ok.options.max_tokens, Some(7));
+        assert_eq!(ok.options.temperature, None);
+        assert_eq!(
+            ok.options.extra.get("response_format"),
+            Some(
+                &json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}})
+            )
+        );
+        assert_eq!(ok.options.extra.get("stop"), Some(&json!(["\u{0}", "end"])));
+        assert_eq!(
+            ok.options.extra.len(),
+            2,
+            "consumed fields are not forwarded"
+        );
+        assert!(!ok.stream && !ok.include_usage);
     }
 }
