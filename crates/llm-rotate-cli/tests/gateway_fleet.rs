@@ -30,6 +30,7 @@ async fn until(gateway: &GatewayClient, check: impl Fn(&Value) -> bool) -> Value
         if check(&report) {
             return report;
         }
+        #[allow(clippy::disallowed_methods)] // polling for propagation, not waiting out a cooldown
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("not reached: {}", health(gateway).await);
