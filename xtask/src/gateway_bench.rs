@@ -282,11 +282,73 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
             });
         }
     }
-    report(&rows, seconds)
+    let overhead = scrape(&targets[2].url, TOKEN)
+        .map(|metrics| Overhead::of(&metrics))
+        .unwrap_or_default();
+    report(&rows, &overhead, seconds)
+}
+
+/// `GET /metrics` from the gateway at `url`, with std's TCP and HTTP/1.0.
+fn scrape(url: &str, token: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.0\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    stream
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    Ok(text)
+}
+
+/// What `llm_rotate_overhead_seconds` says: the gateway's own time per request.
+#[derive(Debug, Default, PartialEq)]
+struct Overhead {
+    requests: u64,
+    mean_us: f64,
+    /// The bucket bound at or under which 99 % of requests fell.
+    p99_at_most_us: f64,
+}
+
+impl Overhead {
+    fn of(metrics: &str) -> Self {
+        const NAME: &str = "llm_rotate_overhead_seconds";
+        let value = |suffix: &str| -> Option<f64> {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{NAME}{suffix} ")))
+                .and_then(|v| v.trim().parse().ok())
+        };
+        let (Some(sum), Some(count)) = (value("_sum"), value("_count")) else {
+            return Self::default();
+        };
+        let p99_at_most_us = metrics
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{NAME}_bucket{{le=\"")))
+            .filter_map(|rest| rest.split_once("\"} "))
+            .filter_map(|(bound, n)| {
+                Some((bound.parse::<f64>().ok()?, n.trim().parse::<f64>().ok()?))
+            })
+            .find(|(_, n)| *n >= 0.99 * count)
+            .map_or(f64::NAN, |(bound, _)| bound * 1e6);
+        Self {
+            requests: count as u64,
+            mean_us: if count > 0.0 {
+                sum / count * 1e6
+            } else {
+                f64::NAN
+            },
+            p99_at_most_us,
+        }
+    }
 }
 
 /// Prints the table and writes `target/bench-gateway.json`.
-fn report(rows: &[Row], seconds: u32) -> Result<(), String> {
+fn report(rows: &[Row], overhead: &Overhead, seconds: u32) -> Result<(), String> {
     println!();
     println!("medians of {ROUNDS} runs of {seconds} s per path, taken in turn");
     println!(
@@ -336,10 +398,21 @@ fn report(rows: &[Row], seconds: u32) -> Result<(), String> {
             figures(gateway)
         ));
     }
+    println!(
+        "gateway's own time (llm_rotate_overhead_seconds, all {} requests it served): mean {:.1} µs, p99 at most {:.0} µs",
+        overhead.requests, overhead.mean_us, overhead.p99_at_most_us
+    );
     println!("goal at concurrency 32: gateway >= 60% of direct req/s, p99 added <= 1 ms");
     println!("(all servers and wrk share this machine's cores)");
     let out = root().join("target/bench-gateway.json");
-    std::fs::write(&out, format!("[{}]\n", json_rows.join(",\n"))).map_err(|e| e.to_string())?;
+    let json = format!(
+        r#"{{"runs": [{}], "overhead": {{"requests": {}, "mean_us": {:.2}, "p99_at_most_us": {:.0}}}}}"#,
+        json_rows.join(",\n"),
+        overhead.requests,
+        overhead.mean_us,
+        overhead.p99_at_most_us
+    );
+    std::fs::write(&out, json + "\n").map_err(|e| e.to_string())?;
     println!("written to {}", out.display());
     Ok(())
 }
@@ -361,6 +434,23 @@ mod tests {
         };
         let m = medians(&[run(10.0, 3.0), run(30.0, 1.0), run(20.0, 2.0)]);
         assert_eq!((m.requests_per_sec, m.p99_ms), (20.0, 2.0));
+    }
+
+    #[test]
+    fn overhead_reads_the_histogram() {
+        let metrics = "# TYPE llm_rotate_overhead_seconds histogram
+llm_rotate_overhead_seconds_bucket{le=\"0.000005\"} 90
+llm_rotate_overhead_seconds_bucket{le=\"0.00001\"} 98
+llm_rotate_overhead_seconds_bucket{le=\"0.000025\"} 99
+llm_rotate_overhead_seconds_bucket{le=\"+Inf\"} 100
+llm_rotate_overhead_seconds_sum 0.0004
+llm_rotate_overhead_seconds_count 100
+";
+        let overhead = Overhead::of(metrics);
+        assert_eq!(overhead.requests, 100);
+        assert!((overhead.mean_us - 4.0).abs() < 1e-9);
+        assert!((overhead.p99_at_most_us - 25.0).abs() < 1e-9);
+        assert_eq!(Overhead::of("nothing here"), Overhead::default());
     }
 
     #[test]
