@@ -13,7 +13,7 @@ use http::uri::{Authority, Scheme, Uri};
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use llm_rotate::HttpClient;
 use tokio::net::TcpListener;
 
@@ -64,13 +64,14 @@ pub async fn run(to: &str) -> ExitCode {
             let _ = stream.set_nodelay(true);
             let client = client.clone();
             let authority = authority.clone();
+            let executor = workers.executor();
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let client = client.clone();
                 let authority = authority.clone();
                 async move { forward(&client, authority, request).await }
             });
             workers.serve(stream, move |stream| async move {
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                let _ = hyper_util::server::conn::auto::Builder::new(executor)
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });

@@ -3,9 +3,14 @@
 //! (the HTTP client keeps a pool per thread) and its answer then all run on one thread,
 //! with no cross-thread wake-ups; on a small machine that is the cheapest way to move
 //! HTTP through a proxy. The acceptor hands connections out in turn.
+//!
+//! An HTTP/2 client may send everything over one connection. Its streams are not
+//! confined to the connection's worker: hyper runs each stream through an executor,
+//! and [`Workers::executor`] hands them out in turn as well.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::net::TcpStream;
@@ -22,7 +27,31 @@ struct Worker {
 /// The worker threads. Dropping them stops them (connections still open are closed).
 pub struct Workers {
     workers: Vec<Worker>,
-    next: AtomicUsize,
+    spread: Spread,
+}
+
+/// Runs futures on the workers in turn: hyper's executor for HTTP/2 streams.
+#[derive(Clone)]
+pub struct Spread {
+    handles: Arc<[Handle]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Spread {
+    fn next(&self) -> &Handle {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        &self.handles[index]
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for Spread
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        self.next().spawn(future);
+    }
 }
 
 impl Workers {
@@ -46,10 +75,16 @@ impl Workers {
                 thread: Some(thread),
             });
         }
-        Ok(Self {
-            workers,
-            next: AtomicUsize::new(0),
-        })
+        let spread = Spread {
+            handles: workers.iter().map(|w| w.handle.clone()).collect(),
+            next: Arc::new(AtomicUsize::new(0)),
+        };
+        Ok(Self { workers, spread })
+    }
+
+    /// An executor that runs futures on the workers in turn.
+    pub fn executor(&self) -> Spread {
+        self.spread.clone()
     }
 
     /// One worker per available core.
@@ -66,10 +101,8 @@ impl Workers {
         let Ok(stream) = stream.into_std() else {
             return;
         };
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
-        let worker = &self.workers[index];
         // the socket joins the worker's reactor from inside the worker
-        worker.handle.spawn(async move {
+        self.spread.next().spawn(async move {
             if let Ok(stream) = TcpStream::from_std(stream) {
                 serve(stream).await;
             }
@@ -144,5 +177,31 @@ mod tests {
         );
         // dropping the workers stops their threads (the test would hang otherwise)
         drop(workers);
+    }
+
+    #[test]
+    fn the_executor_runs_futures_on_the_workers_in_turn() {
+        use hyper::rt::Executor;
+        let workers = Workers::start(2).unwrap();
+        let executor = workers.executor();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..4 {
+            let tx = tx.clone();
+            executor.execute(async move {
+                let name = std::thread::current().name().unwrap_or("").to_owned();
+                tx.send(name).unwrap();
+            });
+        }
+        let mut names: Vec<String> = (0..4).map(|_| rx.recv().unwrap()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "llm-rotate-worker-0",
+                "llm-rotate-worker-0",
+                "llm-rotate-worker-1",
+                "llm-rotate-worker-1"
+            ]
+        );
     }
 }

@@ -418,3 +418,43 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     let exit = gateway.child.wait().unwrap();
     assert!(exit.success(), "{exit}");
 }
+
+#[tokio::test]
+async fn http2_clients_multiplex_requests_over_one_connection() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let upstream = FakeUpstream::start().await.unwrap();
+    let gateway = GatewayProcess::start(&config(&upstream, &[("a", "openai"), ("b", "openai")]));
+    // HTTP/2 with prior knowledge: one connection carries every request
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let calls = (0..16).map(|_| {
+        let request = http::Request::post(format!("{}/v1/chat/completions", gateway.url))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(chat("gpt-4o").to_string())))
+            .unwrap();
+        let client = client.clone();
+        async move {
+            let response = client.request(request).await.unwrap();
+            assert_eq!(response.version(), http::Version::HTTP_2);
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let mut served_by_a = 0;
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+        let content = body["choices"][0]["message"]["content"].as_str().unwrap();
+        assert!(content.starts_with("ok from sk-test-"), "{content}");
+        served_by_a += usize::from(content == "ok from sk-test-a");
+    }
+    assert_eq!(served_by_a, 8, "round robin over both keys");
+    assert_eq!(upstream.requests().len(), 16);
+}

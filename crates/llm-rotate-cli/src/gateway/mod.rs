@@ -20,7 +20,7 @@ use std::time::Duration;
 use ::http::{Method, Request, Response, StatusCode};
 use arc_swap::ArcSwap;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use llm_rotate::{configure_from_file, Clock, LMRotate, LMRotateConfig, Secret, SystemClock};
 use tokio::net::TcpListener;
 
@@ -248,7 +248,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/2 streams run on the workers in turn, not all on their connection's worker
+    let mut builder = hyper_util::server::conn::auto::Builder::new(workers.executor());
     builder
         .http1()
         .timer(TokioTimer::new())
