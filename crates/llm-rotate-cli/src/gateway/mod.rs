@@ -108,36 +108,33 @@ impl Gateway {
         &self,
         request: Request<Incoming>,
     ) -> (&'static str, Response<Body>, Option<f64>) {
-        let path = request.uri().path().to_owned();
-        let method = request.method().clone();
+        let path = request.uri().path();
+        let post = request.method() == Method::POST;
         if path == "/v1/chat/completions" || path == "/chat/completions" {
-            if method != Method::POST {
+            if !post {
                 return ("chat_completions", not_allowed(Dialect::OpenAi), None);
             }
             let (response, upstream) = self.chat_completions(request).await;
             return ("chat_completions", response, upstream);
         }
-        if let Some((model, call)) = gemini::route(&path) {
-            let model = model.to_owned();
-            if method != Method::POST {
+        if let Some((model, call)) = gemini::route(path) {
+            if !post {
                 return ("generate_content", not_allowed(Dialect::Google), None);
             }
+            let model = model.to_owned();
             let (response, upstream) = self.generate_content(request, &model, call).await;
             return ("generate_content", response, upstream);
         }
-        let response = match (method, path.as_str()) {
-            (Method::GET, "/v1/models" | "/models") => match self.authorize(&request, false) {
+        let response = match (request.method(), path) {
+            (&Method::GET, "/v1/models" | "/models") => match self.authorize(&request, false) {
                 Ok(()) => openai::models(&self.config.load()),
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
-            (Method::GET, "/health") => match self.authorize(&request, false) {
-                Ok(()) => json_response(
-                    StatusCode::OK,
-                    &serde_json::to_value(self.client.health().await).unwrap_or_default(),
-                ),
+            (&Method::GET, "/health") => match self.authorize(&request, false) {
+                Ok(()) => json_response(StatusCode::OK, &self.client.health().await),
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
-            (Method::GET, "/metrics") => match self.authorize(&request, false) {
+            (&Method::GET, "/metrics") => match self.authorize(&request, false) {
                 Ok(()) => {
                     let text = self.metrics.render(
                         &self.client.health().await,
@@ -151,7 +148,7 @@ impl Gateway {
                 }
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
-            (Method::POST, "/admin/reload") => match self.authorize(&request, true) {
+            (&Method::POST, "/admin/reload") => match self.authorize(&request, true) {
                 Ok(()) => match self.reload() {
                     Ok(()) => json_response(StatusCode::OK, &serde_json::json!({"reloaded": true})),
                     Err(e) => {
@@ -195,12 +192,17 @@ impl Gateway {
         }
     }
 
+    /// Checks the client's token, then reads the body under the size limit.
+    async fn authorized_body(&self, request: Request<Incoming>) -> Result<bytes::Bytes, ApiError> {
+        self.authorize(&request, false)?;
+        let limit = self.settings.load().max_body_bytes;
+        let (parts, body) = request.into_parts();
+        http::read_body(body, &parts.headers, limit).await
+    }
+
     async fn chat_completions(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
         let result = async {
-            self.authorize(&request, false)?;
-            let limit = self.settings.load().max_body_bytes;
-            let (parts, body) = request.into_parts();
-            let body = http::read_body(body, &parts.headers, limit).await?;
+            let body = self.authorized_body(request).await?;
             let parsed = openai::parse(&body)?;
             openai::complete(&self.client, parsed).await
         }
@@ -215,10 +217,7 @@ impl Gateway {
         method: gemini::Method,
     ) -> (Response<Body>, Option<f64>) {
         let result = async {
-            self.authorize(&request, false)?;
-            let limit = self.settings.load().max_body_bytes;
-            let (parts, body) = request.into_parts();
-            let body = http::read_body(body, &parts.headers, limit).await?;
+            let body = self.authorized_body(request).await?;
             let parsed = gemini::parse(&body)?;
             gemini::generate(&self.client, model, method, parsed).await
         }
