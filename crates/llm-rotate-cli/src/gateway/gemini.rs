@@ -10,7 +10,7 @@ use http::{Response, StatusCode};
 use llm_rotate::{Content, ContentPart, GenerateOptions, LMRotate, StreamChunk};
 use serde_json::{json, Map, Value};
 
-use super::http::{json_response, sse_response, ApiError, Body, Dialect};
+use super::http::{json_response, sse_response, write_sse_event, ApiError, Body, Dialect};
 use super::openai::name_the_key;
 
 /// Errors of these routes speak google.rpc's shape.
@@ -265,7 +265,9 @@ pub async fn generate(
                         json!({"error": {"code": api.status.as_u16(), "message": api.message, "status": "INTERNAL"}})
                     }
                 };
-                Bytes::from(format!("data: {body}\r\n\r\n"))
+                let mut out = Vec::new();
+                write_sse_event(&mut out, &body, b"\r\n\r\n");
+                Bytes::from(out)
             });
             Ok((sse_response(events), None))
         }

@@ -40,6 +40,15 @@ pub fn bytes_response(
     response
 }
 
+/// Appends one SSE `data:` event holding `value` as JSON, ended by `end` (`\n\n` or
+/// `\r\n\r\n`, as the vendor being imitated frames its events).
+pub fn write_sse_event(out: &mut Vec<u8>, value: &impl serde::Serialize, end: &[u8]) {
+    out.extend_from_slice(b"data: ");
+    // serializing plain structs and maps to memory cannot fail
+    let _ = serde_json::to_writer(&mut *out, value);
+    out.extend_from_slice(end);
+}
+
 /// An event-stream response whose frames come from `events`.
 pub fn sse_response<S>(events: S) -> Response<Body>
 where

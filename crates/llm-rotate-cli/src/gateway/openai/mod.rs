@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use self::body::{Chunk, Completion};
 pub use self::request::{parse, ChatCompletion};
-use super::http::{json_response, sse_response, ApiError, Body, Dialect};
+use super::http::{json_response, sse_response, write_sse_event, ApiError, Body, Dialect};
 
 mod body;
 mod request;
@@ -60,30 +60,29 @@ pub async fn complete(
                     usage = chunk.usage;
                 }
                 let first = std::mem::replace(&mut first, false);
-                let mut out = event(&Chunk::delta(&chunk, &id, created, first));
+                let mut out = Vec::new();
+                write_event(&mut out, &Chunk::delta(&chunk, &id, created, first));
                 if chunk.finish_reason.is_some() && include_usage {
                     if let Some(u) = &usage {
-                        out.extend_from_slice(&event(&Chunk::usage(u, &chunk.model, &id, created)));
+                        write_event(&mut out, &Chunk::usage(u, &chunk.model, &id, created));
                     }
                 }
                 Bytes::from(out)
             }
             Err(error) => {
                 let api = ApiError::from(&error);
-                Bytes::from(event(&json!({"error": {"message": api.message, "type": api.kind, "param": null, "code": api.code}})))
+                let mut out = Vec::new();
+                write_event(&mut out, &json!({"error": {"message": api.message, "type": api.kind, "param": null, "code": api.code}}));
+                Bytes::from(out)
             }
         })
         .chain(futures_util::stream::once(async { Bytes::from_static(b"data: [DONE]\n\n") }));
     Ok((sse_response(events), None))
 }
 
-/// One SSE `data:` event holding `value` as JSON.
-fn event(value: &impl Serialize) -> Vec<u8> {
-    let mut out = b"data: ".to_vec();
-    // serializing plain structs and maps to memory cannot fail
-    let _ = serde_json::to_writer(&mut out, value);
-    out.extend_from_slice(b"\n\n");
-    out
+/// Appends one SSE `data:` event holding `value` as JSON, framed as OpenAI frames it.
+fn write_event(out: &mut Vec<u8>, value: &impl Serialize) {
+    write_sse_event(out, value, b"\n\n");
 }
 
 /// Says which provider and key served (ids only, never values).
