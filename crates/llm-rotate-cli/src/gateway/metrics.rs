@@ -103,6 +103,21 @@ fn key_labels(key: &llm_rotate::KeyHealth) -> String {
     )
 }
 
+/// A metric with one sample per key, its value read by `value`.
+fn per_key(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    health: &HealthReport,
+    value: impl Fn(&llm_rotate::KeyHealth) -> u64,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for key in &health.keys {
+        let _ = writeln!(out, "{name}{{{}}} {}", key_labels(key), value(key));
+    }
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -143,15 +158,14 @@ impl Metrics {
             "llm_rotate_overhead_seconds",
             "Time in the gateway minus time in the engine and upstream, per non-streamed request.",
         );
-        out.push_str("# HELP llm_rotate_upstream_requests_total Upstream attempts, by provider and key.\n# TYPE llm_rotate_upstream_requests_total counter\n");
-        for key in &health.keys {
-            let _ = writeln!(
-                out,
-                "llm_rotate_upstream_requests_total{{{}}} {}",
-                key_labels(key),
-                key.requests
-            );
-        }
+        per_key(
+            &mut out,
+            "llm_rotate_upstream_requests_total",
+            "counter",
+            "Upstream attempts, by provider and key.",
+            health,
+            |key| key.requests,
+        );
         out.push_str("# HELP llm_rotate_upstream_failures_total Failed upstream attempts, by provider, key and kind.\n# TYPE llm_rotate_upstream_failures_total counter\n");
         for key in &health.keys {
             for (kind, n) in &key.failures_by_kind {
@@ -178,15 +192,14 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP llm_rotate_key_in_flight Calls using each key now.\n# TYPE llm_rotate_key_in_flight gauge\n");
-        for key in &health.keys {
-            let _ = writeln!(
-                out,
-                "llm_rotate_key_in_flight{{{}}} {}",
-                key_labels(key),
-                key.in_flight
-            );
-        }
+        per_key(
+            &mut out,
+            "llm_rotate_key_in_flight",
+            "gauge",
+            "Calls using each key now.",
+            health,
+            |key| u64::from(key.in_flight),
+        );
         out.push_str("# HELP llm_rotate_tokens_total Tokens of successful attempts, by provider and direction.\n# TYPE llm_rotate_tokens_total counter\n");
         for (provider, counters) in &usage.by_provider {
             let _ = writeln!(
