@@ -426,28 +426,18 @@ async fn chat_works_on_gemini_and_generate_content_refuses_other_providers() {
 
     upstream.clear_requests();
     for (model, provider) in [("gpt-4o", None), (MODEL, Some("openai"))] {
+        let options = || GenerateOptions {
+            provider: provider.map(str::to_owned),
+            ..Default::default()
+        };
         let error = client
-            .generate_content(
-                model,
-                vec!["hi".into()],
-                GenerateOptions {
-                    provider: provider.map(str::to_owned),
-                    ..Default::default()
-                },
-            )
+            .generate_content(model, vec!["hi".into()], options())
             .await
             .unwrap_err();
         assert!(matches!(error, LMRotateError::Configuration(_)), "{error}");
         assert!(error.to_string().contains("openai"), "{error}");
         let error = client
-            .generate_content_stream(
-                model,
-                vec!["hi".into()],
-                GenerateOptions {
-                    provider: provider.map(str::to_owned),
-                    ..Default::default()
-                },
-            )
+            .generate_content_stream(model, vec!["hi".into()], options())
             .await
             .err()
             .unwrap();
