@@ -17,16 +17,11 @@ use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-/// A running worker thread.
-struct Worker {
-    handle: Handle,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
 /// The worker threads. Dropping them stops them (connections still open are closed).
 pub struct Workers {
-    workers: Vec<Worker>,
+    /// Dropping a worker's sender ends its runtime.
+    stops: Vec<oneshot::Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
     spread: Spread,
 }
 
@@ -57,29 +52,35 @@ where
 impl Workers {
     /// Starts `count` workers (at least one).
     pub fn start(count: usize) -> std::io::Result<Self> {
-        let mut workers = Vec::with_capacity(count.max(1));
-        for index in 0..count.max(1) {
+        let count = count.max(1);
+        let (mut stops, mut threads, mut handles) = (
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+        );
+        for index in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let handle = runtime.handle().clone();
+            handles.push(runtime.handle().clone());
             let (stop, stopped) = oneshot::channel::<()>();
             let thread = std::thread::Builder::new()
                 .name(format!("llm-rotate-worker-{index}"))
                 .spawn(move || {
                     let _ = runtime.block_on(stopped);
                 })?;
-            workers.push(Worker {
-                handle,
-                stop: Some(stop),
-                thread: Some(thread),
-            });
+            stops.push(stop);
+            threads.push(thread);
         }
         let spread = Spread {
-            handles: workers.iter().map(|w| w.handle.clone()).collect(),
+            handles: handles.into(),
             next: Arc::new(AtomicUsize::new(0)),
         };
-        Ok(Self { workers, spread })
+        Ok(Self {
+            stops,
+            threads,
+            spread,
+        })
     }
 
     /// An executor that runs futures on the workers in turn.
@@ -112,15 +113,9 @@ impl Workers {
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for worker in &mut self.workers {
-            if let Some(stop) = worker.stop.take() {
-                let _ = stop.send(());
-            }
-        }
-        for worker in &mut self.workers {
-            if let Some(thread) = worker.thread.take() {
-                let _ = thread.join();
-            }
+        self.stops.clear();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
         }
     }
 }
