@@ -534,6 +534,9 @@ impl Engine {
             )
             .into());
         };
+        if let Some(model) = model {
+            crate::model_id::check(model).map_err(LMRotateError::Provider)?;
+        }
         let slot = &topology.providers[p];
         let upstream = model.map_or("", |m| slot.config.upstream_model(m));
         let pool = if upstream.is_empty() {

@@ -171,7 +171,10 @@ impl ProviderError {
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} error from provider `{}`", self.kind, self.provider)?;
+        write!(f, "{} error", self.kind)?;
+        if !self.provider.is_empty() {
+            write!(f, " from provider `{}`", self.provider)?;
+        }
         if !self.key_id.is_empty() {
             write!(f, " (key `{}`)", self.key_id)?;
         }
@@ -186,6 +189,25 @@ impl fmt::Display for ProviderError {
 }
 
 impl std::error::Error for ProviderError {}
+
+/// A caller's value as an error may show it: at most 64 characters, control characters
+/// escaped, so a CR/LF in it can never forge a log line.
+///
+/// ```
+/// assert_eq!(rotate_core::error::excerpt("a\r\nb"), r"a\r\nb");
+/// assert_eq!(rotate_core::error::excerpt(&"x".repeat(100)).chars().count(), 65);
+/// ```
+pub fn excerpt(value: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i == 64 {
+            out.push('…');
+            break;
+        }
+        out.extend(c.escape_debug());
+    }
+    out
+}
 
 /// One failed attempt of a call.
 #[derive(Debug, Clone, PartialEq)]

@@ -32,6 +32,7 @@ pub mod health;
 mod key;
 mod lease;
 pub mod message;
+pub mod model_id;
 pub mod options;
 mod plan;
 pub mod provider;

@@ -5,6 +5,9 @@
 //! 3. `provider/name` with a configured provider prefix: that provider, upstream `name`;
 //! 4. every provider whose `models` list names the model (or, with an empty list, whose
 //!    family matches: gpt-/o-series, claude-, gemini-), in provider priority order.
+//!
+//! A requested model that names no fallback chain must follow the model-id grammar
+//! ([`crate::model_id`]); anything else is refused here, before a key is chosen.
 
 use std::sync::Arc;
 
@@ -54,7 +57,23 @@ impl Topology {
         Ok(plan)
     }
 
+    /// The plan for `model`, each entry's upstream model accepted by its adapter.
     fn resolve(
+        &self,
+        model: &str,
+        provider: Option<&str>,
+    ) -> Result<Vec<PlanEntry>, LMRotateError> {
+        let plan = self.entries(model, provider)?;
+        for entry in &plan {
+            self.providers[entry.provider]
+                .adapter
+                .check_model(&entry.upstream)
+                .map_err(LMRotateError::Provider)?;
+        }
+        Ok(plan)
+    }
+
+    fn entries(
         &self,
         model: &str,
         provider: Option<&str>,
@@ -66,6 +85,9 @@ impl Topology {
                 retry_in: None,
             })
         };
+        if !self.config.fallback_chains.contains_key(model) {
+            crate::model_id::check(model).map_err(LMRotateError::Provider)?;
+        }
         if let Some(name) = provider {
             return match self.provider(name) {
                 Some(p) => Ok(vec![self.entry(p, model)]),

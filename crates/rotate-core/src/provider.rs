@@ -254,6 +254,15 @@ pub trait Provider: Send + Sync + 'static {
         call: ProviderCall,
     ) -> BoxFuture<'static, Result<ProviderStreamStart, ProviderError>>;
 
+    /// Refuses an upstream model id this adapter cannot put on the wire (for instance a
+    /// `/` where the model is one URL path segment), as an `InvalidRequest`. The engine
+    /// asks once per model when it plans a call, before any key is chosen, so a refused
+    /// model never reaches a key. The default accepts every id of the model-id grammar.
+    fn check_model(&self, model: &str) -> Result<(), ProviderError> {
+        let _ = model;
+        Ok(())
+    }
+
     /// True when the adapter speaks Gemini's `generateContent` (Google's providers).
     /// The engine refuses `generate_content` before any network call otherwise.
     fn speaks_generate_content(&self) -> bool {

@@ -157,9 +157,9 @@ impl Inner {
     ) -> Result<String, ProviderError> {
         let base = self.base(call)?;
         match (self.service, credential) {
-            (Service::Studio, _) => Ok(endpoint::studio_url(base, &call.model, method)),
+            (Service::Studio, _) => endpoint::studio_url(base, &call.model, method),
             (Service::Vertex, Credential::ApiKey) => {
-                Ok(endpoint::vertex_express_url(base, &call.model, method))
+                endpoint::vertex_express_url(base, &call.model, method)
             }
             (Service::Vertex, Credential::Account(source)) => {
                 endpoint::vertex_url(base, &call.key, Some(source.account()), &call.model, method)
@@ -353,6 +353,11 @@ impl Provider for GoogleAdapter {
 
     fn speaks_generate_content(&self) -> bool {
         true
+    }
+
+    /// The model is one path segment of every Gemini and Vertex URL.
+    fn check_model(&self, model: &str) -> Result<(), ProviderError> {
+        endpoint::check_model(model)
     }
 
     fn generate(

@@ -5,6 +5,8 @@
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::provider::KeyInfo;
 
+use rotate_providers::url::RequestUrl;
+
 use crate::auth::ServiceAccount;
 
 /// Vertex's location when the key's metadata names none.
@@ -20,26 +22,37 @@ pub enum Method {
 }
 
 impl Method {
-    fn suffix(self) -> &'static str {
+    fn verb(self) -> &'static str {
         match self {
             Self::Generate => ":generateContent",
-            Self::Stream => ":streamGenerateContent?alt=sse",
+            Self::Stream => ":streamGenerateContent",
         }
     }
 }
 
-fn model_path(model: &str) -> &str {
+/// A model id as it goes into the path: Gemini's `models/` prefix dropped.
+fn model_segment(model: &str) -> &str {
     model.strip_prefix("models/").unwrap_or(model)
 }
 
+/// Refuses a model that cannot be one path segment.
+pub fn check_model(model: &str) -> Result<(), ProviderError> {
+    rotate_providers::url::check_segment("model", model_segment(model))
+}
+
+/// `{url}/{model}{verb}` (the model one encoded segment; a `models/` prefix dropped),
+/// with `alt=sse` for streams.
+fn model_url(url: RequestUrl, model: &str, method: Method) -> Result<String, ProviderError> {
+    let url = url.segment_with_method("model", model_segment(model), method.verb())?;
+    Ok(match method {
+        Method::Generate => url.finish(),
+        Method::Stream => url.query("alt", "sse").finish(),
+    })
+}
+
 /// AI Studio: `{base}/models/{model}:generateContent`.
-pub fn studio_url(base: &str, model: &str, method: Method) -> String {
-    format!(
-        "{}/models/{}{}",
-        base.trim_end_matches('/'),
-        model_path(model),
-        method.suffix()
-    )
+pub fn studio_url(base: &str, model: &str, method: Method) -> Result<String, ProviderError> {
+    model_url(RequestUrl::new(base).path("models"), model, method)
 }
 
 /// A Vertex base URL with `{location}` filled in (`global` has no regional prefix).
@@ -66,6 +79,16 @@ pub fn vertex_url(
         .metadata()
         .get("location")
         .map_or(DEFAULT_LOCATION, String::as_str);
+    if location.is_empty()
+        || !location
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ProviderError::new(
+            ErrorKind::Configuration,
+            "a Vertex `metadata.location` is a region name such as `us-central1` or `global`",
+        ));
+    }
     let project = key
         .metadata()
         .get("project_id")
@@ -77,22 +100,23 @@ pub fn vertex_url(
                 "a Vertex key needs `metadata.project_id` or a service account with `project_id`",
             )
         })?;
-    Ok(format!(
-        "{}/projects/{project}/locations/{location}/publishers/google/models/{}{}",
-        vertex_base(template, location),
-        model_path(model),
-        method.suffix()
-    ))
+    let url = RequestUrl::new(&vertex_base(template, location))
+        .path("projects")
+        .segment("project_id", project)?
+        .path("locations")
+        .segment("location", location)?
+        .path("publishers/google/models");
+    model_url(url, model, method)
 }
 
 /// Vertex express mode (an API key): the global publisher path.
-pub fn vertex_express_url(template: &str, model: &str, method: Method) -> String {
-    format!(
-        "{}/publishers/google/models/{}{}",
-        vertex_base(template, "global"),
-        model_path(model),
-        method.suffix()
-    )
+pub fn vertex_express_url(
+    template: &str,
+    model: &str,
+    method: Method,
+) -> Result<String, ProviderError> {
+    let url = RequestUrl::new(&vertex_base(template, "global")).path("publishers/google/models");
+    model_url(url, model, method)
 }
 
 #[cfg(test)]
@@ -114,7 +138,7 @@ mod tests {
     #[test]
     fn urls_for_each_service() {
         assert_eq!(
-            studio_url("https://generativelanguage.googleapis.com/v1beta/", "gemini-2.5-flash", Method::Stream),
+            studio_url("https://generativelanguage.googleapis.com/v1beta/", "gemini-2.5-flash", Method::Stream).unwrap(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         );
         assert_eq!(
@@ -130,10 +154,38 @@ mod tests {
             "https://us-central1-aiplatform.googleapis.com/v1/projects/p1/locations/us-central1/publishers/google/models/m:generateContent"
         );
         assert_eq!(
-            vertex_express_url(TEMPLATE, "models/m", Method::Stream),
+            vertex_express_url(TEMPLATE, "models/m", Method::Stream).unwrap(),
             "https://aiplatform.googleapis.com/v1/publishers/google/models/m:streamGenerateContent?alt=sse"
         );
         let missing = vertex_url(TEMPLATE, &key(&[]), None, "m", Method::Generate).unwrap_err();
         assert_eq!(missing.kind, ErrorKind::Configuration);
+    }
+
+    #[test]
+    fn a_model_is_one_encoded_segment() {
+        assert_eq!(
+            studio_url(
+                "http://h/v1beta",
+                "m:streamGenerateContent?x=1",
+                Method::Generate
+            )
+            .unwrap(),
+            "http://h/v1beta/models/m%3AstreamGenerateContent%3Fx%3D1:generateContent"
+        );
+        for model in ["gemini/../../cached", "..", "models/", "a/b"] {
+            let refused = studio_url("http://h/v1beta", model, Method::Generate).unwrap_err();
+            assert_eq!(refused.kind, ErrorKind::InvalidRequest, "{model}");
+            let refused = vertex_express_url(TEMPLATE, model, Method::Stream).unwrap_err();
+            assert_eq!(refused.kind, ErrorKind::InvalidRequest, "{model}");
+        }
+        let refused = vertex_url(
+            TEMPLATE,
+            &key(&[("project_id", "p/../q")]),
+            None,
+            "m",
+            Method::Generate,
+        )
+        .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::InvalidRequest);
     }
 }

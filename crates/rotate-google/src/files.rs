@@ -10,6 +10,7 @@ use http_body_util::Full;
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_providers::adapter::malformed;
 use rotate_providers::client::HttpClient;
+use rotate_providers::url::RequestUrl;
 use serde_json::Value;
 
 use crate::body::UploadedFile;
@@ -72,6 +73,12 @@ impl FilesApi {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| malformed("Files API answer", "no x-goog-upload-url header"))?
             .to_owned();
+        if !same_origin(&session, &self.upload_url) {
+            return Err(malformed(
+                "Files API answer",
+                "the upload session URL points to another host",
+            ));
+        }
         let upload = request(
             http::Method::POST,
             &session,
@@ -105,7 +112,14 @@ impl FilesApi {
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
             waited += wait;
-            let url = format!("{}/{}", self.base_url, file.name);
+            let id = file.name.strip_prefix("files/").ok_or_else(|| {
+                malformed("Files API answer", "a file `name` that is not `files/{id}`")
+            })?;
+            let url = RequestUrl::new(&self.base_url)
+                .path("files")
+                .segment("file name", id)
+                .map_err(|_| malformed("Files API answer", "a file id that is not one segment"))?
+                .finish();
             let lookup = request(http::Method::GET, &url, auth, &[], Bytes::new())?;
             let (parts, body) = client.exchange(lookup, timeout).await?;
             check(parts.status, &body)?;
@@ -116,6 +130,22 @@ impl FilesApi {
             mime_type: file.mime_type.unwrap_or_else(|| mime_type.to_owned()),
         })
     }
+}
+
+/// The `scheme://host:port` of a URL.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..]
+        .find('/')
+        .map_or(url, |end| &url[..after_scheme + end])
+}
+
+/// True when `url` is on the same scheme, host and port as `reference` (so an upload
+/// session never takes the key to another host).
+fn same_origin(url: &str, reference: &str) -> bool {
+    let origin = origin(reference);
+    url.strip_prefix(origin)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
 }
 
 /// Waits between polls (a real wait for a remote file, not a test sleep).
@@ -192,5 +222,20 @@ mod tests {
         );
         let local = FilesApi::of("http://127.0.0.1:9/v1beta");
         assert_eq!(local.upload_url, "http://127.0.0.1:9/upload/v1beta/files");
+    }
+
+    #[test]
+    fn upload_sessions_stay_on_the_upload_host() {
+        let upload = "http://127.0.0.1:9/upload/v1beta/files";
+        assert!(same_origin(
+            "http://127.0.0.1:9/upload/v1beta/files?upload_id=1",
+            upload
+        ));
+        assert!(!same_origin("http://127.0.0.1:99/upload", upload));
+        assert!(!same_origin(
+            "http://127.0.0.1:9.evil.example/upload",
+            upload
+        ));
+        assert!(!same_origin("https://127.0.0.1:9/upload", upload));
     }
 }

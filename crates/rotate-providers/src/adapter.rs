@@ -53,6 +53,13 @@ pub trait WireProtocol: Send + Sync + 'static {
 
     /// A fresh stream parser.
     fn stream_protocol(&self) -> Self::Stream;
+
+    /// Refuses a model id this protocol cannot put on the wire (see
+    /// [`Provider::check_model`]). The default accepts every id.
+    fn check_model(&self, model: &str) -> Result<(), ProviderError> {
+        let _ = model;
+        Ok(())
+    }
 }
 
 /// Timeouts of one provider.
@@ -122,6 +129,10 @@ impl<W: WireProtocol> Adapter<W> {
 }
 
 impl<W: WireProtocol> Provider for Adapter<W> {
+    fn check_model(&self, model: &str) -> Result<(), ProviderError> {
+        self.inner.wire.check_model(model)
+    }
+
     fn chat(&self, call: ProviderCall) -> BoxFuture<'static, Result<ProviderReply, ProviderError>> {
         let inner = self.inner.clone();
         Box::pin(async move {

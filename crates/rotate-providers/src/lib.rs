@@ -17,6 +17,7 @@ pub mod factory;
 pub mod openai;
 pub mod ratelimit;
 pub mod sse;
+pub mod url;
 
 pub use adapter::{Adapter, Timeouts, WireProtocol};
 pub use anthropic::AnthropicWire;

@@ -69,6 +69,15 @@ impl WireProtocol for OpenAiWire {
         response::parse(body)
     }
 
+    /// Azure's URL holds the deployment (the model, unless the key names one) as one
+    /// path segment.
+    fn check_model(&self, model: &str) -> Result<(), ProviderError> {
+        if self.azure {
+            crate::url::check_segment("deployment", model)?;
+        }
+        Ok(())
+    }
+
     fn classify(
         &self,
         status: StatusCode,

@@ -106,6 +106,8 @@ pub enum Api {
     Files,
     /// The OAuth token endpoint.
     Token,
+    /// A path no vendor serves (answered 404, and logged so tests see it arrived).
+    Unrouted,
 }
 
 /// One request the upstream received.
@@ -374,6 +376,19 @@ fn route(method: &http::Method, path: &str) -> Option<Api> {
 async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ReplyBody> {
     let path = request.uri().path().to_owned();
     let Some(api) = route(request.method(), &path) else {
+        if !state.quiet {
+            state.log.lock().push(RecordedRequest {
+                api: Api::Unrouted,
+                key: String::new(),
+                path: path.clone(),
+                query: request.uri().query().map(str::to_owned),
+                headers: Vec::new(),
+                body: serde_json::Value::Null,
+                body_len: 0,
+                stream: false,
+                at_unix_ms: SystemClock.unix_ms(),
+            });
+        }
         return render::json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": {"message": format!("no route {path}"), "type": "invalid_request_error", "param": null, "code": "not_found"}}),
@@ -424,7 +439,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
                 None => (bearer.clone(), Some(gemini::unauthenticated())),
             }
         }
-        Api::Gemini | Api::Vertex | Api::Files => (header("x-goog-api-key"), None),
+        Api::Gemini | Api::Vertex | Api::Files | Api::Unrouted => (header("x-goog-api-key"), None),
         Api::OpenAi | Api::Anthropic => (
             bearer
                 .clone()
@@ -511,7 +526,9 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
             };
             gemini::respond(&exchange, model, behavior, service)
         }
-        Api::Files | Api::Token => render::json(StatusCode::NOT_FOUND, &serde_json::json!({}), &[]),
+        Api::Files | Api::Token | Api::Unrouted => {
+            render::json(StatusCode::NOT_FOUND, &serde_json::json!({}), &[])
+        }
     }
 }
 

@@ -218,8 +218,12 @@ impl Gateway {
     ) -> (Response<Body>, Option<f64>) {
         let result = async {
             let body = self.authorized_body(request).await?;
+            // the path's model, decoded once; the library then holds it to the model-id grammar
+            let model = percent_encoding::percent_decode_str(model)
+                .decode_utf8()
+                .map_err(|_| ApiError::bad_request("the model in the path is not UTF-8"))?;
             let parsed = gemini::parse(&body)?;
-            gemini::generate(&self.client, model, method, parsed).await
+            gemini::generate(&self.client, &model, method, parsed).await
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(gemini::DIALECT), None))

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::OpenAiWire;
 use crate::adapter::{base_url, json_request, secret_header};
+use crate::url::RequestUrl;
 
 /// Models that take `max_completion_tokens` instead of `max_tokens` on OpenAI and Azure.
 fn is_reasoning_model(model: &str) -> bool {
@@ -76,7 +77,12 @@ pub(crate) fn build(
             .get("deployment")
             .map_or(&*call.model, String::as_str);
         let version = metadata.get("api_version").unwrap_or(&wire.api_version);
-        format!("{base}/openai/deployments/{deployment}/chat/completions?api-version={version}")
+        RequestUrl::new(base)
+            .path("openai/deployments")
+            .segment("deployment", deployment)?
+            .path("chat/completions")
+            .query("api-version", version)
+            .finish()
     } else {
         format!(
             "{}/chat/completions",
