@@ -5,13 +5,19 @@ use std::process::ExitCode;
 
 use llm_rotate::{configure_from_file, LMRotateConfig};
 
+use crate::gateway::GatewayConfig;
 use crate::table::render;
 
 /// Loads, validates and describes a config; non-zero exit with the error otherwise.
 pub fn run(path: &Path) -> ExitCode {
-    match configure_from_file(path, None) {
-        Ok(config) => {
-            println!("{}", describe(&config));
+    let loaded = configure_from_file(path, None).and_then(|config| {
+        let gateway = GatewayConfig::of(&config)?;
+        gateway.resolve()?;
+        Ok((config, gateway))
+    });
+    match loaded {
+        Ok((config, gateway)) => {
+            println!("{}", describe(&config, &gateway));
             println!("\nconfig OK: {}", path.display());
             ExitCode::SUCCESS
         }
@@ -23,14 +29,13 @@ pub fn run(path: &Path) -> ExitCode {
 }
 
 /// A human description of a validated config; keys appear masked.
-pub fn describe(config: &LMRotateConfig) -> String {
+pub fn describe(config: &LMRotateConfig, gateway: &GatewayConfig) -> String {
     let d = &config.defaults;
     let mut out = format!(
         "strategy: {}   max_retries: {}   cooldown: {}s   quarantine: {}s   failures to quarantine: {}\n",
         d.selection_strategy, d.max_retries, d.cooldown_seconds, d.quarantine_seconds, d.max_consecutive_failures
     );
     let store = &config.state_store;
-    let gateway = &config.gateway;
     out.push_str(&format!(
         "gateway: listen {}   {} token(s)   {} admin token(s)   body limit {} bytes\n",
         gateway.listen,

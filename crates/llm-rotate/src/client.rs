@@ -270,6 +270,12 @@ impl LMRotate {
         self.engine.config()
     }
 
+    /// The model names the config in force serves: fallback chains, then each provider's
+    /// models and aliases (what a gateway lists at `/v1/models`).
+    pub fn served_models(&self) -> Vec<crate::ServedModel> {
+        self.engine.config().served_models()
+    }
+
     /// The engine (for plug-in authors).
     pub fn engine(&self) -> &Engine {
         &self.engine

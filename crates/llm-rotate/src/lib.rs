@@ -59,8 +59,8 @@ pub use client::{LMRotate, LMRotateBuilder};
 pub use global::{configure, lm, try_lm, ConfigureOptions};
 pub use load::{configure_from_dict, configure_from_file, parse_document, ENV_PREFIX};
 pub use rotate_core::config::{
-    DefaultsConfig, FallbackEntry, GatewayConfig, KeyConfig, LMRotateConfig, Overrides,
-    ProviderConfig, SecretSource, StateStoreConfig, StoreBackend, WireApi,
+    DefaultsConfig, FallbackEntry, ForeignSection, KeyConfig, LMRotateConfig, Overrides,
+    ProviderConfig, SecretSource, ServedModel, StateStoreConfig, StoreBackend, WireApi,
 };
 pub use rotate_core::GenerateContentRequest;
 pub use rotate_core::{

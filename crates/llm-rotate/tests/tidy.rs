@@ -118,7 +118,6 @@ fn every_config_field_is_documented() {
     let sections = [
         serde_json::to_value(DefaultsConfig::default()),
         serde_json::to_value(StateStoreConfig::default()),
-        serde_json::to_value(llm_rotate::GatewayConfig::default()),
         serde_json::to_value(&provider),
         serde_json::to_value(&key),
         serde_json::to_value(llm_rotate::FallbackEntry::new("p", Some("u"))),

@@ -48,7 +48,7 @@ mod topology;
 pub use acquire::{AcquireContext, ReportedError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    DefaultsConfig, FallbackEntry, GatewayConfig, KeyConfig, LMRotateConfig, Overrides,
+    DefaultsConfig, FallbackEntry, ForeignSection, KeyConfig, LMRotateConfig, Overrides,
     ProviderConfig, SecretSource, StateStoreConfig, StoreBackend, WireApi,
 };
 pub use content::{Content, ContentPart, PartKind};

@@ -11,6 +11,7 @@ mod gemini;
 mod http;
 mod metrics;
 mod openai;
+mod settings;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,67 +22,47 @@ use ::http::{Method, Request, Response, StatusCode};
 use arc_swap::ArcSwap;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use llm_rotate::{configure_from_file, Clock, LMRotate, LMRotateConfig, Secret, SystemClock};
+use llm_rotate::{configure_from_file, Clock, LMRotate, LMRotateConfig, SystemClock};
 use tokio::net::TcpListener;
 
 use self::http::{json_response, ApiError, Body, Dialect};
 use self::metrics::Metrics;
+pub use self::settings::GatewayConfig;
+use self::settings::Settings;
 use crate::workers::Workers;
 
-/// The settings read from the config's `gateway` section, tokens resolved.
-struct Settings {
-    tokens: Vec<Secret>,
-    admin_tokens: Vec<Secret>,
-    max_body_bytes: u64,
-}
-
-impl Settings {
-    fn of(config: &LMRotateConfig) -> Result<Self, llm_rotate::ConfigurationError> {
-        let resolve = |list: &[llm_rotate::SecretSource]| {
-            list.iter()
-                .map(llm_rotate::SecretSource::resolve)
-                .collect::<Result<Vec<_>, _>>()
-        };
-        Ok(Self {
-            tokens: resolve(&config.gateway.tokens)?,
-            admin_tokens: resolve(&config.gateway.admin_tokens)?,
-            max_body_bytes: config.gateway.max_body_bytes,
-        })
-    }
-}
-
-/// The running gateway's state.
+/// The running gateway's state. The config in force is the client's; the gateway keeps
+/// only its own settings, swapped as one snapshot on reload.
 pub struct Gateway {
     client: LMRotate,
     config_path: PathBuf,
-    config: ArcSwap<LMRotateConfig>,
     settings: ArcSwap<Settings>,
     metrics: Metrics,
 }
 
 impl Gateway {
-    /// A gateway serving `config` (read from `config_path`, re-read on reload).
+    /// A gateway serving `config` (read from `config_path`, re-read on reload) with
+    /// `settings` (its `gateway` section, tokens resolved).
     pub fn new(
         config_path: &Path,
         config: LMRotateConfig,
+        settings: Settings,
     ) -> Result<Self, llm_rotate::ConfigurationError> {
-        let settings = Settings::of(&config)?;
         Ok(Self {
-            client: LMRotate::new(config.clone())?,
+            client: LMRotate::new(config)?,
             config_path: config_path.to_owned(),
-            config: ArcSwap::from_pointee(config),
             settings: ArcSwap::from_pointee(settings),
             metrics: Metrics::default(),
         })
     }
 
     /// Re-reads the config file and swaps it in (keys that survive keep their health).
+    /// Everything is checked before anything changes.
     pub fn reload(&self) -> Result<(), llm_rotate::ConfigurationError> {
         let config = configure_from_file(&self.config_path, None)?;
-        let settings = Settings::of(&config)?;
-        self.client.reload_config(config.clone())?;
+        let (_, settings) = settings::load(&config)?;
+        self.client.reload_config(config)?;
         self.settings.store(Arc::new(settings));
-        self.config.store(Arc::new(config));
         tracing::info!(path = %self.config_path.display(), "configuration reloaded");
         Ok(())
     }
@@ -127,7 +108,7 @@ impl Gateway {
         }
         let response = match (request.method(), path) {
             (&Method::GET, "/v1/models" | "/models") => match self.authorize(&request, false) {
-                Ok(()) => openai::models(&self.config.load()),
+                Ok(()) => openai::models(&self.client.served_models()),
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
             (&Method::GET, "/health") => match self.authorize(&request, false) {
@@ -328,18 +309,19 @@ pub async fn run(
     workers: Option<usize>,
 ) -> Result<(), String> {
     let config = configure_from_file(config_path, None).map_err(|e| e.to_string())?;
-    let address = listen.unwrap_or(&config.gateway.listen).to_owned();
+    let (gateway_config, settings) = settings::load(&config).map_err(|e| e.to_string())?;
+    let address = listen.unwrap_or(&gateway_config.listen).to_owned();
     let address: SocketAddr = address
         .parse()
         .map_err(|_| format!("`{address}` is not an address like 127.0.0.1:8080"))?;
-    let header_timeout = Duration::from_secs(config.gateway.header_read_timeout_seconds.max(1));
-    let drain = Duration::from_secs(config.gateway.drain_timeout_seconds);
-    if config.gateway.tokens.is_empty() {
+    let header_timeout = Duration::from_secs(gateway_config.header_read_timeout_seconds.max(1));
+    let drain = Duration::from_secs(gateway_config.drain_timeout_seconds);
+    if settings.tokens.is_empty() {
         tracing::warn!(
             "no gateway tokens configured: any client that can reach the gateway may use it"
         );
     }
-    let gateway = Arc::new(Gateway::new(config_path, config).map_err(|e| e.to_string())?);
+    let gateway = Arc::new(Gateway::new(config_path, config, settings).map_err(|e| e.to_string())?);
     let listener = TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Response, StatusCode};
-use llm_rotate::{Clock, LMRotate, LMRotateConfig, SystemClock, Usage};
+use llm_rotate::{Clock, LMRotate, SystemClock, Usage};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -98,39 +98,11 @@ pub fn name_the_key(response: &mut Response<Body>, provider: &str, key_id: &str)
 }
 
 /// `GET /v1/models`: every model name the config answers to.
-pub fn models(config: &LMRotateConfig) -> Response<Body> {
-    let mut data: Vec<Value> = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for name in config.fallback_chains.keys() {
-        if seen.insert(name.clone()) {
-            data.push(
-                json!({"id": name, "object": "model", "created": 0, "owned_by": "llm-rotate"}),
-            );
-        }
-    }
-    let providers: std::collections::BTreeSet<&str> =
-        config.keys.iter().map(|k| k.provider.as_str()).collect();
-    for provider in providers {
-        let Some(settings) = config.provider(provider) else {
-            continue;
-        };
-        for name in settings.models.iter().chain(settings.aliases.keys()) {
-            if seen.insert(name.clone()) {
-                data.push(
-                    json!({"id": name, "object": "model", "created": 0, "owned_by": provider}),
-                );
-            }
-        }
-        for key in config.keys.iter().filter(|k| k.provider == provider) {
-            for name in &key.models {
-                if seen.insert(name.clone()) {
-                    data.push(
-                        json!({"id": name, "object": "model", "created": 0, "owned_by": provider}),
-                    );
-                }
-            }
-        }
-    }
+pub fn models(served: &[llm_rotate::ServedModel]) -> Response<Body> {
+    let data: Vec<Value> = served
+        .iter()
+        .map(|m| json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by}))
+        .collect();
     json_response(StatusCode::OK, &json!({"object": "list", "data": data}))
 }
 

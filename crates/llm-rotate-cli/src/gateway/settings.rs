@@ -1,0 +1,160 @@
+//! The gateway's own settings: the `gateway:` section of the config file. The library
+//! keeps that section as written ([`llm_rotate::ForeignSection`]); the binary reads and
+//! checks it here, and resolves its tokens once per load.
+
+use llm_rotate::core::config::deserialize_with_path;
+use llm_rotate::{ConfigurationError, LMRotateConfig, Secret, SecretSource};
+use serde::{Deserialize, Serialize};
+
+/// The `gateway:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Where to listen when `--listen` is not given.
+    pub listen: String,
+    /// Tokens clients send as `Authorization: Bearer …` (or `x-goog-api-key`, `api-key`).
+    /// Empty: no authentication (only sensible on a private interface).
+    pub tokens: Vec<SecretSource>,
+    /// Tokens allowed to call `POST /admin/reload` (gateway tokens are not).
+    pub admin_tokens: Vec<SecretSource>,
+    /// The largest request body accepted; larger ones get 413.
+    pub max_body_bytes: u64,
+    /// How long a client may take to send its request head.
+    pub header_read_timeout_seconds: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout_seconds: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            tokens: Vec::new(),
+            admin_tokens: Vec::new(),
+            max_body_bytes: 32 * 1024 * 1024,
+            header_read_timeout_seconds: 10,
+            drain_timeout_seconds: 30,
+        }
+    }
+}
+
+/// What a request needs from the settings: tokens resolved, the body limit.
+pub struct Settings {
+    pub tokens: Vec<Secret>,
+    pub admin_tokens: Vec<Secret>,
+    pub max_body_bytes: u64,
+}
+
+impl GatewayConfig {
+    /// The section of `config` (defaults when it has none), with paths like
+    /// `gateway.listen` in errors.
+    pub fn of(config: &LMRotateConfig) -> Result<Self, ConfigurationError> {
+        match &config.gateway {
+            None => Ok(Self::default()),
+            Some(section) => {
+                deserialize_with_path(section.value().clone()).map_err(|e| e.within("gateway"))
+            }
+        }
+    }
+
+    /// Checks every setting and resolves the tokens (once), giving what requests read.
+    pub fn resolve(&self) -> Result<Settings, ConfigurationError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigurationError::new(
+                "gateway.listen",
+                format!("`{}` is not an address like 127.0.0.1:8080", self.listen),
+            ));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigurationError::new(
+                "gateway.max_body_bytes",
+                "must be above 0",
+            ));
+        }
+        Ok(Settings {
+            tokens: resolve_tokens("tokens", &self.tokens)?,
+            admin_tokens: resolve_tokens("admin_tokens", &self.admin_tokens)?,
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
+}
+
+fn resolve_tokens(name: &str, list: &[SecretSource]) -> Result<Vec<Secret>, ConfigurationError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let path = format!("gateway.{name}[{i}]");
+            let secret = token.resolve().map_err(|e| e.within(&path))?;
+            if secret.expose().trim().is_empty() {
+                return Err(ConfigurationError::new(path, "a token must not be empty"));
+            }
+            Ok(secret)
+        })
+        .collect()
+}
+
+/// The section and its resolved settings, checked together.
+pub fn load(config: &LMRotateConfig) -> Result<(GatewayConfig, Settings), ConfigurationError> {
+    let gateway = GatewayConfig::of(config)?;
+    let settings = gateway.resolve()?;
+    Ok((gateway, settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(section: serde_json::Value) -> ConfigurationError {
+        let config = LMRotateConfig::from_value(json!({ "gateway": section })).unwrap();
+        load(&config).err().expect("the section should be refused")
+    }
+
+    #[test]
+    fn gateway_settings_are_checked() {
+        assert_eq!(err(json!({"listen": "localhost"})).path(), "gateway.listen");
+        assert_eq!(
+            err(json!({"tokens": ["ok", ""]})).path(),
+            "gateway.tokens[1]"
+        );
+        let e = err(json!({"admin_tokens": [{"env": "LLM_ROTATE_UNIT_TEST_UNSET_VAR"}]}));
+        assert_eq!(e.path(), "gateway.admin_tokens[0].env");
+        assert_eq!(
+            err(json!({"max_body_bytes": 0})).path(),
+            "gateway.max_body_bytes"
+        );
+        let e = err(json!({"tokens": ["a"], "tokenz": 1}));
+        assert_eq!(e.path(), "gateway.tokenz");
+        assert!(e.message().contains("did you mean `tokens`?"), "{e}");
+        let e = err(json!({"max_body_bytes": "sk-secret-value-123"}));
+        assert!(!e.to_string().contains("sk-secret"), "{e}");
+    }
+
+    #[test]
+    fn tokens_resolve_once_and_never_print() {
+        let config = LMRotateConfig::from_value(
+            json!({"gateway": {"tokens": ["gw-secret-token-1", {"env": "PATH"}]}}),
+        )
+        .unwrap();
+        let (gateway, settings) = load(&config).unwrap();
+        assert_eq!(settings.tokens.len(), 2);
+        assert_eq!(settings.tokens[0].expose(), "gw-secret-token-1");
+        assert!(!format!("{gateway:?}").contains("gw-secret-token-1"));
+        let written = serde_json::to_string(&gateway).unwrap();
+        assert!(!written.contains("gw-secret-token-1"), "{written}");
+        let none = LMRotateConfig::from_value(json!({})).unwrap();
+        assert_eq!(GatewayConfig::of(&none).unwrap(), GatewayConfig::default());
+    }
+
+    #[test]
+    fn every_field_is_documented() {
+        let docs = include_str!("../../../../docs/configuration.md");
+        let fields = serde_json::to_value(GatewayConfig::default()).unwrap();
+        for field in fields.as_object().unwrap().keys() {
+            assert!(
+                docs.contains(&format!("`{field}`")),
+                "`{field}` is not in docs/configuration.md"
+            );
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The validation rules of a config, each failure a [`ConfigurationError`] with the
+//! path of what is wrong (`keys[2].provider`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{KeyConfig, LMRotateConfig, WireApi};
+use crate::catalogue;
+use crate::error::ConfigurationError;
+use crate::secret::Secret;
+use crate::strategy::Strategy;
+
+use super::explain::suggestion;
+
+impl LMRotateConfig {
+    /// Checks every validation rule; the first failure is returned with its path.
+    pub fn validate(&self) -> Result<(), ConfigurationError> {
+        self.validate_with(&[])
+    }
+
+    /// Like [`validate`](Self::validate), with `custom` naming providers whose adapters
+    /// are registered in code (they need no `api` and count as known).
+    pub fn validate_with(&self, custom: &[&str]) -> Result<(), ConfigurationError> {
+        self.validate_defaults()?;
+        self.validate_providers(custom)?;
+        self.validate_keys(custom)?;
+        self.validate_weights()?;
+        self.validate_chains(custom)?;
+        if self.state_store.redis_namespace.is_empty() {
+            return Err(ConfigurationError::new(
+                "state_store.redis_namespace",
+                "the namespace must not be empty",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_defaults(&self) -> Result<(), ConfigurationError> {
+        if self.defaults.max_consecutive_failures == 0 {
+            return Err(ConfigurationError::new(
+                "defaults.max_consecutive_failures",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_providers(&self, custom: &[&str]) -> Result<(), ConfigurationError> {
+        for (name, provider) in &self.providers {
+            let path = format!("providers.{name}");
+            if catalogue::builtin(name).is_none()
+                && provider.api.is_none()
+                && !custom.contains(&name.as_str())
+            {
+                return Err(ConfigurationError::new(
+                    format!("{path}.api"),
+                    "a custom provider must say which wire protocol it speaks (openai, anthropic, gemini, vertex)",
+                ));
+            }
+            if provider.max_consecutive_failures == Some(0) {
+                return Err(ConfigurationError::new(
+                    format!("{path}.max_consecutive_failures"),
+                    "must be at least 1",
+                ));
+            }
+            if let Some(url) = &provider.base_url {
+                check_base_url(url)
+                    .map_err(|m| ConfigurationError::new(format!("{path}.base_url"), m))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_keys(&self, custom: &[&str]) -> Result<(), ConfigurationError> {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, key) in self.keys.iter().enumerate() {
+            let path = format!("keys[{i}]");
+            if key.id.trim().is_empty() {
+                return Err(ConfigurationError::new(
+                    format!("{path}.id"),
+                    "the id must not be empty",
+                ));
+            }
+            if let Some(first) = seen.insert(key.id.as_str(), i) {
+                return Err(ConfigurationError::new(
+                    format!("{path}.id"),
+                    format!("duplicate key id `{}` (also keys[{first}])", key.id),
+                ));
+            }
+            let provider = self.provider(&key.provider);
+            if provider.is_none() && !custom.contains(&key.provider.as_str()) {
+                return Err(ConfigurationError::new(
+                    format!("{path}.provider"),
+                    format!(
+                        "unknown provider `{}`{}",
+                        key.provider,
+                        suggestion(&key.provider, self.provider_names())
+                    ),
+                ));
+            }
+            let secret = key.resolve_secret().map_err(|e| e.within(&path))?;
+            if let Some(url) = &key.base_url {
+                check_base_url(url)
+                    .map_err(|m| ConfigurationError::new(format!("{path}.base_url"), m))?;
+            }
+            if provider.and_then(|p| p.api) == Some(WireApi::Vertex) {
+                check_vertex_key(key, &secret).map_err(|e| e.within(&path))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_weights(&self) -> Result<(), ConfigurationError> {
+        if self.defaults.selection_strategy != Strategy::Weighted {
+            return Ok(());
+        }
+        let mut by_provider: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for key in self.keys.iter().filter(|k| k.enabled) {
+            let entry = by_provider.entry(key.provider.as_str()).or_default();
+            entry.0 += 1;
+            if key.weight == 0 {
+                entry.1 += 1;
+            }
+        }
+        for (provider, (total, zero)) in by_provider {
+            if total > 0 && total == zero {
+                let first = self
+                    .keys
+                    .iter()
+                    .position(|k| k.provider == provider)
+                    .unwrap_or(0);
+                return Err(ConfigurationError::new(
+                    format!("keys[{first}].weight"),
+                    format!("every key of provider `{provider}` has weight 0 under the weighted strategy"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_chains(&self, custom: &[&str]) -> Result<(), ConfigurationError> {
+        for (name, chain) in &self.fallback_chains {
+            if chain.is_empty() {
+                return Err(ConfigurationError::new(
+                    format!("fallback_chains.{name}"),
+                    "a chain needs at least one entry",
+                ));
+            }
+            for (i, entry) in chain.iter().enumerate() {
+                if !self.has_provider(&entry.provider) && !custom.contains(&entry.provider.as_str())
+                {
+                    return Err(ConfigurationError::new(
+                        format!("fallback_chains.{name}[{i}].provider"),
+                        format!(
+                            "unknown provider `{}`{}",
+                            entry.provider,
+                            suggestion(&entry.provider, self.provider_names())
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn provider_names(&self) -> impl Iterator<Item = &str> {
+        catalogue::BUILTINS
+            .iter()
+            .map(|b| b.name)
+            .chain(self.providers.keys().map(String::as_str))
+    }
+}
+
+fn check_vertex_key(key: &KeyConfig, secret: &Secret) -> Result<(), ConfigurationError> {
+    if key.metadata.contains_key("project_id")
+        || key.metadata.get("mode").map(String::as_str) == Some("express")
+    {
+        return Ok(());
+    }
+    let from_value = serde_json::from_str::<serde_json::Value>(secret.expose())
+        .ok()
+        .and_then(|v| {
+            v.get("project_id")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned)
+        });
+    let from_file = key
+        .metadata
+        .get("credentials_file")
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| {
+            v.get("project_id")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned)
+        });
+    if from_value.is_some() || from_file.is_some() {
+        return Ok(());
+    }
+    Err(ConfigurationError::new(
+        "metadata.project_id",
+        "a Vertex key needs `metadata.project_id` (or a service-account JSON that has one, or `metadata.mode: express` for an API key)",
+    ))
+}
+
+/// Checks that `url` is an absolute http(s) URL with a host; `{placeholders}` are allowed.
+pub fn check_base_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{url}` contains white space"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || host_port.starts_with('[') => (h, Some(p)),
+        _ => (host_port, None),
+    };
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    if let Some(port) = port {
+        if port.parse::<u16>().is_err() {
+            return Err(format!("`{url}` has an invalid port `{port}`"));
+        }
+    }
+    Ok(())
+}
