@@ -23,19 +23,11 @@ pub struct ReportedError {
 }
 
 impl ReportedError {
-    /// Classifies an HTTP status the way the adapters do: 429 rate limit, 401/403 auth,
-    /// 402 quota, 408 timeout, 529/503 overloaded, other 5xx server error, other 4xx the
-    /// caller's fault.
+    /// Classifies an HTTP status with the table the adapters fall back to
+    /// ([`ErrorKind::from_status`]): 429 rate limit, 401/403 auth, 402 quota, 408
+    /// timeout, 503/529 overloaded, other 5xx server error, other 4xx the caller's fault.
     pub fn from_status(status: u16) -> Self {
-        let kind = match status {
-            429 => ErrorKind::RateLimited,
-            401 | 403 => ErrorKind::Auth,
-            402 => ErrorKind::QuotaExhausted,
-            408 => ErrorKind::Timeout,
-            503 | 529 => ErrorKind::Overloaded,
-            500..=599 => ErrorKind::ServerError,
-            _ => ErrorKind::InvalidRequest,
-        };
+        let kind = ErrorKind::from_status(status);
         Self {
             kind,
             status: Some(status),

@@ -1,10 +1,36 @@
 //! The built-in providers: names, wire protocols and base URLs.
 //!
 //! A user's provider entry with one of these names is merged over it field by field
-//! ([`crate::config::LMRotateConfig::provider`]); every `base_url` can be overridden,
+//! (`LMRotateConfig::provider`); every `base_url` can be overridden,
 //! which is how tests point the whole system at a local fake upstream.
 
-use crate::config::{ProviderConfig, WireApi};
+use serde::{Deserialize, Serialize};
+
+/// A vendor wire protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireApi {
+    /// OpenAI Chat Completions (and every OpenAI-compatible vendor, Azure included).
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google AI Studio (Gemini API).
+    Gemini,
+    /// Google Vertex AI.
+    Vertex,
+}
+
+impl WireApi {
+    /// `openai`, `anthropic`, `gemini` or `vertex`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Vertex => "vertex",
+        }
+    }
+}
 
 /// One built-in provider.
 #[derive(Debug, Clone, Copy)]
@@ -129,18 +155,6 @@ pub const BUILTINS: &[BuiltinProvider] = &[
 /// The built-in provider named `name`.
 pub fn builtin(name: &str) -> Option<&'static BuiltinProvider> {
     BUILTINS.iter().find(|b| b.name == name)
-}
-
-impl BuiltinProvider {
-    /// Its settings as a [`ProviderConfig`].
-    pub fn config(&self) -> ProviderConfig {
-        ProviderConfig {
-            api: Some(self.api),
-            base_url: self.base_url.map(str::to_owned),
-            stream_usage: Some(self.stream_usage),
-            ..ProviderConfig::default()
-        }
-    }
 }
 
 /// True when `model` belongs to a family `provider` serves by default.

@@ -31,6 +31,8 @@ pub use secrets::SecretSource;
 pub use served::ServedModel;
 pub use validate::check_base_url;
 
+pub use crate::catalogue::WireApi;
+
 /// Defaults that apply to every provider unless it overrides them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -136,32 +138,6 @@ impl StateStoreConfig {
     }
 }
 
-/// A vendor wire protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WireApi {
-    /// OpenAI Chat Completions (and every OpenAI-compatible vendor, Azure included).
-    Openai,
-    /// Anthropic Messages.
-    Anthropic,
-    /// Google AI Studio (Gemini API).
-    Gemini,
-    /// Google Vertex AI.
-    Vertex,
-}
-
-impl WireApi {
-    /// `openai`, `anthropic`, `gemini` or `vertex`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Openai => "openai",
-            Self::Anthropic => "anthropic",
-            Self::Gemini => "gemini",
-            Self::Vertex => "vertex",
-        }
-    }
-}
-
 /// A provider: a vendor endpoint speaking one wire protocol.
 ///
 /// An entry named like a built-in provider (`openai`, `groq`, …) is merged field by field
@@ -231,6 +207,18 @@ macro_rules! overlay {
     ($base:ident, $over:ident, $($field:ident),*) => {
         $( if $over.$field.is_some() { $base.$field = $over.$field.clone(); } )*
     };
+}
+
+impl From<&catalogue::BuiltinProvider> for ProviderConfig {
+    /// A built-in provider's settings.
+    fn from(builtin: &catalogue::BuiltinProvider) -> Self {
+        Self {
+            api: Some(builtin.api),
+            base_url: builtin.base_url.map(str::to_owned),
+            stream_usage: Some(builtin.stream_usage),
+            ..Self::default()
+        }
+    }
 }
 
 impl ProviderConfig {
@@ -496,8 +484,8 @@ impl LMRotateConfig {
     /// The provider named `name`: the user's entry merged over the built-in one.
     pub fn provider(&self, name: &str) -> Option<ProviderConfig> {
         match (catalogue::builtin(name), self.providers.get(name)) {
-            (Some(builtin), Some(user)) => Some(builtin.config().merged_with(user)),
-            (Some(builtin), None) => Some(builtin.config()),
+            (Some(builtin), Some(user)) => Some(ProviderConfig::from(builtin).merged_with(user)),
+            (Some(builtin), None) => Some(ProviderConfig::from(builtin)),
             (None, Some(user)) => Some(user.clone()),
             (None, None) => None,
         }

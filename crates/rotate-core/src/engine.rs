@@ -8,97 +8,35 @@
 //! errors stop at once. When nothing was eligible the error is `NoAvailableKey` with the
 //! soonest `retry_in`; when every attempt failed it is `Exhausted` with all of them.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+mod builder;
+mod driver;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use futures_util::StreamExt;
-use parking_lot::Mutex;
 use tracing::Instrument;
 
+pub use self::builder::EngineBuilder;
+use self::driver::{Attempted, Route, SendFn};
 use crate::acquire::AcquireContext;
-use crate::clock::{rfc3339, Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::LMRotateConfig;
 use crate::content::Content;
-use crate::error::{
-    Attempt, ConfigurationError, Disposition, LMRotateError, NoAvailableKeyError, ProviderError,
-};
+use crate::error::{ConfigurationError, LMRotateError, NoAvailableKeyError};
 use crate::generate::GenerateContentRequest;
 use crate::health::HealthEvent;
 use crate::lease::Lease;
 use crate::message::ChatMessage;
 use crate::options::{ChatOptions, GenerateOptions};
-use crate::provider::{
-    AdapterFactory, BoxFuture, ChatRequest, Provider, ProviderCall, ProviderReply,
-    ProviderStreamStart,
-};
-use crate::report::{HealthReport, KeyHealth, KeyState, ProviderHealth, StoreHealth, UsageSummary};
+use crate::provider::{ChatRequest, ProviderReply, ProviderStreamStart};
+use crate::report::{HealthReport, UsageSummary};
 use crate::response::{ChatResponse, StreamChunk};
-use crate::store::{StateListener, StateStore};
+use crate::shared::EngineInner;
+use crate::store::StateStore;
 use crate::stream::{ChatStream, LeasedStream};
 use crate::topology::{Adapters, Topology};
-
-/// Where a call goes: the model, an optional provider restriction, the retry budget.
-struct Route<'a> {
-    model: &'a str,
-    provider: Option<&'a str>,
-    max_retries: Option<u32>,
-}
-
-impl<'a> Route<'a> {
-    fn new(model: &'a str, provider: Option<&'a str>, max_retries: Option<u32>) -> Self {
-        Self {
-            model,
-            provider,
-            max_retries,
-        }
-    }
-}
-
-/// The adapter's part of one attempt (a chat or generate call, streamed or not).
-type SendFn<R, T> =
-    fn(&dyn Provider, ProviderCall<R>) -> BoxFuture<'static, Result<T, ProviderError>>;
-
-/// The outcome of one attempt, as the attempt closure reports it to the driver.
-pub(crate) enum Attempted<T> {
-    /// The attempt produced the call's result.
-    Done(T),
-    /// The attempt failed; the lease goes back to be reported.
-    Failed(Lease, ProviderError),
-}
-
-pub(crate) struct EngineInner {
-    topology: ArcSwap<Topology>,
-    pub(crate) store: Arc<dyn StateStore>,
-    pub(crate) clock: Arc<dyn Clock>,
-    custom: HashMap<String, Arc<dyn Provider>>,
-    factory: Option<Arc<dyn AdapterFactory>>,
-    closed: AtomicBool,
-    reload: Mutex<()>,
-}
-
-impl EngineInner {
-    /// Re-reads a key's runtime into the current topology's index.
-    pub(crate) fn refresh_key(&self, key_id: &str, now_ms: u64) {
-        let topology = self.topology.load();
-        if let Some(&(p, k)) = topology.key_by_id.get(key_id) {
-            topology.providers[p].index.refresh(k, now_ms);
-        }
-    }
-}
-
-impl StateListener for EngineInner {
-    fn on_state(&self, key_id: &str, state: crate::health::HealthState) {
-        let topology = self.topology.load();
-        if let Some(&(p, k)) = topology.key_by_id.get(key_id) {
-            topology.providers[p].keys[k].runtime.install(state);
-            topology.providers[p].index.refresh(k, self.clock.unix_ms());
-        }
-    }
-}
 
 /// The engine behind `LMRotate`. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -112,85 +50,6 @@ impl std::fmt::Debug for Engine {
             .field("store", &self.inner.store.backend())
             .field("keys", &self.inner.topology.load().key_order.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// Builds an [`Engine`].
-pub struct EngineBuilder {
-    config: LMRotateConfig,
-    store: Option<Arc<dyn StateStore>>,
-    clock: Arc<dyn Clock>,
-    custom: HashMap<String, Arc<dyn Provider>>,
-    factory: Option<Arc<dyn AdapterFactory>>,
-}
-
-impl EngineBuilder {
-    /// Starts from `config`.
-    pub fn new(config: LMRotateConfig) -> Self {
-        Self {
-            config,
-            store: None,
-            clock: Arc::new(SystemClock),
-            custom: HashMap::new(),
-            factory: None,
-        }
-    }
-
-    /// The state store (required).
-    pub fn store(mut self, store: Arc<dyn StateStore>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// The clock (default: [`SystemClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Where adapters for configured providers come from.
-    pub fn adapter_factory(mut self, factory: Arc<dyn AdapterFactory>) -> Self {
-        self.factory = Some(factory);
-        self
-    }
-
-    /// Registers a custom adapter under `name` (it wins over any configured provider of that name).
-    pub fn provider(mut self, name: impl Into<String>, adapter: Arc<dyn Provider>) -> Self {
-        self.custom.insert(name.into(), adapter);
-        self
-    }
-
-    /// Validates the config and builds the engine.
-    pub fn build(self) -> Result<Engine, ConfigurationError> {
-        let store = self.store.ok_or_else(|| {
-            ConfigurationError::new("state_store", "no state store was given to the engine")
-        })?;
-        let custom_names: Vec<&str> = self.custom.keys().map(String::as_str).collect();
-        self.config.validate_with(&custom_names)?;
-        let adapters = Adapters {
-            custom: &self.custom,
-            factory: self.factory.as_deref(),
-            previous: None,
-        };
-        let topology = Topology::build(
-            Arc::new(self.config),
-            &adapters,
-            store.as_ref(),
-            self.clock.unix_ms(),
-        )?;
-        let inner = Arc::new(EngineInner {
-            topology: ArcSwap::from_pointee(topology),
-            store,
-            clock: self.clock,
-            custom: self.custom,
-            factory: self.factory,
-            closed: AtomicBool::new(false),
-            reload: Mutex::new(()),
-        });
-        let listener: std::sync::Weak<dyn StateListener> =
-            Arc::downgrade(&inner) as std::sync::Weak<EngineInner>;
-        inner.store.set_listener(listener);
-        Ok(Engine { inner })
     }
 }
 
@@ -220,108 +79,6 @@ impl Engine {
             return Err(LMRotateError::Closed);
         }
         Ok(())
-    }
-
-    /// Runs a call: every plan entry in order, every eligible key in turn, `attempt`
-    /// doing the provider work for each chosen key.
-    pub(crate) async fn drive<T, F, Fut>(
-        &self,
-        model: &str,
-        provider: Option<&str>,
-        max_retries: Option<u32>,
-        mut attempt: F,
-    ) -> Result<T, LMRotateError>
-    where
-        F: FnMut(Lease) -> Fut,
-        Fut: Future<Output = Attempted<T>>,
-    {
-        self.ensure_open()?;
-        let topology = self.inner.topology.load_full();
-        let plan = topology.plan(model, provider)?;
-        let mut attempts: Vec<Attempt> = Vec::new();
-        let mut tried: Vec<(usize, usize)> = Vec::new();
-        let mut soonest: Option<u64> = None;
-        let mut tried_here: Vec<usize> = Vec::new();
-        for entry in plan.iter() {
-            let slot = &topology.providers[entry.provider];
-            let budget = 1 + max_retries.unwrap_or(slot.max_retries);
-            let mut spent = 0;
-            tried_here.clear();
-            tried_here.extend(
-                tried
-                    .iter()
-                    .filter(|(p, _)| *p == entry.provider)
-                    .map(|(_, k)| *k),
-            );
-            loop {
-                let now = self.inner.clock.unix_ms();
-                let Some(pos) = slot
-                    .index
-                    .select(entry.pool, topology.strategy, now, &tried_here)
-                else {
-                    if let Some(at) = slot.index.soonest(&entry.upstream, now, &tried_here) {
-                        soonest = Some(soonest.map_or(at, |s: u64| s.min(at)));
-                    }
-                    break;
-                };
-                tried_here.push(pos);
-                tried.push((entry.provider, pos));
-                let lease = Lease::new(
-                    self.inner.clone(),
-                    topology.clone(),
-                    entry.provider,
-                    pos,
-                    entry.upstream.clone(),
-                );
-                let span = tracing::debug_span!(
-                    "llm_rotate.attempt",
-                    provider = %slot.name,
-                    key_id = %lease.info().id(),
-                    model = %entry.upstream,
-                    attempt = attempts.len() + 1,
-                );
-                match attempt(lease).instrument(span).await {
-                    Attempted::Done(result) => return Ok(result),
-                    Attempted::Failed(mut lease, error) => {
-                        let error = error.for_key(&slot.name, lease.info().id());
-                        tracing::debug!(provider = %slot.name, key_id = %lease.info().id(), kind = %error.kind, "attempt failed");
-                        lease.fail(&error);
-                        let disposition = error.kind.disposition();
-                        if disposition == Disposition::CallerFault {
-                            return Err(LMRotateError::Provider(error));
-                        }
-                        attempts.push(Attempt {
-                            provider: slot.name.to_string(),
-                            key_id: lease.info().id().to_owned(),
-                            model: entry.upstream.to_string(),
-                            error,
-                        });
-                        if disposition == Disposition::CountFailure {
-                            spent += 1;
-                            if spent >= budget {
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if attempts.is_empty() {
-            let now = self.inner.clock.unix_ms();
-            let mut providers: Vec<String> = Vec::new();
-            for entry in plan.iter() {
-                let name = topology.providers[entry.provider].name.to_string();
-                if !providers.contains(&name) {
-                    providers.push(name);
-                }
-            }
-            return Err(LMRotateError::NoAvailableKey(NoAvailableKeyError {
-                model: model.to_owned(),
-                providers,
-                retry_in: soonest.map(|at| Duration::from_millis(at.saturating_sub(now))),
-            }));
-        }
-        Err(LMRotateError::Exhausted { attempts })
     }
 
     /// One chat call, with rotation, retries and fallback.
@@ -582,94 +339,12 @@ impl Engine {
 
     /// A snapshot of every key's and provider's health (the shared view with a shared store).
     pub async fn health(&self) -> HealthReport {
-        let topology = self.inner.topology.load_full();
-        let now = self.inner.clock.unix_ms();
-        let ids: Vec<Arc<str>> = topology
-            .key_order
-            .iter()
-            .map(|&(p, k)| topology.providers[p].keys[k].info.id_arc().clone())
-            .collect();
-        let (states, mut connected) = match self.inner.store.states(ids).await {
-            Ok(states) => (states, self.inner.store.connected()),
-            Err(error) => {
-                // the store logs the outage once; a report during it says `connected: false`
-                tracing::debug!(%error, "state store unreachable; reporting this process's view");
-                let local = topology
-                    .key_order
-                    .iter()
-                    .map(|&(p, k)| topology.providers[p].keys[k].runtime.health())
-                    .collect();
-                (local, false)
-            }
-        };
-        let usage = match self.inner.store.usage().await {
-            Ok(usage) => usage,
-            Err(_) => {
-                connected = false;
-                UsageSummary::default()
-            }
-        };
-        let mut providers: Vec<ProviderHealth> = topology
-            .providers
-            .iter()
-            .map(|slot| ProviderHealth {
-                name: slot.name.to_string(),
-                total_keys: slot.keys.len(),
-                available_keys: 0,
-            })
-            .collect();
-        let mut keys = Vec::with_capacity(states.len());
-        for (&(p, k), state) in topology.key_order.iter().zip(states) {
-            let entry = &topology.providers[p].keys[k];
-            let enabled = entry.runtime.is_enabled();
-            let reported = if enabled {
-                state.effective_state(now)
-            } else {
-                KeyState::Disabled
-            };
-            if enabled && state.is_eligible(now) && !entry.runtime.budget_blocked(now) {
-                providers[p].available_keys += 1;
-            }
-            let counters = usage
-                .by_key
-                .get(entry.info.id())
-                .copied()
-                .unwrap_or_default();
-            keys.push(KeyHealth {
-                key_id: entry.info.id().to_owned(),
-                provider: topology.providers[p].name.to_string(),
-                state: reported,
-                available_in_ms: state.is_resting(now).then(|| state.until_ms - now),
-                consecutive_failures: state.consecutive_failures,
-                requests: counters.requests,
-                failures: counters.failures,
-                last_error: entry.runtime.last_error(),
-                failures_by_kind: entry.runtime.failures_by_kind(),
-                latency_ms_ewma: entry.runtime.latency_us().map(|us| us as f64 / 1000.0),
-                in_flight: entry.runtime.in_flight(),
-            });
-        }
-        HealthReport {
-            generated_at: rfc3339(now),
-            strategy: topology.strategy,
-            store: StoreHealth {
-                backend: self.inner.store.backend().to_owned(),
-                connected,
-            },
-            providers,
-            keys,
-        }
+        self.inner.health_report().await
     }
 
     /// Usage counters (the shared ones with a shared store).
     pub async fn usage_summary(&self) -> UsageSummary {
-        match self.inner.store.usage().await {
-            Ok(summary) => summary,
-            Err(error) => {
-                tracing::debug!(%error, "state store unreachable; usage summary unavailable");
-                UsageSummary::default()
-            }
-        }
+        self.inner.usage_report().await
     }
 
     /// Validates `config`, then swaps it in atomically. Keys whose id survives keep their

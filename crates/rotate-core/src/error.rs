@@ -82,6 +82,30 @@ impl ErrorKind {
         }
     }
 
+    /// The kind an HTTP status names on its own: the one table every adapter falls back
+    /// to once the vendor's body has said nothing more specific, and what
+    /// [`ReportedError::from_status`](crate::acquire::ReportedError::from_status) uses.
+    ///
+    /// ```
+    /// use rotate_core::ErrorKind;
+    /// assert_eq!(ErrorKind::from_status(429), ErrorKind::RateLimited);
+    /// assert_eq!(ErrorKind::from_status(529), ErrorKind::Overloaded);
+    /// assert_eq!(ErrorKind::from_status(404), ErrorKind::InvalidRequest);
+    /// ```
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            429 => Self::RateLimited,
+            401 | 403 => Self::Auth,
+            402 | 412 => Self::QuotaExhausted,
+            408 => Self::Timeout,
+            409 => Self::ServerError,
+            498 | 503 | 529 => Self::Overloaded,
+            499 => Self::Network,
+            400..=499 => Self::InvalidRequest,
+            _ => Self::ServerError,
+        }
+    }
+
     /// What to do about the key that produced this outcome.
     pub fn disposition(self) -> Disposition {
         match self {

@@ -5,9 +5,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::content::{Content, ContentPart};
+use crate::message::ChatRequest;
 use crate::message::Role;
 use crate::options::GenerateOptions;
-use crate::provider::ChatRequest;
 
 /// What `generate_content` asks of a Google provider, before it becomes a wire body.
 ///

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::EngineInner;
 use crate::error::{Disposition, ErrorKind, ProviderError};
 use crate::health::{HealthEvent, HealthState};
 use crate::provider::{Headroom, KeyInfo, Provider, ProviderCall};
 use crate::response::Usage;
+use crate::shared::EngineInner;
 use crate::store::{RateWindow, UsageRecord};
 use crate::topology::{KeyEntry, ProviderSlot, Topology};
 

@@ -1,6 +1,7 @@
 //! Chat messages, the input of `chat` and `chat_stream`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// Who speaks a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,6 +61,19 @@ impl ChatMessage {
     pub fn assistant(content: impl Into<String>) -> Self {
         Self::new(Role::Assistant, content)
     }
+}
+
+/// A provider-neutral chat request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatRequest {
+    /// The conversation.
+    pub messages: Vec<ChatMessage>,
+    /// Output token cap.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Extra body fields, merged after the typed ones.
+    pub extra: Map<String, Value>,
 }
 
 #[cfg(test)]

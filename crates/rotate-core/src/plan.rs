@@ -12,18 +12,10 @@
 use std::sync::Arc;
 
 use crate::error::{ConfigurationError, LMRotateError, NoAvailableKeyError};
-use crate::topology::Topology;
+use crate::topology::{PlanEntry, Topology};
 
 /// How many distinct model names keep a cached plan.
 const MAX_CACHED_PLANS: usize = 4096;
-
-/// One step of a plan.
-#[derive(Debug, Clone)]
-pub(crate) struct PlanEntry {
-    pub(crate) provider: usize,
-    pub(crate) upstream: Arc<str>,
-    pub(crate) pool: usize,
-}
 
 impl Topology {
     fn entry(&self, provider: usize, upstream: &str) -> PlanEntry {

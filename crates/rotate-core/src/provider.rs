@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{ErrorKind, ProviderError};
 use crate::generate::GenerateContentRequest;
-use crate::message::ChatMessage;
+pub use crate::message::ChatRequest;
 use crate::response::Usage;
 use crate::secret::Secret;
 
@@ -97,19 +97,6 @@ impl fmt::Debug for KeyInfo {
             .field("metadata", &self.metadata)
             .finish()
     }
-}
-
-/// A provider-neutral chat request.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChatRequest {
-    /// The conversation.
-    pub messages: Vec<ChatMessage>,
-    /// Output token cap.
-    pub max_tokens: Option<u32>,
-    /// Sampling temperature.
-    pub temperature: Option<f32>,
-    /// Extra body fields, merged after the typed ones.
-    pub extra: Map<String, Value>,
 }
 
 /// One attempt: which request (a [`ChatRequest`] unless said otherwise), with which

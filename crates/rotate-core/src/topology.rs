@@ -14,11 +14,18 @@ use crate::config::{DefaultsConfig, LMRotateConfig, ProviderConfig};
 use crate::error::ConfigurationError;
 use crate::health::HealthPolicy;
 use crate::key::KeyRuntime;
-use crate::plan::PlanEntry;
 use crate::provider::{AdapterFactory, KeyInfo, Provider};
 use crate::select::{KeySpec, ProviderIndex};
 use crate::store::StateStore;
 use crate::strategy::Strategy;
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanEntry {
+    pub(crate) provider: usize,
+    pub(crate) upstream: Arc<str>,
+    pub(crate) pool: usize,
+}
 
 /// A configured key, as the engine holds it.
 #[derive(Debug)]

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, StatusCode};
-use http_body_util::Full;
+use http::{HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use parking_lot::Mutex;
 use rotate_core::clock::Clock;
@@ -20,9 +19,11 @@ use rotate_core::generate::GenerateContentRequest;
 use rotate_core::provider::{
     BoxFuture, KeyInfo, Provider, ProviderCall, ProviderReply, ProviderStreamStart,
 };
-use rotate_providers::adapter::{open_events, scrub, secret_header, static_headers, Timeouts};
+use rotate_providers::adapter::{open_events, Timeouts};
 use rotate_providers::client::{read_body, HttpClient};
+use rotate_providers::errors::scrub;
 use rotate_providers::events::drain;
+use rotate_providers::request::{json_request, secret_header, static_headers};
 
 use crate::auth::{ServiceAccount, Token, TokenSource};
 use crate::body::{self, Uploads};
@@ -262,20 +263,9 @@ impl Inner {
         let body = Bytes::from(body::build(&call.request, &uploads)?);
         let mut retried = false;
         loop {
-            let mut builder = Request::post(&url).header(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            if let Some(h) = builder.headers_mut() {
-                h.extend(self.headers.clone());
-                h.extend(auth.clone());
-            }
-            let request = builder.body(Full::new(body.clone())).map_err(|e| {
-                ProviderError::new(
-                    ErrorKind::Configuration,
-                    format!("cannot build the request: {e}"),
-                )
-            })?;
+            let mut headers = self.headers.clone();
+            headers.extend(auth.clone());
+            let request = json_request(&url, headers, body.clone())?;
             let response = self.client.send(request, self.timeouts.request).await?;
             match (&credential, token.as_ref()) {
                 (Credential::Account(source), Some(used))

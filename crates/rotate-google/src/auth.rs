@@ -14,8 +14,8 @@ use parking_lot::Mutex;
 use rotate_core::clock::Clock;
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::secret::Secret;
-use rotate_providers::adapter::{malformed, shorten};
 use rotate_providers::client::HttpClient;
+use rotate_providers::errors::{malformed, shorten};
 use serde::{Deserialize, Serialize};
 
 /// The OAuth scope Vertex needs.

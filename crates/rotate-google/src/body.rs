@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use rotate_core::content::{ContentPart, PartKind};
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::generate::GenerateContentRequest;
-use rotate_providers::adapter::decimal;
+use rotate_providers::request::decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
 use rotate_core::error::{ErrorKind, ProviderError};
-use rotate_providers::adapter::malformed;
 use rotate_providers::client::HttpClient;
+use rotate_providers::errors::malformed;
 use rotate_providers::url::RequestUrl;
 use serde_json::Value;
 

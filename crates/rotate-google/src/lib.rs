@@ -28,12 +28,12 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod adapter;
+mod adapter;
 pub mod auth;
 pub mod body;
-pub mod endpoint;
-pub mod factory;
-pub mod files;
+mod endpoint;
+mod factory;
+mod files;
 pub mod reply;
 pub mod stream;
 

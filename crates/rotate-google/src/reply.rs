@@ -8,7 +8,7 @@ use http::StatusCode;
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::provider::{ProviderReply, StreamDelta};
 use rotate_core::response::Usage;
-use rotate_providers::adapter::{malformed, shorten};
+use rotate_providers::errors::{malformed, shorten};
 use rotate_providers::ratelimit::parse_duration;
 use serde_json::Value;
 
@@ -264,11 +264,11 @@ fn kind_of_status(
                 ErrorKind::RateLimited
             }
         }
-        401 | 403 => ErrorKind::Auth,
-        400 | 404 | 409 | 413 | 422 => ErrorKind::InvalidRequest,
-        408 | 504 => ErrorKind::Timeout,
-        503 | 529 => ErrorKind::Overloaded,
-        500..=599 => ErrorKind::ServerError,
+        // google.rpc ABORTED / ALREADY_EXISTS: the request, not the service
+        409 => ErrorKind::InvalidRequest,
+        // DEADLINE_EXCEEDED
+        504 => ErrorKind::Timeout,
+        400..=599 => ErrorKind::from_status(status.as_u16()),
         _ if rpc_status == "RESOURCE_EXHAUSTED" => ErrorKind::RateLimited,
         _ => ErrorKind::InvalidRequest,
     }

@@ -12,17 +12,14 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
 use rotate_core::clock::Clock;
 use rotate_core::config::{DefaultsConfig, ProviderConfig};
-use rotate_core::error::{ConfigurationError, ErrorKind, ProviderError};
+use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::provider::{
     BoxFuture, Headroom, Provider, ProviderCall, ProviderReply, ProviderStreamStart,
 };
-use rotate_core::secret::Secret;
 
 use crate::client::{read_body, HttpClient};
+use crate::errors::scrub;
 use crate::events::{EventStream, StreamProtocol};
-
-/// The longest error message kept from a vendor body.
-const MAX_MESSAGE_CHARS: usize = 500;
 
 /// One vendor wire protocol.
 pub trait WireProtocol: Send + Sync + 'static {
@@ -217,131 +214,4 @@ pub async fn open_events<P: StreamProtocol>(
         headroom,
         events: Box::pin(EventStream::new(body, protocol, timeouts.stream_idle)),
     })
-}
-
-/// Removes a key a vendor echoed back from an error message.
-pub fn scrub(mut error: ProviderError, secret: &Secret) -> ProviderError {
-    let value = secret.expose();
-    if value.len() >= 8 && error.message.contains(value) {
-        error.message = error.message.replace(value, &secret.mask());
-    }
-    error
-}
-
-/// An `f32` option as the JSON number it reads as (`0.2`, not `0.20000000298023224`).
-pub fn decimal(value: f32) -> serde_json::Value {
-    value
-        .to_string()
-        .parse::<f64>()
-        .map_or(serde_json::Value::Null, serde_json::Value::from)
-}
-
-/// Shortens a vendor message for errors and logs.
-pub fn shorten(message: &str) -> String {
-    if message.chars().count() <= MAX_MESSAGE_CHARS {
-        return message.to_owned();
-    }
-    let mut short: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
-    short.push('…');
-    short
-}
-
-/// A malformed body as a `Decode` error.
-pub fn malformed(what: &str, error: impl std::fmt::Display) -> ProviderError {
-    ProviderError::new(ErrorKind::Decode, format!("malformed {what}: {error}"))
-}
-
-/// The base URL a call goes to: the key's own, else the provider's.
-pub fn base_url<'a>(
-    call: &'a ProviderCall,
-    provider_base: Option<&'a str>,
-) -> Result<&'a str, ProviderError> {
-    call.key
-        .base_url()
-        .or(provider_base)
-        .map(|u| u.trim_end_matches('/'))
-        .ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::Configuration,
-                format!(
-                    "provider `{}` has no base_url (set it on the provider or the key)",
-                    call.provider
-                ),
-            )
-        })
-}
-
-/// Static headers from config, checked once.
-pub fn static_headers(
-    name: &str,
-    config: &ProviderConfig,
-) -> Result<HeaderMap, ConfigurationError> {
-    let mut headers = HeaderMap::new();
-    for (key, value) in &config.headers {
-        let path = format!("providers.{name}.headers.{key}");
-        let header_name = http::HeaderName::from_bytes(key.as_bytes())
-            .map_err(|_| ConfigurationError::new(path.clone(), "not a valid header name"))?;
-        let mut header_value = http::HeaderValue::from_str(value)
-            .map_err(|_| ConfigurationError::new(path, "not a valid header value"))?;
-        header_value.set_sensitive(true);
-        headers.insert(header_name, header_value);
-    }
-    Ok(headers)
-}
-
-/// A header value holding a secret (marked sensitive so it never prints).
-pub fn secret_header(value: &str) -> Result<http::HeaderValue, ProviderError> {
-    let mut header = http::HeaderValue::from_str(value).map_err(|_| {
-        ProviderError::new(
-            ErrorKind::Configuration,
-            "the key holds characters not allowed in a header",
-        )
-    })?;
-    header.set_sensitive(true);
-    Ok(header)
-}
-
-/// A JSON request with the given method, URL, headers and body.
-pub fn json_request(
-    uri: &str,
-    headers: HeaderMap,
-    body: Vec<u8>,
-) -> Result<Request<Full<Bytes>>, ProviderError> {
-    let mut builder = Request::post(uri).header(http::header::CONTENT_TYPE, "application/json");
-    if let Some(h) = builder.headers_mut() {
-        h.extend(headers);
-    }
-    builder.body(Full::new(Bytes::from(body))).map_err(|e| {
-        ProviderError::new(
-            ErrorKind::Configuration,
-            format!("cannot build the request: {e}"),
-        )
-    })
-}
-
-/// A failed answer as a [`ProviderError`]: the kind, the vendor's message (or the
-/// status's reason when it said nothing), the status, and the wait: the full wait hint
-/// for rate limits and overloads, a plain `Retry-After` otherwise.
-pub fn status_error(
-    kind: ErrorKind,
-    message: String,
-    status: StatusCode,
-    headers: &HeaderMap,
-    headroom: Option<&Headroom>,
-    now_unix_ms: u64,
-) -> ProviderError {
-    let retry_after = match kind {
-        ErrorKind::RateLimited | ErrorKind::Overloaded => {
-            crate::ratelimit::wait_hint(headers, &message, headroom, now_unix_ms)
-        }
-        _ => crate::ratelimit::retry_after(headers, now_unix_ms),
-    };
-    let message = if message.is_empty() {
-        status.canonical_reason().unwrap_or("error").to_owned()
-    } else {
-        message
-    };
-    ProviderError::new(kind, message)
-        .with_status(status.as_u16())
-        .with_retry_after(retry_after)
 }

@@ -11,7 +11,8 @@ use rotate_core::provider::{Headroom, ProviderCall, ProviderReply};
 
 pub use stream::AnthropicStream;
 
-use crate::adapter::{static_headers, WireProtocol};
+use crate::adapter::WireProtocol;
+use crate::request::static_headers;
 
 /// The `anthropic-version` header sent unless the key's metadata names another.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";

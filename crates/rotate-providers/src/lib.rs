@@ -10,12 +10,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter;
-pub mod anthropic;
+mod anthropic;
 pub mod client;
+pub mod errors;
 pub mod events;
-pub mod factory;
-pub mod openai;
+mod factory;
+mod openai;
 pub mod ratelimit;
+pub mod request;
 pub mod sse;
 pub mod url;
 
@@ -23,4 +25,4 @@ pub use adapter::{Adapter, Timeouts, WireProtocol};
 pub use anthropic::AnthropicWire;
 pub use client::{HttpClient, HttpClientBuilder};
 pub use factory::HttpAdapterFactory;
-pub use openai::OpenAiWire;
+pub use openai::{OpenAiStream, OpenAiWire, DEFAULT_AZURE_API_VERSION};

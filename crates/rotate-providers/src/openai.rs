@@ -14,7 +14,8 @@ use rotate_core::provider::{Headroom, ProviderCall, ProviderReply};
 
 pub use stream::OpenAiStream;
 
-use crate::adapter::{static_headers, WireProtocol};
+use crate::adapter::WireProtocol;
+use crate::request::static_headers;
 
 /// The Azure `api-version` used when neither the key nor the provider names one.
 pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";

@@ -28,7 +28,7 @@ impl SseEvent<'_> {
         }
         serde_json::from_str(self.data)
             .map(Some)
-            .map_err(|e| crate::adapter::malformed(what, e))
+            .map_err(|e| crate::errors::malformed(what, e))
     }
 }
 

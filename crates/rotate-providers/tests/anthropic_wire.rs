@@ -14,9 +14,9 @@ use rotate_testkit::{provider_call, Behavior, FakeUpstream};
 use serde_json::json;
 
 fn adapter(upstream: &FakeUpstream, tweak: impl FnOnce(&mut ProviderConfig)) -> Arc<dyn Provider> {
-    let mut config = rotate_core::catalogue::builtin("anthropic")
-        .unwrap()
-        .config();
+    let mut config = rotate_core::config::ProviderConfig::from(
+        rotate_core::catalogue::builtin("anthropic").unwrap(),
+    );
     config.base_url = Some(upstream.base_url());
     tweak(&mut config);
     let defaults = DefaultsConfig {

@@ -23,7 +23,7 @@ fn adapter(
             api: Some(rotate_core::WireApi::Openai),
             ..ProviderConfig::default()
         },
-        |b| b.config(),
+        rotate_core::config::ProviderConfig::from,
     );
     config.base_url = Some(upstream.base_url());
     tweak(&mut config);

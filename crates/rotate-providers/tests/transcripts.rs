@@ -17,7 +17,9 @@ use rotate_providers::{AnthropicWire, OpenAiWire, WireProtocol};
 fn openai() -> OpenAiWire {
     OpenAiWire::new(
         "openai",
-        &rotate_core::catalogue::builtin("openai").unwrap().config(),
+        &rotate_core::config::ProviderConfig::from(
+            rotate_core::catalogue::builtin("openai").unwrap(),
+        ),
     )
     .unwrap()
 }

@@ -10,7 +10,8 @@ use rotate_core::provider::ProviderCall;
 use serde_json::{json, Map, Value};
 
 use super::{AnthropicWire, ANTHROPIC_VERSION};
-use crate::adapter::{base_url, json_request, secret_header};
+use crate::errors::malformed;
+use crate::request::{base_url, decimal, json_request, secret_header};
 
 /// The request body (typed fields first, then `extra` merged over them).
 pub(crate) fn body(
@@ -59,7 +60,7 @@ pub(crate) fn body(
         .collect();
     body.insert("messages".into(), Value::Array(messages));
     if let Some(temperature) = request.temperature {
-        body.insert("temperature".into(), crate::adapter::decimal(temperature));
+        body.insert("temperature".into(), decimal(temperature));
     }
     if stream {
         body.insert("stream".into(), Value::Bool(true));
@@ -102,6 +103,6 @@ pub(crate) fn build(
         );
     }
     let body = serde_json::to_vec(&Value::Object(body(wire, call, stream)?))
-        .map_err(|e| crate::adapter::malformed("request", e))?;
+        .map_err(|e| malformed("request", e))?;
     json_request(&format!("{base}/messages"), headers, body)
 }

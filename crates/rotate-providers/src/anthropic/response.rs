@@ -8,7 +8,7 @@ use rotate_core::provider::ProviderReply;
 use rotate_core::response::Usage;
 use serde_json::Value;
 
-use crate::adapter::{malformed, shorten, status_error};
+use crate::errors::{malformed, shorten, status_error};
 use crate::ratelimit::anthropic_headroom;
 
 /// Anthropic's stop reason under the common names (stop, length, tool_calls, content_filter).
@@ -86,20 +86,19 @@ pub(crate) fn error_kind(error: &Value, status: Option<u16>) -> (ErrorKind, Stri
     } else if lower.contains("credit balance is too low") {
         ErrorKind::QuotaExhausted
     } else {
-        match (etype, status) {
-            ("billing_error", _) | (_, Some(402)) => ErrorKind::QuotaExhausted,
-            ("authentication_error" | "permission_error", _) | (_, Some(401 | 403)) => {
-                ErrorKind::Auth
-            }
-            ("rate_limit_error", _) | (_, Some(429)) => ErrorKind::RateLimited,
-            ("overloaded_error", _) | (_, Some(503 | 529)) => ErrorKind::Overloaded,
-            ("timeout_error", _) | (_, Some(504 | 408)) => ErrorKind::Timeout,
-            ("api_error", _) | (_, Some(409)) => ErrorKind::ServerError,
-            ("invalid_request_error" | "not_found_error" | "request_too_large", _) => {
+        match etype {
+            "billing_error" => ErrorKind::QuotaExhausted,
+            "authentication_error" | "permission_error" => ErrorKind::Auth,
+            "rate_limit_error" => ErrorKind::RateLimited,
+            "overloaded_error" => ErrorKind::Overloaded,
+            "timeout_error" => ErrorKind::Timeout,
+            "api_error" => ErrorKind::ServerError,
+            "invalid_request_error" | "not_found_error" | "request_too_large" => {
                 ErrorKind::InvalidRequest
             }
-            (_, Some(400..=499)) => ErrorKind::InvalidRequest,
-            _ => ErrorKind::ServerError,
+            // Anthropic's 504 is its `timeout_error`
+            _ if status == Some(504) => ErrorKind::Timeout,
+            _ => status.map_or(ErrorKind::ServerError, ErrorKind::from_status),
         }
     };
     (kind, message)

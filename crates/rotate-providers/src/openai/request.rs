@@ -9,7 +9,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::json;
 
 use super::OpenAiWire;
-use crate::adapter::{base_url, json_request, secret_header};
+use crate::errors::malformed;
+use crate::request::{base_url, json_request, secret_header};
 use crate::url::RequestUrl;
 
 /// Models that take `max_completion_tokens` instead of `max_tokens` on OpenAI and Azure.
@@ -128,6 +129,6 @@ pub(crate) fn build(
         stream_usage: wire.stream_usage,
         token_field,
     })
-    .map_err(|e| crate::adapter::malformed("request", e))?;
+    .map_err(|e| malformed("request", e))?;
     json_request(&uri, headers, body)
 }

@@ -8,7 +8,7 @@ use rotate_core::provider::ProviderReply;
 use rotate_core::response::Usage;
 use serde_json::Value;
 
-use crate::adapter::{malformed, shorten, status_error};
+use crate::errors::{malformed, shorten, status_error};
 use crate::ratelimit::openai_headroom;
 
 /// Usage from an OpenAI `usage` object.
@@ -149,19 +149,11 @@ fn mentions_context(message: &str) -> bool {
 fn kind_from_status(status: u16, code: &str, message: &str) -> ErrorKind {
     match status {
         429 if code == "insufficient_quota" => ErrorKind::QuotaExhausted,
-        429 => ErrorKind::RateLimited,
-        401 | 403 => ErrorKind::Auth,
-        402 | 412 => ErrorKind::QuotaExhausted,
         400 if code == "context_length_exceeded" || mentions_context(message) => {
             ErrorKind::ContextLength
         }
         400 if code == "content_filter" => ErrorKind::ContentFilter,
-        408 => ErrorKind::Timeout,
-        409 => ErrorKind::ServerError,
-        498 | 503 | 529 => ErrorKind::Overloaded,
-        499 => ErrorKind::Network,
-        400..=499 => ErrorKind::InvalidRequest,
-        _ => ErrorKind::ServerError,
+        _ => ErrorKind::from_status(status),
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::response::{error_fields, kind_from_code, usage};
-use crate::adapter::malformed;
+use crate::errors::malformed;
 use crate::events::StreamProtocol;
 use crate::sse::SseEvent;
 

@@ -1,0 +1,61 @@
+//! Building a [`ProviderError`] from what a vendor answered: a status and its wait, a
+//! malformed body, a message shortened for logs, an echoed key removed.
+
+use http::{HeaderMap, StatusCode};
+use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::provider::Headroom;
+use rotate_core::secret::Secret;
+
+/// The longest error message kept from a vendor body.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// A failed answer as a [`ProviderError`]: the kind, the vendor's message (or the
+/// status's reason when it said nothing), the status, and the wait: the full wait hint
+/// for rate limits and overloads, a plain `Retry-After` otherwise.
+pub fn status_error(
+    kind: ErrorKind,
+    message: String,
+    status: StatusCode,
+    headers: &HeaderMap,
+    headroom: Option<&Headroom>,
+    now_unix_ms: u64,
+) -> ProviderError {
+    let retry_after = match kind {
+        ErrorKind::RateLimited | ErrorKind::Overloaded => {
+            crate::ratelimit::wait_hint(headers, &message, headroom, now_unix_ms)
+        }
+        _ => crate::ratelimit::retry_after(headers, now_unix_ms),
+    };
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    ProviderError::new(kind, message)
+        .with_status(status.as_u16())
+        .with_retry_after(retry_after)
+}
+
+/// A malformed body as a `Decode` error.
+pub fn malformed(what: &str, error: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(ErrorKind::Decode, format!("malformed {what}: {error}"))
+}
+
+/// Shortens a vendor message for errors and logs.
+pub fn shorten(message: &str) -> String {
+    if message.chars().count() <= MAX_MESSAGE_CHARS {
+        return message.to_owned();
+    }
+    let mut short: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    short.push('…');
+    short
+}
+
+/// Removes a key a vendor echoed back from an error message.
+pub fn scrub(mut error: ProviderError, secret: &Secret) -> ProviderError {
+    let value = secret.expose();
+    if value.len() >= 8 && error.message.contains(value) {
+        error.message = error.message.replace(value, &secret.mask());
+    }
+    error
+}
