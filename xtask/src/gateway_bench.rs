@@ -217,7 +217,14 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     ensure_wrk()?;
     run(
         "cargo",
-        &["build", "--release", "-p", "llm-rotate-cli"],
+        &[
+            "build",
+            "--release",
+            "-p",
+            "llm-rotate-cli",
+            "--features",
+            "bench-tools",
+        ],
         &[],
     )?;
     let binary = root().join("target/release/llm-rotate");

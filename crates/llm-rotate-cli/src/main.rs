@@ -1,17 +1,24 @@
 //! The `llm-rotate` command.
 //!
-//! - `llm-rotate demo`: an offline tour: a fake upstream with keys that rate-limit, fail
-//!   and recover, traffic through the engine, a live view of which key served each call
-//!   and of key states, then the health report and usage summary.
+//! - `llm-rotate demo` (feature `demo`, on by default): an offline tour: a fake upstream
+//!   with keys that rate-limit, fail and recover, traffic through the engine, a live view
+//!   of which key served each call and of key states, then the health report and usage
+//!   summary.
 //! - `llm-rotate check --config FILE`: loads and validates a config and prints what it
 //!   holds (keys masked); exits non-zero with the error otherwise.
 //! - `llm-rotate serve --config FILE [--listen ADDR]`: the HTTP gateway (OpenAI- and
 //!   Gemini-compatible routes, health, metrics, reload, graceful drain).
+//!
+//! Feature `bench-tools` (off by default; `cargo xtask bench-gateway` turns it on) adds
+//! the hidden `fake-upstream` and `relay` commands the gateway benchmark runs.
 
 mod check;
+#[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "bench-tools")]
 mod fake;
 mod gateway;
+#[cfg(feature = "bench-tools")]
 mod relay;
 mod table;
 mod workers;
@@ -35,6 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run an offline demo: no keys, no network needed.
+    #[cfg(feature = "demo")]
     Demo {
         /// Number of calls to make.
         #[arg(long, default_value_t = 48)]
@@ -64,10 +72,12 @@ enum Command {
     },
     /// Run the fake vendor upstream on a free loopback port (for benchmarks and SDK
     /// tests): every key succeeds. The first line of stdout names its URL.
+    #[cfg(feature = "bench-tools")]
     #[command(hide = true)]
     FakeUpstream,
     /// Relay every request unchanged to `--to` (the gateway benchmark's baseline: two
     /// HTTP exchanges and nothing else). The first line of stdout names its URL.
+    #[cfg(feature = "bench-tools")]
     #[command(hide = true)]
     Relay {
         /// The upstream, like http://127.0.0.1:8000.
@@ -76,6 +86,7 @@ enum Command {
     },
 }
 
+#[cfg(feature = "demo")]
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Runtime::new().map_err(|error| {
         eprintln!("error: cannot start the runtime: {error}");
@@ -97,6 +108,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check::run(&config),
+        #[cfg(feature = "demo")]
         Command::Demo { calls, pace_ms } => match runtime() {
             Ok(runtime) => runtime.block_on(demo::run(calls, pace_ms)),
             Err(code) => code,
@@ -123,10 +135,12 @@ fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
+        #[cfg(feature = "bench-tools")]
         Command::FakeUpstream => match runtime() {
             Ok(runtime) => runtime.block_on(fake::run()),
             Err(code) => code,
         },
+        #[cfg(feature = "bench-tools")]
         Command::Relay { to } => match current_thread_runtime() {
             Ok(runtime) => runtime.block_on(relay::run(&to)),
             Err(code) => code,

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use redis::AsyncCommands;
-use rotate_core::health::table::{CASES, POLICY};
 use rotate_core::health::HealthState;
 use rotate_core::report::KeyState;
 use rotate_core::store::StateStore;
 use rotate_store::RedisStore;
+use rotate_testkit::health_table::{CASES, POLICY};
 use rotate_testkit::redis_server::{fresh_namespace, test_redis_url};
 
 async fn write_state(

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod harness;
+pub mod health_table;
 pub mod redis_server;
 pub mod scripted;
 pub mod upstream;

@@ -1,0 +1,276 @@
+//! The conformance table of the health machine: every row of the spec's
+//! classification/transition table, with concrete numbers. The Rust function and
+//! every store that mirrors it (the Redis Lua script) are tested against these rows.
+
+use rotate_core::health::{HealthEvent, HealthPolicy, HealthState};
+use rotate_core::report::KeyState;
+
+/// One row: `transition(before, event, now_ms, POLICY) == after`.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    /// What the row checks.
+    pub name: &'static str,
+    /// The state before.
+    pub before: HealthState,
+    /// The outcome.
+    pub event: HealthEvent,
+    /// The time of the outcome.
+    pub now_ms: u64,
+    /// The expected state after.
+    pub after: HealthState,
+}
+
+/// The policy every row uses: 60 s cooldown, 300 s quarantine, 3 failures.
+pub const POLICY: HealthPolicy = HealthPolicy {
+    cooldown_ms: 60_000,
+    quarantine_ms: 300_000,
+    max_consecutive_failures: 3,
+};
+
+const NOW: u64 = 1_000_000;
+
+const fn st(
+    state: KeyState,
+    until_ms: u64,
+    consecutive_failures: u32,
+    strikes: u32,
+) -> HealthState {
+    HealthState {
+        state,
+        until_ms,
+        consecutive_failures,
+        strikes,
+    }
+}
+
+const HEALTHY: HealthState = st(KeyState::Healthy, 0, 0, 0);
+
+/// Every row.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "success keeps a healthy key healthy",
+        before: st(KeyState::Healthy, 0, 2, 0),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: HEALTHY,
+    },
+    Case {
+        name: "success resets failures and strikes",
+        before: st(KeyState::Healthy, 0, 2, 2),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: HEALTHY,
+    },
+    Case {
+        name: "rate limit with retry-after cools for that long",
+        before: HEALTHY,
+        event: HealthEvent::RateLimited {
+            retry_after_ms: Some(7_000),
+        },
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 7_000, 0, 0),
+    },
+    Case {
+        name: "rate limit without retry-after cools for cooldown_seconds",
+        before: HEALTHY,
+        event: HealthEvent::RateLimited {
+            retry_after_ms: None,
+        },
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 60_000, 0, 0),
+    },
+    Case {
+        name: "rate limit keeps failure count",
+        before: st(KeyState::Healthy, 0, 2, 0),
+        event: HealthEvent::RateLimited {
+            retry_after_ms: Some(1_000),
+        },
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 1_000, 2, 0),
+    },
+    Case {
+        name: "a shorter rate limit never shortens a cooldown",
+        before: st(KeyState::CoolingDown, NOW + 30_000, 0, 0),
+        event: HealthEvent::RateLimited {
+            retry_after_ms: Some(1_000),
+        },
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 30_000, 0, 0),
+    },
+    Case {
+        name: "a longer rate limit extends a cooldown",
+        before: st(KeyState::CoolingDown, NOW + 1_000, 0, 0),
+        event: HealthEvent::RateLimited {
+            retry_after_ms: Some(30_000),
+        },
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 30_000, 0, 0),
+    },
+    Case {
+        name: "an expired cooldown is replaced by a new one",
+        before: st(KeyState::CoolingDown, NOW - 1, 0, 0),
+        event: HealthEvent::RateLimited {
+            retry_after_ms: Some(5_000),
+        },
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+    },
+    Case {
+        name: "rate limit during a quarantine keeps the quarantine",
+        before: st(KeyState::Quarantined, NOW + 100_000, 0, 1),
+        event: HealthEvent::RateLimited {
+            retry_after_ms: Some(5_000),
+        },
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 100_000, 0, 1),
+    },
+    Case {
+        name: "rate limit on a probe cools the key instead",
+        before: st(KeyState::Quarantined, NOW, 0, 1),
+        event: HealthEvent::RateLimited {
+            retry_after_ms: Some(5_000),
+        },
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 5_000, 0, 1),
+    },
+    Case {
+        name: "remaining 0 on success cools until the reset",
+        before: HEALTHY,
+        event: HealthEvent::HeadroomExhausted { reset_ms: 2_500 },
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 2_500, 0, 0),
+    },
+    Case {
+        name: "remaining 0 with an immediate reset changes nothing",
+        before: HEALTHY,
+        event: HealthEvent::HeadroomExhausted { reset_ms: 0 },
+        now_ms: NOW,
+        after: HEALTHY,
+    },
+    Case {
+        name: "quota exhausted quarantines",
+        before: HEALTHY,
+        event: HealthEvent::QuotaExhausted,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 300_000, 0, 1),
+    },
+    Case {
+        name: "auth failure quarantines",
+        before: HEALTHY,
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 300_000, 0, 1),
+    },
+    Case {
+        name: "auth failure while cooling quarantines",
+        before: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 300_000, 0, 1),
+    },
+    Case {
+        name: "a second auth failure during a quarantine changes nothing",
+        before: st(KeyState::Quarantined, NOW + 10_000, 0, 1),
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 10_000, 0, 1),
+    },
+    Case {
+        name: "transient failure counts",
+        before: HEALTHY,
+        event: HealthEvent::TransientFailure,
+        now_ms: NOW,
+        after: st(KeyState::Healthy, 0, 1, 0),
+    },
+    Case {
+        name: "transient failure at the limit quarantines",
+        before: st(KeyState::Healthy, 0, 2, 0),
+        event: HealthEvent::TransientFailure,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 300_000, 3, 1),
+    },
+    Case {
+        name: "transient failure while cooling counts but keeps cooling",
+        before: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+        event: HealthEvent::TransientFailure,
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 5_000, 1, 0),
+    },
+    Case {
+        name: "probe success heals",
+        before: st(KeyState::Quarantined, NOW - 1, 3, 1),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: HEALTHY,
+    },
+    Case {
+        name: "probe failure quarantines again for twice as long",
+        before: st(KeyState::Quarantined, NOW - 1, 3, 1),
+        event: HealthEvent::TransientFailure,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 600_000, 4, 2),
+    },
+    Case {
+        name: "probe auth failure quarantines again",
+        before: st(KeyState::Quarantined, NOW, 0, 2),
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 1_200_000, 0, 3),
+    },
+    Case {
+        name: "quarantine growth is capped at 8x",
+        before: st(KeyState::Quarantined, NOW, 0, 7),
+        event: HealthEvent::QuotaExhausted,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 2_400_000, 0, 8),
+    },
+    Case {
+        name: "late success keeps an unexpired cooldown",
+        before: st(KeyState::CoolingDown, NOW + 5_000, 2, 0),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+    },
+    Case {
+        name: "late success keeps an unexpired quarantine",
+        before: st(KeyState::Quarantined, NOW + 5_000, 0, 1),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 5_000, 0, 1),
+    },
+    Case {
+        name: "success after a cooldown ends is healthy",
+        before: st(KeyState::CoolingDown, NOW - 1, 0, 0),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: HEALTHY,
+    },
+    Case {
+        name: "disable",
+        before: st(KeyState::CoolingDown, NOW + 5_000, 1, 0),
+        event: HealthEvent::Disable,
+        now_ms: NOW,
+        after: st(KeyState::Disabled, 0, 0, 0),
+    },
+    Case {
+        name: "a disabled key ignores outcomes",
+        before: st(KeyState::Disabled, 0, 0, 0),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: st(KeyState::Disabled, 0, 0, 0),
+    },
+    Case {
+        name: "a disabled key ignores failures",
+        before: st(KeyState::Disabled, 0, 0, 0),
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: st(KeyState::Disabled, 0, 0, 0),
+    },
+    Case {
+        name: "enable",
+        before: st(KeyState::Disabled, 0, 0, 0),
+        event: HealthEvent::Enable,
+        now_ms: NOW,
+        after: HEALTHY,
+    },
+];
