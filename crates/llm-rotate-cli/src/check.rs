@@ -22,7 +22,7 @@ pub fn run(path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", llm_rotate::core::error::with_causes(&error));
             ExitCode::FAILURE
         }
     }

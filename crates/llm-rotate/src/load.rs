@@ -67,7 +67,7 @@ pub fn configure_from_file(
 ) -> Result<LMRotateConfig, ConfigurationError> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigurationError::new("", format!("cannot read `{}`: {e}", path.display()))
+        ConfigurationError::new("", format!("cannot read `{}`", path.display())).with_source(e)
     })?;
     let document = parse_document(path, &text)?;
     let use_keys = use_keys.map(|ids| ids.iter().map(|s| (*s).to_owned()).collect());
@@ -83,8 +83,10 @@ pub fn parse_document(path: &Path, text: &str) -> Result<Value, ConfigurationErr
         .to_ascii_lowercase();
     let shown = path.display();
     match extension.as_str() {
-        "json" => serde_json::from_str(text)
-            .map_err(|e| ConfigurationError::new("", format!("`{shown}` is not valid JSON: {e}"))),
+        "json" => serde_json::from_str(text).map_err(|e| {
+            let at = format!(" at line {} column {}", e.line(), e.column());
+            ConfigurationError::new("", format!("`{shown}` is not valid JSON{at}")).with_source(e)
+        }),
         #[cfg(feature = "yaml")]
         "yaml" | "yml" => serde_yaml::from_str(text).map_err(|e| {
             let at = e

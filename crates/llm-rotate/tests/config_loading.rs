@@ -152,6 +152,9 @@ fn parse_errors_give_line_and_column() {
         assert!(err.message().contains("unknown config format"), "{err}");
         let err = configure_from_file("missing.json", None).unwrap_err();
         assert!(err.message().contains("cannot read"), "{err}");
+        let cause = std::error::Error::source(&err).expect("the I/O error is kept as the source");
+        assert!(cause.downcast_ref::<std::io::Error>().is_some(), "{cause}");
+        assert!(!err.message().contains('\n'), "{err}");
         Ok(())
     });
 }

@@ -6,6 +6,7 @@
 //! failure, or stop because the caller is at fault.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -144,7 +145,7 @@ impl fmt::Display for ErrorKind {
 ///
 /// Adapters build it with [`ProviderError::new`]; the engine fills in `provider` and
 /// `key_id`. The message never contains a key value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ProviderError {
     /// The provider called.
     pub provider: String,
@@ -158,6 +159,23 @@ pub struct ProviderError {
     pub message: String,
     /// How long the vendor asked us to wait, when it said.
     pub retry_after: Option<Duration>,
+    /// The underlying error (I/O, JSON, HTTP), when there was one.
+    cause: Option<Cause>,
+}
+
+/// The underlying error of a failure, kept for [`std::error::Error::source`].
+type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Two failures are equal when everything but their underlying errors is.
+impl PartialEq for ProviderError {
+    fn eq(&self, other: &Self) -> bool {
+        self.provider == other.provider
+            && self.key_id == other.key_id
+            && self.status == other.status
+            && self.kind == other.kind
+            && self.message == other.message
+            && self.retry_after == other.retry_after
+    }
 }
 
 impl ProviderError {
@@ -170,7 +188,14 @@ impl ProviderError {
             kind,
             message: message.into(),
             retry_after: None,
+            cause: None,
         }
+    }
+
+    /// Keeps `cause` as the error's [`source`](std::error::Error::source).
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
     }
 
     /// Sets the HTTP status.
@@ -212,7 +237,35 @@ impl fmt::Display for ProviderError {
     }
 }
 
-impl std::error::Error for ProviderError {}
+impl std::error::Error for ProviderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|c| c as _)
+    }
+}
+
+/// An error and its chain of causes on one line (`reading the response body failed:
+/// connection reset`), for people: logs, reports, a gateway's error messages.
+///
+/// ```
+/// use rotate_core::error::{with_causes, ConfigurationError};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// let error = ConfigurationError::new("", "cannot read `a.yaml`").with_source(io);
+/// assert_eq!(with_causes(&error), "invalid configuration: cannot read `a.yaml`: no such file");
+/// ```
+pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let shown = next.to_string();
+        if !text.ends_with(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = next.source();
+    }
+    text
+}
 
 /// A caller's value as an error may show it: at most 64 characters, control characters
 /// escaped, so a CR/LF in it can never forge a log line.
@@ -247,11 +300,21 @@ pub struct Attempt {
 }
 
 /// A configuration problem and where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ConfigurationError {
     path: String,
     message: String,
+    cause: Option<Cause>,
 }
+
+/// Two problems are equal when their paths and messages are.
+impl PartialEq for ConfigurationError {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.message == other.message
+    }
+}
+
+impl Eq for ConfigurationError {}
 
 impl ConfigurationError {
     /// A problem at `path` (like `keys[2].provider`; empty for the whole config).
@@ -259,7 +322,15 @@ impl ConfigurationError {
         Self {
             path: path.into(),
             message: message.into(),
+            cause: None,
         }
+    }
+
+    /// Keeps `cause` (an I/O or parse error) as the error's
+    /// [`source`](std::error::Error::source).
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
     }
 
     /// Where the problem is, e.g. `keys[2].provider`; empty when it concerns the whole config.
@@ -298,7 +369,11 @@ impl fmt::Display for ConfigurationError {
     }
 }
 
-impl std::error::Error for ConfigurationError {}
+impl std::error::Error for ConfigurationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|c| c as _)
+    }
+}
 
 /// Nothing could serve the call: every key is cooling down, quarantined or disabled, or
 /// no provider serves the model.
@@ -337,17 +412,35 @@ impl fmt::Display for NoAvailableKeyError {
 impl std::error::Error for NoAvailableKeyError {}
 
 /// A state store failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct StoreError {
     message: String,
+    cause: Option<Cause>,
 }
+
+/// Two store failures are equal when their messages are.
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for StoreError {}
 
 impl StoreError {
     /// A store failure described by `message` (which must not contain secrets).
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            cause: None,
         }
+    }
+
+    /// Keeps `cause` (the Redis client's error) as the error's
+    /// [`source`](std::error::Error::source).
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
     }
 
     /// What went wrong.
@@ -362,7 +455,11 @@ impl fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|c| c as _)
+    }
+}
 
 /// The error of every public call.
 #[non_exhaustive]
@@ -387,7 +484,7 @@ pub enum LMRotateError {
     #[error("the stream failed after content was yielded: {0}")]
     Stream(#[source] ProviderError),
     /// The state store failed.
-    #[error("state store: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The client was closed.
     #[error("the client is closed")]
@@ -400,7 +497,7 @@ pub enum LMRotateError {
 fn last_message(attempts: &[Attempt]) -> String {
     attempts
         .last()
-        .map_or_else(|| "none".to_owned(), |a| a.error.to_string())
+        .map_or_else(|| "none".to_owned(), |a| with_causes(&a.error))
 }
 
 impl LMRotateError {
@@ -444,6 +541,33 @@ impl LMRotateError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_are_sources_and_shown_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset");
+        let error = ProviderError::new(ErrorKind::Network, "reading the response body failed")
+            .with_source(io)
+            .for_key("openai", "k1");
+        let cause = std::error::Error::source(&error).expect("a source");
+        assert_eq!(cause.to_string(), "connection reset");
+        assert_eq!(
+            with_causes(&error),
+            "network error from provider `openai` (key `k1`): reading the response body failed: connection reset"
+        );
+        assert_eq!(error.clone(), error, "equality ignores the cause");
+        let exhausted = LMRotateError::Exhausted {
+            attempts: vec![Attempt {
+                provider: "openai".into(),
+                key_id: "k1".into(),
+                model: "m".into(),
+                error,
+            }],
+        };
+        assert!(
+            exhausted.to_string().ends_with("connection reset"),
+            "{exhausted}"
+        );
+    }
 
     #[test]
     fn error_stays_small() {

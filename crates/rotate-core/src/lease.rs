@@ -210,7 +210,11 @@ impl Lease {
         }
         let status = error.status.map(|s| format!(" {s}")).unwrap_or_default();
         let runtime = &self.key().runtime;
-        runtime.set_last_error(format!("{}{status}: {}", error.kind, error.message));
+        let message = match std::error::Error::source(error) {
+            Some(cause) => format!("{}: {}", error.message, crate::error::with_causes(cause)),
+            None => error.message.clone(),
+        };
+        runtime.set_last_error(format!("{}{status}: {message}", error.kind));
         runtime.count_failure(error.kind);
         self.record(false, Usage::default(), None);
     }

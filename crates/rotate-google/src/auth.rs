@@ -182,10 +182,7 @@ impl TokenSource {
             exp: now_secs + ASSERTION_LIFETIME_SECS,
         };
         jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(|e| {
-            ProviderError::new(
-                ErrorKind::Auth,
-                format!("cannot sign the token request: {e}"),
-            )
+            ProviderError::new(ErrorKind::Auth, "cannot sign the token request").with_source(e)
         })
     }
 
@@ -210,8 +207,9 @@ impl TokenSource {
             .map_err(|e| {
                 ProviderError::new(
                     ErrorKind::Configuration,
-                    format!("the service account's token_uri is not usable: {e}"),
+                    "the service account's token_uri is not usable",
                 )
+                .with_source(e)
             })?;
         let (parts, body) = client.exchange(request, timeout).await?;
         if !parts.status.is_success() {

@@ -32,10 +32,7 @@ pub fn build(
 ) -> Result<Vec<u8>, ProviderError> {
     let body = Body { request, uploads };
     serde_json::to_vec(&body).map_err(|e| {
-        ProviderError::new(
-            ErrorKind::InvalidRequest,
-            format!("cannot encode the request: {e}"),
-        )
+        ProviderError::new(ErrorKind::InvalidRequest, "cannot encode the request").with_source(e)
     })
 }
 

@@ -192,8 +192,9 @@ fn request(
     builder.body(Full::new(body)).map_err(|e| {
         ProviderError::new(
             ErrorKind::Configuration,
-            format!("cannot build the Files API request: {e}"),
+            "cannot build the Files API request",
         )
+        .with_source(e)
     })
 }
 

@@ -185,10 +185,29 @@ async fn collect_limited(body: Incoming) -> Result<Bytes, ProviderError> {
             ErrorKind::Decode,
             format!("the response body exceeded {MAX_BODY_BYTES} bytes"),
         )),
-        Err(error) => Err(ProviderError::new(
-            ErrorKind::Network,
-            format!("reading the response body failed: {error}"),
-        )),
+        Err(error) => Err(body_failed(error)),
+    }
+}
+
+/// A body that broke off while it was read.
+fn body_failed(error: Box<dyn std::error::Error + Send + Sync>) -> ProviderError {
+    ProviderError::new(ErrorKind::Network, "reading the response body failed")
+        .with_source(BoxedCause(error))
+}
+
+/// A boxed error as a concrete one (so it can be kept as a `source`).
+#[derive(Debug)]
+struct BoxedCause(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for BoxedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BoxedCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 
@@ -203,10 +222,7 @@ pub async fn read_body(body: Incoming, timeout: Duration) -> Result<Bytes, Provi
                 format!("the response body exceeded {MAX_BODY_BYTES} bytes"),
             ))
         }
-        Ok(Err(error)) => Err(ProviderError::new(
-            ErrorKind::Network,
-            format!("reading the response body failed: {error}"),
-        )),
+        Ok(Err(error)) => Err(body_failed(error)),
         Err(_) => Err(ProviderError::new(
             ErrorKind::Timeout,
             format!(

@@ -102,8 +102,9 @@ impl<P: StreamProtocol> Stream for EventStream<P> {
                     *this.done = true;
                     return Poll::Ready(Some(Err(ProviderError::new(
                         ErrorKind::Network,
-                        format!("the stream broke: {error}"),
-                    ))));
+                        "the stream broke",
+                    )
+                    .with_source(error))));
                 }
                 Poll::Ready(None) => {
                     let finished = this.decoder.finish(&mut on_event);

@@ -69,10 +69,7 @@ pub fn json_request(
         h.extend(headers);
     }
     builder.body(Full::new(body.into())).map_err(|e| {
-        ProviderError::new(
-            ErrorKind::Configuration,
-            format!("cannot build the request: {e}"),
-        )
+        ProviderError::new(ErrorKind::Configuration, "cannot build the request").with_source(e)
     })
 }
 

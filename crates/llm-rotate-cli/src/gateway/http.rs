@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
+use llm_rotate::core::error::with_causes;
 use llm_rotate::{LMRotateError, Secret};
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -165,7 +166,7 @@ impl From<&LMRotateError> for ApiError {
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limit_error",
                     "no_available_key",
-                    error.to_string(),
+                    with_causes(error),
                 );
                 api.retry_after = e.retry_in;
                 api
@@ -183,14 +184,14 @@ impl From<&LMRotateError> for ApiError {
                     status,
                     "invalid_request_error",
                     e.kind.as_str(),
-                    error.to_string(),
+                    with_causes(error),
                 )
             }
             LMRotateError::Configuration(_) => Self::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 "configuration",
-                error.to_string(),
+                with_causes(error),
             ),
             LMRotateError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -205,14 +206,14 @@ impl From<&LMRotateError> for ApiError {
                         StatusCode::TOO_MANY_REQUESTS,
                         "rate_limit_error",
                         "upstream_rate_limited",
-                        other.to_string(),
+                        with_causes(other),
                     )
                 } else {
                     Self::new(
                         StatusCode::BAD_GATEWAY,
                         "server_error",
                         other.kind().as_str(),
-                        other.to_string(),
+                        with_causes(other),
                     )
                 }
             }

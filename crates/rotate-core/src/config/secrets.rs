@@ -25,8 +25,9 @@ impl KeyConfig {
                 Some(path) => std::fs::read_to_string(path).map(Secret::new).map_err(|e| {
                     ConfigurationError::new(
                         "metadata.credentials_file",
-                        format!("cannot read `{path}`: {e}"),
+                        format!("cannot read `{path}`"),
                     )
+                    .with_source(e)
                 }),
                 None => Err(ConfigurationError::new(
                     "",
