@@ -1,8 +1,9 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `ci`: exactly what CI runs: format check, clippy with warnings denied, every test
-//!   (starting the local Redis server they need when nothing answers), and the docs
-//!   with warnings denied;
+//! - `ci`: exactly what CI runs: format check, clippy with warnings denied and every
+//!   test, each with all features, with the default features, and for the facade with
+//!   none (starting the local Redis server the tests need when nothing answers), then
+//!   the docs with warnings denied;
 //! - `bench`: the criterion benches, then a table of their medians (also written as
 //!   JSON to `target/bench-summary.json`);
 //! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`:
@@ -67,23 +68,28 @@ fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String>
     }
 }
 
+/// The feature sets CI builds: everything, the defaults, and the facade with none (so
+/// every `cfg(not(feature = …))` arm compiles and its tests run).
+const FEATURE_SETS: [&[&str]; 3] = [
+    &["--workspace", "--all-features"],
+    &["--workspace"],
+    &["-p", "llm-rotate", "--no-default-features"],
+];
+
 fn ci() -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
-    run(
-        "cargo",
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--all-features",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
+    for features in FEATURE_SETS {
+        let mut args = vec!["clippy", "--all-targets"];
+        args.extend_from_slice(features);
+        args.extend_from_slice(&["--", "-D", "warnings"]);
+        run("cargo", &args, &[])?;
+    }
     services::ensure_redis()?;
-    run("cargo", &["test", "--workspace", "--all-features"], &[])?;
+    for features in FEATURE_SETS {
+        let mut args = vec!["test"];
+        args.extend_from_slice(features);
+        run("cargo", &args, &[])?;
+    }
     run(
         "cargo",
         &["doc", "--workspace", "--no-deps", "--all-features"],

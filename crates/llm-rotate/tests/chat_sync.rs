@@ -1,4 +1,5 @@
 //! `chat_sync` from plain threads, and its refusal inside a runtime.
+#![cfg(feature = "blocking")]
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use llm_rotate::{ChatMessage, ChatOptions, ErrorKind, LMRotate, LMRotateConfig, LMRotateError};
