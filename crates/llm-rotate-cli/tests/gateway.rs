@@ -4,6 +4,7 @@
 //! admin route and by SIGHUP, a slow client cut off, random bodies, graceful drain.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+#[path = "support/gateway_process.rs"]
 mod support;
 
 use std::io::{Read, Write};

@@ -3,6 +3,7 @@
 //! then answers 429 without calling the upstream; usage from both adds up.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+#[path = "support/gateway_process.rs"]
 mod support;
 
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! upstream request and no key blamed; ordinary model ids still reach the template.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+#[path = "support/gateway_process.rs"]
 mod support;
 
 use http::{Method, StatusCode};

@@ -3,6 +3,7 @@
 //! installed from PyPI into a virtualenv under the build directory on first run.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+#[path = "support/gateway_process.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

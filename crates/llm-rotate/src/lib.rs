@@ -45,7 +45,10 @@
 //! # Ok::<(), llm_rotate::ConfigurationError>(())
 //! ```
 //!
-//! Features: `yaml` (default), `toml`, `blocking` (default: [`LMRotate::chat_sync`]).
+//! Features: `yaml` (default: YAML config files), `toml` (TOML config files), `blocking`
+//! (default: [`LMRotate::chat_sync`]), `google` (default: Gemini on AI Studio and Vertex,
+//! [`LMRotate::generate_content`]), `redis` (the Redis state store shared by many
+//! processes).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

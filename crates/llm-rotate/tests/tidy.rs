@@ -1,5 +1,6 @@
-//! Repository rules: every Rust file opens with `//!` docs, no secret-shaped literal
-//! outside test fixtures, and every config field is documented in docs/configuration.md.
+//! Repository rules: every Rust file opens with `//!` docs, no `mod.rs` files, no file of
+//! rotate-core over 520 lines, no secret-shaped literal outside test fixtures, and every
+//! config field is documented in docs/configuration.md.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,34 @@ fn every_rust_file_starts_with_module_docs() {
         assert!(
             text.starts_with("//!"),
             "{} does not start with //! docs",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn no_mod_rs_files() {
+    for file in all_rust_files() {
+        assert!(
+            file.file_name().is_none_or(|n| n != "mod.rs"),
+            "{}: name the module file after the module",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn rotate_core_files_stay_small() {
+    let mut files = Vec::new();
+    rust_files(&root().join("crates/rotate-core/src"), &mut files);
+    for file in files {
+        let lines = std::fs::read_to_string(&file)
+            .expect("readable")
+            .lines()
+            .count();
+        assert!(
+            lines <= 520,
+            "{} has {lines} lines: give it fewer jobs",
             file.display()
         );
     }

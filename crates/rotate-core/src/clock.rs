@@ -1,8 +1,10 @@
 //! Time, read through one trait so that tests can drive it by hand.
 //!
-//! Every cooldown, quarantine and rate window in the engine is measured with a [`Clock`].
-//! Production code uses [`SystemClock`]; tests use [`ManualClock`] and call
-//! [`ManualClock::advance`] instead of sleeping.
+//! Every cooldown, quarantine, rate window and latency in the engine is measured with a
+//! [`Clock`]. Production code uses [`SystemClock`]; tests use [`ManualClock`] and call
+//! [`ManualClock::advance`] instead of sleeping. The adapters' request and stream-idle
+//! timeouts are tokio timers on real time, so a stalled upstream is cut off even under a
+//! manual clock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

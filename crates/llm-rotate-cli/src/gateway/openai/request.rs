@@ -366,4 +366,71 @@ mod tests {
         );
         assert!(!ok.stream && !ok.include_usage);
     }
+
+    /// A valid request with one of its values swapped for `replacement` at `slot`.
+    fn mutated(slot: usize, replacement: Value) -> Vec<u8> {
+        let mut body = json!({
+            "model": "gpt-4o",
+            "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+            "max_tokens": 9, "temperature": 0.5, "stream": true, "stream_options": {"include_usage": true}
+        });
+        let pointers = [
+            "/model",
+            "/messages",
+            "/messages/0",
+            "/messages/0/role",
+            "/messages/1/content",
+            "/messages/1/content/0",
+            "/messages/1/content/0/text",
+            "/max_tokens",
+            "/temperature",
+            "/stream",
+            "/stream_options",
+            "/stream_options/include_usage",
+        ];
+        if let Some(target) = body.pointer_mut(pointers[slot % pointers.len()]) {
+            *target = replacement;
+        }
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, failure_persistence: None, ..Default::default() })]
+
+        /// Arbitrary bytes: a request or a 4xx that names the problem, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            if let Err(error) = parse(&bytes) {
+                proptest::prop_assert!(error.status.is_client_error());
+                proptest::prop_assert!(!error.message.is_empty());
+            }
+        }
+
+        /// A valid request with any value swapped for any JSON: parsed, or a 4xx.
+        #[test]
+        fn mutated_requests_never_panic(slot in 0usize..12, replacement in any_json()) {
+            if let Err(error) = parse(&mutated(slot, replacement)) {
+                proptest::prop_assert!(error.status.is_client_error());
+                proptest::prop_assert!(!error.message.is_empty());
+            }
+        }
+    }
 }
