@@ -4,8 +4,10 @@
 //!   test, each with all features, with the default features, and for the facade with
 //!   none (starting the local Redis server the tests need when nothing answers), then
 //!   the docs with warnings denied;
-//! - `bench`: the criterion benches, then a table of their medians (also written as
-//!   JSON to `target/bench-summary.json`);
+//! - `bench`: the criterion benches, then the callgrind instruction counts of the
+//!   per-call work (the runner installed under `target/tools` when missing), then a
+//!   table of medians, counts and derived figures (also written as JSON to
+//!   `target/bench-summary.json`);
 //! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`:
 //!   direct, through a bare relay and through the gateway, at concurrency 1 and 32,
 //!   medians of 3 runs of `seconds` (default 5) each;
@@ -14,6 +16,7 @@
 //! It depends on nothing but the standard library.
 
 mod gateway_bench;
+mod instructions;
 mod services;
 
 use std::path::{Path, PathBuf};
@@ -201,8 +204,15 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
     out
 }
 
+/// The criterion benches (the instruction-count bench runs on its own, under callgrind).
+const CRITERION_BENCHES: [&str; 4] = ["select", "engine", "wire", "chat"];
+
 fn bench(filter: &[String]) -> Result<(), String> {
-    let mut args = vec!["bench", "--workspace", "--all-features", "--"];
+    let mut args = vec!["bench", "--workspace", "--all-features"];
+    for name in CRITERION_BENCHES {
+        args.extend_from_slice(&["--bench", name]);
+    }
+    args.push("--");
     args.extend(filter.iter().map(String::as_str));
     let started = std::time::SystemTime::UNIX_EPOCH
         .elapsed()
@@ -219,7 +229,17 @@ fn bench(filter: &[String]) -> Result<(), String> {
     for m in &medians {
         println!("{:<50} {:>14}", m.id, format_nanos(m.nanos));
     }
-    let derived = figures(&medians);
+    let mut derived = figures(&medians);
+    match instructions::measure(&root()) {
+        Ok(counts) => {
+            println!("\n{:<60} {:>14}", "benchmark (callgrind)", "instructions");
+            for (id, count) in &counts {
+                println!("{id:<60} {count:>14}");
+            }
+            derived.extend(instructions::figures(&counts));
+        }
+        Err(reason) => eprintln!("xtask: instruction counts skipped: {reason}"),
+    }
     println!("\n{:<50} {:>14}  goal", "figure", "measured");
     for (label, value, goal) in &derived {
         println!("{label:<50} {value:>14}  {goal}");
