@@ -7,6 +7,7 @@ use std::path::Path;
 
 use llm_rotate::{parse_document, LMRotateConfig};
 use proptest::prelude::*;
+use rotate_testkit::arbitrary::any_json;
 use serde_json::{json, Value};
 
 const SECRET: &str = "sk-test-never-shown-123456";
@@ -42,24 +43,6 @@ const SLOTS: [&str; 16] = [
     "/fallback_chains/smart",
     "/state_store/backend",
 ];
-
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| json!(f)),
-        ".{0,12}".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 16, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            proptest::collection::btree_map("[a-z_]{1,10}", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
 
 fn load(value: Value) {
     match LMRotateConfig::from_value(value).and_then(|c| c.validate().map(|()| c)) {

@@ -19,8 +19,8 @@ fn client(upstream: &FakeUpstream, keys: &[(&str, &str)], clock: Arc<ManualClock
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_rate_limited_key_rests_exactly_until_its_retry_after() {
+/// A fake upstream, a manual clock, and a client with keys `a` and `b` of `openai`.
+async fn two_keys() -> (FakeUpstream, Arc<ManualClock>, LMRotate) {
     let upstream = FakeUpstream::start().await.unwrap();
     let clock = Arc::new(ManualClock::new(1_767_225_600_000));
     let client = client(
@@ -28,6 +28,12 @@ async fn a_rate_limited_key_rests_exactly_until_its_retry_after() {
         &[("a", "openai"), ("b", "openai")],
         clock.clone(),
     );
+    (upstream, clock, client)
+}
+
+#[tokio::test]
+async fn a_rate_limited_key_rests_exactly_until_its_retry_after() {
+    let (upstream, clock, client) = two_keys().await;
     upstream.script(
         "sk-test-a",
         [Behavior::RateLimited(Some(Duration::from_secs(30)))],
@@ -78,13 +84,7 @@ async fn a_rate_limited_key_rests_exactly_until_its_retry_after() {
 
 #[tokio::test]
 async fn all_keys_cooling_gives_no_available_key_with_retry_in() {
-    let upstream = FakeUpstream::start().await.unwrap();
-    let clock = Arc::new(ManualClock::new(1_767_225_600_000));
-    let client = client(
-        &upstream,
-        &[("a", "openai"), ("b", "openai")],
-        clock.clone(),
-    );
+    let (upstream, clock, client) = two_keys().await;
     upstream.script(
         "sk-test-a",
         [Behavior::RateLimited(Some(Duration::from_secs(8)))],
@@ -121,13 +121,7 @@ async fn all_keys_cooling_gives_no_available_key_with_retry_in() {
 
 #[tokio::test]
 async fn zero_headroom_cools_the_key_before_any_429() {
-    let upstream = FakeUpstream::start().await.unwrap();
-    let clock = Arc::new(ManualClock::new(1_767_225_600_000));
-    let client = client(
-        &upstream,
-        &[("a", "openai"), ("b", "openai")],
-        clock.clone(),
-    );
+    let (upstream, _clock, client) = two_keys().await;
     upstream.script(
         "sk-test-a",
         [Behavior::HeadroomExhausted(Duration::from_secs(20))],

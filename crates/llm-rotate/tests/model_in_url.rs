@@ -181,79 +181,51 @@ proptest! {
 }
 
 #[tokio::test]
-async fn vendor_model_ids_reach_every_adapter_as_one_segment() {
+async fn vendor_model_ids_reach_every_adapter_and_the_reported_attacks_none() {
     let upstream = FakeUpstream::start().await.unwrap();
     let client = client(&upstream);
-    for model in [
+    let known = [
         "gpt-4o",
         "claude-sonnet-4@20250514",
         "llama3.1:8b",
         "a.b_c-d",
         "models/gemini-2.5-flash",
-    ] {
-        for (provider, template) in PROVIDERS {
-            // `models/…` is Gemini's own form; a deployment is one segment
-            let sent = check(&upstream, &client, provider, template, model).await;
-            assert_eq!(
-                sent,
-                !(model.contains('/') && provider == "azure_openai"),
-                "{provider} {model}"
-            );
-        }
+    ];
+    for (model, (provider, template)) in known.iter().flat_map(|m| PROVIDERS.map(|p| (*m, p))) {
+        // `models/…` is Gemini's own form; a deployment is one segment
+        let sent = check(&upstream, &client, provider, template, model).await;
+        assert_eq!(
+            sent,
+            !(model.contains('/') && provider == "azure_openai"),
+            "{provider} {model}"
+        );
     }
-    upstream.clear_requests();
-    client
-        .chat(
-            "llama3.1:8b",
-            &[ChatMessage::user("hi")],
-            ChatOptions::default().provider("google"),
-        )
-        .await
-        .unwrap();
+    let colon = check(&upstream, &client, "google", PROVIDERS[3].1, "llama3.1:8b").await;
+    assert!(colon);
     assert_eq!(
         upstream.requests()[0].path,
         "/v1beta/models/llama3.1%3A8b:generateContent"
     );
-}
 
-#[tokio::test]
-async fn the_reported_attacks_are_refused_before_any_request() {
-    let upstream = FakeUpstream::start().await.unwrap();
-    let client = client(&upstream);
-    for model in [
+    upstream.clear_requests();
+    let attacks = [
         "gpt-4o/../../../admin",
         "gpt-4o?api-version=1",
         "azure_openai/x/../../y",
         "gemini-2.5-flash%2F..%2F..%2Fcached",
-    ] {
-        for provider in [None, Some("azure_openai"), Some("google"), Some("vertex")] {
-            let options = ChatOptions {
-                provider: provider.map(str::to_owned),
-                ..ChatOptions::default()
-            };
-            let error = client
-                .chat(model, &[ChatMessage::user("hi")], options)
-                .await
-                .unwrap_err();
-            assert_eq!(
-                error.kind(),
-                ErrorKind::InvalidRequest,
-                "{model} {provider:?}"
-            );
-            assert!(error.to_string().contains("model id"), "{error}");
-        }
+    ];
+    let pins = [None, Some("azure_openai"), Some("google"), Some("vertex")];
+    for (model, pin) in attacks.iter().flat_map(|m| pins.map(|p| (*m, p))) {
+        let options = ChatOptions {
+            provider: pin.map(str::to_owned),
+            ..ChatOptions::default()
+        };
+        let error = client
+            .chat(model, &[ChatMessage::user("hi")], options)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{model} {pin:?}");
+        assert!(error.to_string().contains("model id"), "{error}");
     }
     assert!(upstream.requests().is_empty(), "{:?}", upstream.requests());
-    let fine = client
-        .chat(
-            "gpt-4o",
-            &[ChatMessage::user("hi")],
-            ChatOptions::default().provider("azure_openai"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(fine.key_id, "azure_openai");
-    let sent = upstream.requests();
-    assert_eq!(sent[0].path, "/openai/deployments/gpt-4o/chat/completions");
-    assert_eq!(sent[0].query.as_deref(), Some("api-version=2024-10-21"));
 }

@@ -36,12 +36,15 @@ impl Topology {
         provider: Option<&str>,
     ) -> Result<Arc<[PlanEntry]>, LMRotateError> {
         if provider.is_some() {
-            return self.resolve(model, provider).map(Arc::from);
+            return self
+                .resolve(model, provider)
+                .and_then(|p| self.accepted(p))
+                .map(Arc::from);
         }
         if let Some(plan) = self.plans.read().get(model) {
             return Ok(plan.clone());
         }
-        let plan: Arc<[PlanEntry]> = Arc::from(self.resolve(model, None)?);
+        let plan: Arc<[PlanEntry]> = Arc::from(self.accepted(self.resolve(model, None)?)?);
         let mut plans = self.plans.write();
         if plans.len() < MAX_CACHED_PLANS {
             plans.insert(Box::from(model), plan.clone());
@@ -49,23 +52,18 @@ impl Topology {
         Ok(plan)
     }
 
-    /// The plan for `model`, each entry's upstream model accepted by its adapter.
-    fn resolve(
-        &self,
-        model: &str,
-        provider: Option<&str>,
-    ) -> Result<Vec<PlanEntry>, LMRotateError> {
-        let plan = self.entries(model, provider)?;
+    /// `plan`, once every entry's adapter has accepted its upstream model.
+    fn accepted(&self, plan: Vec<PlanEntry>) -> Result<Vec<PlanEntry>, LMRotateError> {
         for entry in &plan {
-            self.providers[entry.provider]
-                .adapter
+            let adapter = &self.providers[entry.provider].adapter;
+            adapter
                 .check_model(&entry.upstream)
                 .map_err(LMRotateError::Provider)?;
         }
         Ok(plan)
     }
 
-    fn entries(
+    fn resolve(
         &self,
         model: &str,
         provider: Option<&str>,

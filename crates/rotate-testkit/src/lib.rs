@@ -8,6 +8,7 @@
 //! not for: production traffic.
 #![forbid(unsafe_code)]
 
+pub mod arbitrary;
 pub mod harness;
 pub mod health_table;
 pub mod redis_server;

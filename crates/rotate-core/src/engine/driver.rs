@@ -179,21 +179,10 @@ mod tests {
         fn state(&self, key_id: &str) -> HealthState {
             self.0.lock().get(key_id).copied().unwrap_or_default()
         }
-        fn apply(
-            &self,
-            key_id: &str,
-            event: HealthEvent,
-            now_ms: u64,
-            policy: &HealthPolicy,
-        ) -> HealthState {
+        fn apply(&self, k: &str, e: HealthEvent, now: u64, p: &HealthPolicy) -> HealthState {
             let mut states = self.0.lock();
-            let next = transition(
-                states.get(key_id).copied().unwrap_or_default(),
-                event,
-                now_ms,
-                policy,
-            );
-            states.insert(key_id.to_owned(), next);
+            let next = transition(states.get(k).copied().unwrap_or_default(), e, now, p);
+            states.insert(k.to_owned(), next);
             next
         }
         fn record(&self, _: &UsageRecord<'_>) {}

@@ -367,6 +367,8 @@ mod tests {
         assert!(!ok.stream && !ok.include_usage);
     }
 
+    use rotate_testkit::arbitrary::any_json;
+
     /// A valid request with one of its values swapped for `replacement` at `slot`.
     fn mutated(slot: usize, replacement: Value) -> Vec<u8> {
         let mut body = json!({
@@ -392,24 +394,6 @@ mod tests {
             *target = replacement;
         }
         serde_json::to_vec(&body).unwrap_or_default()
-    }
-
-    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
-        use proptest::prelude::*;
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_map(|f| json!(f)),
-            ".{0,12}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(3, 16, 4, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-                proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
     }
 
     proptest::proptest! {
