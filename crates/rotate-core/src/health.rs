@@ -2,7 +2,7 @@
 //!
 //! [`transition`] maps `(state, event, now, policy)` to the next state. It does no I/O:
 //! the memory store applies it under a lock, the Redis store mirrors it in a Lua script,
-//! and the shared table in [`table`] checks both.
+//! and the shared table in `rotate_testkit::health_table` checks both.
 //!
 //! Rules beyond the spec's table, decided here:
 //! - a late success (from a request sent before the key was cooled or quarantined) does
