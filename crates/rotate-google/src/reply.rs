@@ -9,6 +9,7 @@ use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::provider::{ProviderReply, StreamDelta};
 use rotate_core::response::Usage;
 use rotate_providers::errors::{malformed, shorten};
+use rotate_providers::json::{count, object, text as text_field};
 use rotate_providers::ratelimit::parse_duration;
 use serde_json::Value;
 
@@ -112,7 +113,7 @@ pub(crate) fn read_piece(value: &Value) -> Result<Piece, ProviderError> {
             if part.get("thought").and_then(Value::as_bool) == Some(true) {
                 continue;
             }
-            if let Some(t) = part.get("text").and_then(Value::as_str) {
+            if let Some(t) = text_field(part, "text", "response")? {
                 text.push_str(t);
             }
         }
@@ -130,27 +131,31 @@ pub(crate) fn read_piece(value: &Value) -> Result<Piece, ProviderError> {
     Ok(Piece {
         text,
         finish_reason,
-        usage: value.get("usageMetadata").map(usage),
+        usage: usage(value.get("usageMetadata"))?,
     })
 }
 
-/// `usageMetadata` as [`Usage`]: thinking tokens are output tokens.
-pub(crate) fn usage(meta: &Value) -> Usage {
-    let n = |name: &str| meta.get(name).and_then(Value::as_u64).unwrap_or(0);
-    let prompt = n("promptTokenCount");
-    let thoughts = n("thoughtsTokenCount");
-    let completion = n("candidatesTokenCount") + thoughts;
-    let total = match n("totalTokenCount") {
+/// `usageMetadata` as [`Usage`]: thinking tokens are output tokens (absent: none; any
+/// other shape or a count that is not a count is a `Decode` error).
+pub(crate) fn usage(meta: Option<&Value>) -> Result<Option<Usage>, ProviderError> {
+    let Some(meta) = object(meta, "usageMetadata", "usage")? else {
+        return Ok(None);
+    };
+    let n = |name: &str| count(meta, &[name], "usage").map(Option::unwrap_or_default);
+    let prompt = n("promptTokenCount")?;
+    let thoughts = n("thoughtsTokenCount")?;
+    let completion = n("candidatesTokenCount")? + thoughts;
+    let total = match n("totalTokenCount")? {
         0 => prompt + completion,
         t => t,
     };
-    Usage {
+    Ok(Some(Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
         total_tokens: total,
-        cached_tokens: n("cachedContentTokenCount"),
+        cached_tokens: n("cachedContentTokenCount")?,
         reasoning_tokens: thoughts,
-    }
+    }))
 }
 
 /// Classifies a failed answer from its status and body.

@@ -15,6 +15,7 @@ pub mod client;
 pub mod errors;
 pub mod events;
 mod factory;
+pub mod json;
 mod openai;
 pub mod ratelimit;
 pub mod request;

@@ -73,6 +73,9 @@ pub enum Behavior {
     StallAfter(usize),
     /// 200, with rate-limit headers saying nothing is left until `reset`.
     HeadroomExhausted(Duration),
+    /// 200 with exactly this JSON body (a vendor answer of the wrong shape), on any
+    /// route, streamed or not.
+    Body(serde_json::Value),
     /// Gemini: 200 whose prompt was blocked (`promptFeedback.blockReason: SAFETY`).
     /// Other protocols answer 500.
     Blocked,
@@ -501,6 +504,9 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
     while let Behavior::Latency(wait, inner) = behavior {
         render::pause(wait).await;
         behavior = *inner;
+    }
+    if let Behavior::Body(body) = &behavior {
+        return render::json(StatusCode::OK, body, &[]);
     }
     let n = state
         .counter

@@ -9,6 +9,7 @@ use rotate_core::response::Usage;
 use serde_json::Value;
 
 use crate::errors::{malformed, shorten, status_error};
+use crate::json::{count, object, text};
 use crate::ratelimit::anthropic_headroom;
 
 /// Anthropic's stop reason under the common names (stop, length, tool_calls, content_filter).
@@ -23,23 +24,24 @@ pub(crate) fn finish_reason(stop_reason: &str) -> String {
     .to_owned()
 }
 
-/// Usage from an Anthropic `usage` object: prompt = input + cache creation + cache reads.
-pub(crate) fn usage(v: &Value) -> Usage {
-    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let prompt =
-        n("input_tokens") + n("cache_creation_input_tokens") + n("cache_read_input_tokens");
-    let completion = n("output_tokens");
-    Usage {
+/// Usage from an Anthropic `usage` object: prompt = input + cache creation + cache
+/// reads (absent or `null`: none; any other shape or a count that is not a count is a
+/// `Decode` error).
+pub(crate) fn usage(v: Option<&Value>) -> Result<Usage, ProviderError> {
+    let Some(v) = object(v, "usage", "usage")? else {
+        return Ok(Usage::default());
+    };
+    let n = |path: &[&str]| count(v, path, "usage").map(Option::unwrap_or_default);
+    let cache_reads = n(&["cache_read_input_tokens"])?;
+    let prompt = n(&["input_tokens"])? + n(&["cache_creation_input_tokens"])? + cache_reads;
+    let completion = n(&["output_tokens"])?;
+    Ok(Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
         total_tokens: prompt + completion,
-        cached_tokens: n("cache_read_input_tokens"),
-        reasoning_tokens: v
-            .get("output_tokens_details")
-            .and_then(|d| d.get("thinking_tokens"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-    }
+        cached_tokens: cache_reads,
+        reasoning_tokens: n(&["output_tokens_details", "thinking_tokens"])?,
+    })
 }
 
 /// Parses a non-streamed answer.
@@ -53,11 +55,14 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
         .get("content")
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("response", "no `content`"))?;
-    let content: String = blocks
-        .iter()
-        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-        .filter_map(|b| b.get("text").and_then(Value::as_str))
-        .collect();
+    let mut content = String::new();
+    for block in blocks {
+        if block.get("type").and_then(Value::as_str) == Some("text") {
+            let block_text = text(block, "text", "response")?
+                .ok_or_else(|| malformed("response", "a text block has no `text`"))?;
+            content.push_str(block_text);
+        }
+    }
     Ok(ProviderReply {
         content,
         model: raw
@@ -65,7 +70,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned(),
-        usage: raw.get("usage").map(usage).unwrap_or_default(),
+        usage: usage(raw.get("usage"))?,
         finish_reason: raw
             .get("stop_reason")
             .and_then(Value::as_str)

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::response::{error_kind, finish_reason, usage};
 use crate::events::StreamProtocol;
+use crate::json::{count, object, text};
 use crate::sse::SseEvent;
 
 /// The Anthropic stream grammar.
@@ -38,19 +39,18 @@ impl StreamProtocol for AnthropicStream {
         match name {
             "message_start" => {
                 let message_usage = v.get("message").and_then(|m| m.get("usage"));
-                if let Some(u) = message_usage {
-                    self.output_tokens =
-                        u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0);
+                if let Some(u) = object(message_usage, "message.usage", "stream event")? {
+                    self.output_tokens = count(u, &["output_tokens"], "stream event")?.unwrap_or(0);
                     self.input = Some(u.clone());
                 }
             }
             "content_block_delta" => {
                 let delta = v.get("delta");
-                if delta.and_then(|d| d.get("type")).and_then(Value::as_str) == Some("text_delta") {
-                    if let Some(text) = delta
-                        .and_then(|d| d.get("text"))
-                        .and_then(Value::as_str)
-                        .filter(|t| !t.is_empty())
+                if let Some(delta) =
+                    delta.filter(|d| d.get("type").and_then(Value::as_str) == Some("text_delta"))
+                {
+                    if let Some(text) =
+                        text(delta, "text", "stream event")?.filter(|t| !t.is_empty())
                     {
                         out.push_back(StreamDelta {
                             delta: text.to_owned(),
@@ -67,8 +67,8 @@ impl StreamProtocol for AnthropicStream {
                 {
                     self.stop_reason = Some(finish_reason(reason));
                 }
-                if let Some(u) = v.get("usage") {
-                    if let Some(output) = u.get("output_tokens").and_then(Value::as_u64) {
+                if let Some(u) = object(v.get("usage"), "usage", "stream event")? {
+                    if let Some(output) = count(u, &["output_tokens"], "stream event")? {
                         self.output_tokens = output;
                     }
                     if let (Some(input), Some(obj)) = (self.input.as_mut(), u.as_object()) {
@@ -91,7 +91,7 @@ impl StreamProtocol for AnthropicStream {
                 out.push_back(StreamDelta {
                     delta: String::new(),
                     finish_reason: self.stop_reason.take(),
-                    usage: Some(usage(&totals)),
+                    usage: Some(usage(Some(&totals))?),
                 });
             }
             "error" => {

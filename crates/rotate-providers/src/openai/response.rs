@@ -9,39 +9,44 @@ use rotate_core::response::Usage;
 use serde_json::Value;
 
 use crate::errors::{malformed, shorten, status_error};
+use crate::json::{count, object, text};
 use crate::ratelimit::openai_headroom;
 
-/// Usage from an OpenAI `usage` object.
-pub(crate) fn usage(v: &Value) -> Usage {
-    let n = |v: &Value, path: &[&str]| {
-        path.iter()
-            .try_fold(v, |v, k| v.get(k))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
+/// Usage from an OpenAI `usage` object (absent or `null`: none; any other shape, or a
+/// count that is not a count, is a `Decode` error).
+pub(crate) fn usage(v: Option<&Value>) -> Result<Usage, ProviderError> {
+    let Some(v) = object(v, "usage", "usage")? else {
+        return Ok(Usage::default());
     };
-    let prompt = n(v, &["prompt_tokens"]);
-    let completion = n(v, &["completion_tokens"]);
-    Usage {
+    let n = |path: &[&str]| count(v, path, "usage").map(Option::unwrap_or_default);
+    let prompt = n(&["prompt_tokens"])?;
+    let completion = n(&["completion_tokens"])?;
+    Ok(Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
-        total_tokens: v
-            .get("total_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(prompt + completion),
-        cached_tokens: n(v, &["prompt_tokens_details", "cached_tokens"]),
-        reasoning_tokens: n(v, &["completion_tokens_details", "reasoning_tokens"]),
-    }
+        total_tokens: count(v, &["total_tokens"], "usage")?.unwrap_or(prompt + completion),
+        cached_tokens: n(&["prompt_tokens_details", "cached_tokens"])?,
+        reasoning_tokens: n(&["completion_tokens_details", "reasoning_tokens"])?,
+    })
 }
 
-/// Text of a message `content`: a string, null, or a list of parts.
-fn content_text(content: &Value) -> String {
+/// Text of a message `content`: a string, null, or a list of parts whose text parts
+/// hold strings; any other shape is a `Decode` error.
+fn content_text(content: Option<&Value>) -> Result<String, ProviderError> {
     match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect(),
-        _ => String::new(),
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Array(parts)) => parts.iter().try_fold(String::new(), |mut out, part| {
+            if !part.is_object() {
+                return Err(malformed("response", "a `content` part is not an object"));
+            }
+            out.push_str(text(part, "text", "response")?.unwrap_or(""));
+            Ok(out)
+        }),
+        Some(_) => Err(malformed(
+            "response",
+            "`content` is neither text nor a list of parts",
+        )),
     }
 }
 
@@ -60,10 +65,9 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
         .and_then(Value::as_array)
         .and_then(|c| c.first())
         .ok_or_else(|| malformed("response", "no `choices`"))?;
-    let message = choice
-        .get("message")
+    let message = object(choice.get("message"), "choices[0].message", "response")?
         .ok_or_else(|| malformed("response", "no `choices[0].message`"))?;
-    let content = message.get("content").map(content_text).unwrap_or_default();
+    let content = content_text(message.get("content"))?;
     let refused = message.get("refusal").is_some_and(|r| !r.is_null());
     let finish_reason = if refused {
         Some("content_filter".to_owned())
@@ -80,7 +84,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned(),
-        usage: raw.get("usage").map(usage).unwrap_or_default(),
+        usage: usage(raw.get("usage"))?,
         finish_reason,
         upstream_provider: raw
             .get("provider")

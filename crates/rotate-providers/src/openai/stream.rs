@@ -78,14 +78,12 @@ impl StreamProtocol for OpenAiStream {
                 message,
             ));
         }
-        let usage_value = chunk.usage.filter(|u| u.is_object()).or_else(|| {
-            chunk
-                .x_groq
-                .and_then(|x| x.get("usage").cloned())
-                .filter(|u| u.is_object())
-        });
-        if let Some(value) = usage_value {
-            self.usage = Some(usage(&value));
+        let usage_value = chunk
+            .usage
+            .filter(|u| !u.is_null())
+            .or_else(|| chunk.x_groq.and_then(|x| x.get("usage").cloned()));
+        if usage_value.is_some() {
+            self.usage = Some(usage(usage_value.as_ref())?);
         }
         if let Some(choice) = chunk.choices.into_iter().next() {
             if let Some(text) = choice
