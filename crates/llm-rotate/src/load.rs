@@ -221,6 +221,14 @@ fn keep_keys(document: &mut Value, ids: &[String]) -> Result<(), ConfigurationEr
         Some(_) => return Err(ConfigurationError::new("keys", "`keys` must be a list")),
         None => &mut Vec::new(),
     };
+    for (i, key) in keys.iter().enumerate() {
+        if key.get("id").is_some_and(|id| !id.is_string()) {
+            return Err(ConfigurationError::new(
+                format!("keys[{i}].id"),
+                "a key's id must be a string",
+            ));
+        }
+    }
     let id_of = |k: &Value| k.get("id").and_then(Value::as_str).map(str::to_owned);
     for (i, id) in ids.iter().enumerate() {
         if !keys

@@ -81,3 +81,145 @@ fn the_valid_config_is_valid() {
     let config = LMRotateConfig::from_value(valid()).unwrap();
     config.validate().unwrap();
 }
+
+/// Puts `value` at the JSON pointer `path`, making the objects on the way.
+fn set(config: &mut Value, path: &str, value: Value) {
+    let mut at = config;
+    for part in path.trim_start_matches('/').split('/') {
+        at = match part.parse::<usize>() {
+            Ok(i) => &mut at[i],
+            Err(_) => &mut at[part],
+        };
+    }
+    *at = value;
+}
+
+/// Numeric settings a config can hold, by path.
+const NUMBERS: [&str; 14] = [
+    "/defaults/max_retries",
+    "/defaults/cooldown_seconds",
+    "/defaults/quarantine_seconds",
+    "/defaults/max_consecutive_failures",
+    "/defaults/request_timeout_seconds",
+    "/defaults/stream_idle_timeout_seconds",
+    "/providers/openai/timeout_seconds",
+    "/providers/openai/max_retries",
+    "/providers/openai/cooldown_seconds",
+    "/providers/openai/default_max_tokens",
+    "/keys/0/weight",
+    "/keys/0/priority",
+    "/keys/0/rpm",
+    "/keys/0/tpm",
+];
+
+fn extreme() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!(0)),
+        Just(json!(1)),
+        Just(json!(u32::MAX)),
+        Just(json!(u64::MAX)),
+        Just(json!(i64::MIN)),
+        Just(json!(-1)),
+        Just(json!(1e300)),
+        any::<u64>().prop_map(Value::from),
+    ]
+}
+
+fn call_options() -> impl Strategy<Value = llm_rotate::ChatOptions> {
+    let retries = prop_oneof![
+        Just(None),
+        Just(Some(0)),
+        Just(Some(u32::MAX)),
+        any::<u32>().prop_map(Some)
+    ];
+    let tokens = prop_oneof![Just(None), Just(Some(0)), Just(Some(u32::MAX))];
+    let temperature = prop_oneof![
+        Just(None),
+        Just(Some(f32::NAN)),
+        Just(Some(f32::INFINITY)),
+        Just(Some(f32::MAX)),
+        Just(Some(-1.0))
+    ];
+    (retries, tokens, temperature).prop_map(|(max_retries, max_tokens, temperature)| {
+        llm_rotate::ChatOptions {
+            max_retries,
+            max_tokens,
+            temperature,
+            ..llm_rotate::ChatOptions::default()
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Extreme values of every numeric setting and call option: a configuration error
+    /// naming the field, or a client whose calls answer; never a panic.
+    #[test]
+    fn extreme_numbers_are_refused_or_served(slot in 0usize..NUMBERS.len(), value in extreme(), options in call_options()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let upstream = rotate_testkit::FakeUpstream::start().await.unwrap();
+            let mut config = upstream.config(&[("a", "openai"), ("b", "openai")], json!({}));
+            config["providers"]["openai"]["timeout_seconds"] = json!(30);
+            set(&mut config, NUMBERS[slot], value.clone());
+            let loaded = LMRotateConfig::from_value(config).and_then(|c| c.validate().map(|()| c));
+            let config = match loaded {
+                Ok(config) => config,
+                Err(error) => {
+                    let field = NUMBERS[slot].trim_start_matches('/').replace('/', ".");
+                    let field = field.replace(".0.", "[0].");
+                    assert_eq!(error.path(), field, "{value}: {error}");
+                    return;
+                }
+            };
+            let client = llm_rotate::LMRotate::new(config).unwrap();
+            let reply = client.chat("gpt-4o", &[llm_rotate::ChatMessage::user("hi")], options).await;
+            assert!(reply.is_ok() || reply.is_err());
+            let _ = client.health().await;
+        });
+    }
+}
+
+#[test]
+fn limits_name_their_fields() {
+    for (path, value, field) in [
+        (
+            "/defaults/cooldown_seconds",
+            json!(u64::MAX),
+            "defaults.cooldown_seconds",
+        ),
+        (
+            "/defaults/quarantine_seconds",
+            json!(u64::MAX),
+            "defaults.quarantine_seconds",
+        ),
+        (
+            "/defaults/stream_idle_timeout_seconds",
+            json!(u64::MAX),
+            "defaults.stream_idle_timeout_seconds",
+        ),
+        (
+            "/defaults/max_retries",
+            json!(u32::MAX),
+            "defaults.max_retries",
+        ),
+        ("/keys/0/weight", json!(u32::MAX), "keys[0].weight"),
+    ] {
+        let mut config = valid();
+        set(&mut config, path, value);
+        let error = LMRotateConfig::from_value(config)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(error.path(), field);
+    }
+}
+
+#[test]
+fn a_key_id_of_the_wrong_type_is_reported_at_the_key() {
+    let registry = json!({"keys": [{"id": {"x": 1}, "provider": "openai", "value": SECRET}]});
+    let error = llm_rotate::configure_from_dict(registry, ["a"], llm_rotate::Overrides::default())
+        .unwrap_err();
+    assert_eq!(error.path(), "keys[0].id", "{error}");
+}

@@ -254,11 +254,11 @@ impl ProviderConfig {
     /// The health policy of this provider under `defaults`.
     pub fn health_policy(&self, defaults: &DefaultsConfig) -> HealthPolicy {
         HealthPolicy {
-            cooldown_ms: self.cooldown_seconds.unwrap_or(defaults.cooldown_seconds) * 1000,
-            quarantine_ms: self
-                .quarantine_seconds
-                .unwrap_or(defaults.quarantine_seconds)
-                * 1000,
+            cooldown_ms: seconds_to_ms(self.cooldown_seconds.unwrap_or(defaults.cooldown_seconds)),
+            quarantine_ms: seconds_to_ms(
+                self.quarantine_seconds
+                    .unwrap_or(defaults.quarantine_seconds),
+            ),
             max_consecutive_failures: self
                 .max_consecutive_failures
                 .unwrap_or(defaults.max_consecutive_failures),
@@ -274,6 +274,11 @@ impl ProviderConfig {
     pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
         self.aliases.get(model).map_or(model, String::as_str)
     }
+}
+
+/// Seconds as milliseconds, saturating (validation keeps durations far below that).
+fn seconds_to_ms(seconds: u64) -> u64 {
+    seconds.saturating_mul(1000)
 }
 
 fn default_weight() -> u32 {

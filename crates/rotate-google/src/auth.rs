@@ -227,7 +227,7 @@ impl TokenSource {
         }
         let answer: TokenAnswer =
             serde_json::from_slice(&body).map_err(|e| malformed("token response", e))?;
-        let lifetime_ms = answer.expires_in.unwrap_or(3600) * 1000;
+        let lifetime_ms = answer.expires_in.unwrap_or(3600).saturating_mul(1000);
         let refresh_at_ms = now_ms + lifetime_ms.saturating_sub(REFRESH_MARGIN.as_millis() as u64);
         Ok(Token {
             value: Secret::new(answer.access_token),

@@ -16,6 +16,9 @@ use rotate_core::provider::StreamDelta;
 
 use crate::sse::{SseDecoder, SseEvent};
 
+/// How far ahead a deadline too long to represent is put (thirty years).
+const FAR: Duration = Duration::from_secs(30 * 365 * 86_400);
+
 /// A vendor's stream grammar.
 pub trait StreamProtocol: Send + 'static {
     /// Handles one SSE event, pushing what the caller should see.
@@ -95,7 +98,9 @@ impl<P: StreamProtocol> Stream for EventStream<P> {
                             return Poll::Ready(Some(Err(error)));
                         }
                     }
-                    let deadline = tokio::time::Instant::now() + *this.idle_timeout;
+                    let now = tokio::time::Instant::now();
+                    // a timeout too long to add is as good as none
+                    let deadline = now.checked_add(*this.idle_timeout).unwrap_or(now + FAR);
                     this.idle.as_mut().reset(deadline);
                 }
                 Poll::Ready(Some(Err(error))) => {

@@ -11,6 +11,41 @@ use crate::strategy::Strategy;
 
 use super::explain::suggestion;
 
+/// The longest duration a setting may name: one year, in seconds.
+pub const MAX_SECONDS: u64 = 365 * 86_400;
+
+/// The most retries a setting may allow.
+pub const MAX_RETRIES: u32 = 100;
+
+/// The largest weight a key may have.
+pub const MAX_WEIGHT: u32 = 1_000_000;
+
+/// Refuses durations over [`MAX_SECONDS`] and retry counts over [`MAX_RETRIES`], naming
+/// the field under `section`.
+fn check_limits(
+    section: &str,
+    seconds: &[(&str, Option<u64>)],
+    retries: &[(&str, Option<u32>)],
+) -> Result<(), ConfigurationError> {
+    for (name, value) in seconds {
+        if value.is_some_and(|v| v > MAX_SECONDS) {
+            return Err(ConfigurationError::new(
+                format!("{section}.{name}"),
+                format!("must be at most {MAX_SECONDS} (one year)"),
+            ));
+        }
+    }
+    for (name, value) in retries {
+        if value.is_some_and(|v| v > MAX_RETRIES) {
+            return Err(ConfigurationError::new(
+                format!("{section}.{name}"),
+                format!("must be at most {MAX_RETRIES}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl LMRotateConfig {
     /// Checks every validation rule; the first failure is returned with its path.
     pub fn validate(&self) -> Result<(), ConfigurationError> {
@@ -35,13 +70,26 @@ impl LMRotateConfig {
     }
 
     fn validate_defaults(&self) -> Result<(), ConfigurationError> {
-        if self.defaults.max_consecutive_failures == 0 {
+        let d = &self.defaults;
+        if d.max_consecutive_failures == 0 {
             return Err(ConfigurationError::new(
                 "defaults.max_consecutive_failures",
                 "must be at least 1",
             ));
         }
-        Ok(())
+        check_limits(
+            "defaults",
+            &[
+                ("cooldown_seconds", Some(d.cooldown_seconds)),
+                ("quarantine_seconds", Some(d.quarantine_seconds)),
+                ("request_timeout_seconds", Some(d.request_timeout_seconds)),
+                (
+                    "stream_idle_timeout_seconds",
+                    Some(d.stream_idle_timeout_seconds),
+                ),
+            ],
+            &[("max_retries", Some(d.max_retries))],
+        )
     }
 
     fn validate_providers(&self, custom: &[&str]) -> Result<(), ConfigurationError> {
@@ -66,6 +114,19 @@ impl LMRotateConfig {
                 check_base_url(url)
                     .map_err(|m| ConfigurationError::new(format!("{path}.base_url"), m))?;
             }
+            check_limits(
+                &path,
+                &[
+                    ("timeout_seconds", provider.timeout_seconds),
+                    (
+                        "stream_idle_timeout_seconds",
+                        provider.stream_idle_timeout_seconds,
+                    ),
+                    ("cooldown_seconds", provider.cooldown_seconds),
+                    ("quarantine_seconds", provider.quarantine_seconds),
+                ],
+                &[("max_retries", provider.max_retries)],
+            )?;
         }
         Ok(())
     }
@@ -95,6 +156,12 @@ impl LMRotateConfig {
                         key.provider,
                         suggestion(&key.provider, self.provider_names())
                     ),
+                ));
+            }
+            if key.weight > MAX_WEIGHT {
+                return Err(ConfigurationError::new(
+                    format!("{path}.weight"),
+                    format!("must be at most {MAX_WEIGHT}"),
                 ));
             }
             let secret = key.resolve_secret().map_err(|e| e.within(&path))?;

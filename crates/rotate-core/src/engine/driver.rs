@@ -63,7 +63,7 @@ impl Engine {
         let mut tried_here: Vec<usize> = Vec::new();
         for entry in plan.iter() {
             let slot = &topology.providers[entry.provider];
-            let budget = 1 + max_retries.unwrap_or(slot.max_retries);
+            let budget = max_retries.unwrap_or(slot.max_retries).saturating_add(1);
             let mut spent = 0;
             tried_here.clear();
             tried_here.extend(
