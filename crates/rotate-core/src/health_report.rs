@@ -76,6 +76,7 @@ impl EngineInner {
                 failures_by_kind: entry.runtime.failures_by_kind(),
                 latency_ms_ewma: entry.runtime.latency_us().map(|us| us as f64 / 1000.0),
                 in_flight: entry.runtime.in_flight(),
+                probing: entry.runtime.probing(),
             });
         }
         HealthReport {

@@ -137,6 +137,11 @@ impl KeyRuntime {
             .is_ok()
     }
 
+    /// True while a caller holds the probe of a quarantined key.
+    pub(crate) fn probing(&self) -> bool {
+        self.probe.load(Ordering::Acquire) == PROBE_CLAIMED
+    }
+
     /// Gives the probe back when its call ended with no outcome.
     pub(crate) fn release_probe(&self) {
         let _ = self.probe.compare_exchange(

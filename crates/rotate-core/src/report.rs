@@ -99,6 +99,10 @@ pub struct KeyHealth {
     /// Calls using the key right now (in this process).
     #[serde(default)]
     pub in_flight: u32,
+    /// True while the one probe call of a quarantined key whose time has come is in
+    /// flight (the key stays `quarantined` until it answers; no other call gets it).
+    #[serde(default)]
+    pub probing: bool,
 }
 
 /// A snapshot of every key's and provider's health.

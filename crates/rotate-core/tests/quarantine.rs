@@ -128,3 +128,35 @@ async fn an_operator_can_disable_and_enable_a_key() {
     assert_eq!(r.key_id, "a");
     assert!(h.engine.set_key_enabled("zzz", true).is_err());
 }
+
+#[tokio::test]
+async fn health_says_when_a_probe_is_in_flight() {
+    let h = Harness::new(config(), &["p"]);
+    h.provider.push("a", Step::fail(ErrorKind::Auth, 401));
+    h.engine
+        .chat("p/m", &[ChatMessage::user("hi")], &ChatOptions::default())
+        .await
+        .unwrap();
+    let health = |report: &rotate_core::HealthReport| {
+        let a = report.keys.iter().find(|k| k.key_id == "a").unwrap();
+        (a.state, a.probing, a.available_in_ms)
+    };
+    assert_eq!(
+        health(&h.engine.health().await),
+        (KeyState::Quarantined, false, Some(100_000))
+    );
+    h.advance(Duration::from_secs(100));
+    h.engine.set_key_enabled("b", false).unwrap();
+    let probe = h.engine.acquire("p", None).await.unwrap();
+    assert_eq!(probe.key_id(), "a");
+    assert_eq!(
+        health(&h.engine.health().await),
+        (KeyState::Quarantined, true, None),
+        "the probe is in flight"
+    );
+    probe.report_success(None).await;
+    assert_eq!(
+        health(&h.engine.health().await),
+        (KeyState::Healthy, false, None)
+    );
+}
