@@ -18,9 +18,13 @@ impl EngineInner {
             .iter()
             .map(|&(p, k)| topology.providers[p].keys[k].info.id_arc().clone())
             .collect();
-        let (states, mut connected) = match self.store.states(ids).await {
+        let (states, usage) =
+            futures_util::future::join(self.store.states(ids), self.store.usage()).await;
+        let mut local_only = false;
+        let (states, mut connected) = match states {
             Ok(states) => (states, self.store.connected()),
             Err(error) => {
+                local_only = true;
                 // the store logs the outage once; a report during it says `connected: false`
                 tracing::debug!(%error, "state store unreachable; reporting this process's view");
                 let local = topology
@@ -31,13 +35,15 @@ impl EngineInner {
                 (local, false)
             }
         };
-        let usage = match self.store.usage().await {
+        let usage = match usage {
             Ok(usage) => usage,
             Err(_) => {
                 connected = false;
                 UsageSummary::default()
             }
         };
+        local_only |= usage.local_only;
+        connected &= !local_only || self.store.connected();
         let mut providers: Vec<ProviderHealth> = topology
             .providers
             .iter()
@@ -83,6 +89,7 @@ impl EngineInner {
             generated_at: rfc3339(now),
             strategy: topology.strategy,
             store: StoreHealth {
+                local_only,
                 backend: self.store.backend().to_owned(),
                 connected,
             },

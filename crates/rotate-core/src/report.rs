@@ -59,6 +59,10 @@ pub struct StoreHealth {
     pub backend: String,
     /// False while the shared store cannot be reached (calls go on from the local view).
     pub connected: bool,
+    /// True when this report's key states or usage are this process's own view, because
+    /// the shared store did not answer in time.
+    #[serde(default)]
+    pub local_only: bool,
 }
 
 /// Key counts of one provider.
@@ -163,4 +167,8 @@ pub struct UsageSummary {
     /// By the upstream provider an aggregator (OpenRouter) or an `acquire` caller named.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_upstream_provider: BTreeMap<String, Counters>,
+    /// True when these are this process's counts only, because the shared store did not
+    /// answer in time (they converge when it returns).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_only: bool,
 }

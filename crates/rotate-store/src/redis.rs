@@ -35,6 +35,10 @@ use writer::{Op, UsageDelta};
 /// How long one Redis operation may take before the store counts Redis as unreachable.
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long `health()` and `usage_summary()` wait for Redis before they answer from this
+/// process's view (marked `local_only`): a report never waits on a store that is away.
+const REPORT_BUDGET: Duration = Duration::from_millis(40);
+
 /// What the background tasks share.
 pub(crate) struct Inner {
     local: MemoryStore,
@@ -43,6 +47,9 @@ pub(crate) struct Inner {
     pool: deadpool_redis::Pool,
     client: redis::Client,
     connected: AtomicBool,
+    /// Set when an operation found Redis away, cleared when one reaches it again (unlike
+    /// `connected`, false before the first attempt).
+    away: AtomicBool,
     listener: RwLock<Option<Weak<dyn StateListener>>>,
     shown_url: String,
 }
@@ -61,12 +68,14 @@ impl Inner {
     }
 
     fn mark_connected(&self) {
+        self.away.store(false, Ordering::Release);
         if !self.connected.swap(true, Ordering::AcqRel) {
             tracing::info!(url = %self.shown_url, "state store connected");
         }
     }
 
     fn mark_unreachable(&self, error: &str) {
+        self.away.store(true, Ordering::Release);
         if self.connected.swap(false, Ordering::AcqRel) {
             tracing::warn!(url = %self.shown_url, %error, "state store unreachable; serving from the local view until it returns");
         }
@@ -216,6 +225,7 @@ impl RedisStore {
                 pool,
                 client,
                 connected: AtomicBool::new(false),
+                away: AtomicBool::new(false),
                 listener: RwLock::new(None),
                 shown_url,
             }),
@@ -301,6 +311,33 @@ fn instance_id() -> String {
     )
 }
 
+impl RedisStore {
+    /// Flushes pending writes, then runs the read `read`, all within [`REPORT_BUDGET`];
+    /// while Redis is known to be away it does not try at all. A read that fails marks
+    /// Redis unreachable; one that is merely slow does not (the writer decides that).
+    async fn within_report_budget<T>(
+        &self,
+        read: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        self.start();
+        if self.inner.away.load(Ordering::Acquire) {
+            return Err("unreachable".to_owned());
+        }
+        let flushed_then_read = async {
+            let _ = self.flush().await;
+            read.await
+        };
+        match tokio::time::timeout(REPORT_BUDGET, flushed_then_read).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                self.inner.mark_unreachable(&error);
+                Err(error)
+            }
+            Err(_) => Err("no answer within the report budget".to_owned()),
+        }
+    }
+}
+
 impl StateStore for RedisStore {
     fn backend(&self) -> &'static str {
         "redis"
@@ -356,13 +393,13 @@ impl StateStore for RedisStore {
 
     fn usage(&self) -> BoxFuture<'_, Result<UsageSummary, StoreError>> {
         Box::pin(async move {
-            let _ = self.flush().await;
-            match self.inner.read_usage().await {
+            let shared = self.within_report_budget(self.inner.read_usage()).await;
+            match shared {
                 Ok(summary) => Ok(summary),
-                Err(error) => {
-                    self.inner.mark_unreachable(&error);
-                    Ok(self.inner.local.usage_table().summary())
-                }
+                Err(_) => Ok(UsageSummary {
+                    local_only: true,
+                    ..self.inner.local.usage_table().summary()
+                }),
             }
         })
     }
@@ -372,18 +409,15 @@ impl StateStore for RedisStore {
         key_ids: Vec<Arc<str>>,
     ) -> BoxFuture<'_, Result<Vec<HealthState>, StoreError>> {
         Box::pin(async move {
-            let _ = self.flush().await;
-            match self.inner.read_states(&key_ids).await {
-                Ok(states) => Ok(key_ids
-                    .iter()
-                    .zip(states)
-                    .map(|(id, shared)| shared.unwrap_or_else(|| self.inner.local.state(id)))
-                    .collect()),
-                Err(error) => {
-                    self.inner.mark_unreachable(&error);
-                    Err(StoreError::new(format!("redis: {error}")))
-                }
-            }
+            let shared = self
+                .within_report_budget(self.inner.read_states(&key_ids))
+                .await
+                .map_err(|error| StoreError::new(format!("redis: {error}")))?;
+            Ok(key_ids
+                .iter()
+                .zip(shared)
+                .map(|(id, shared)| shared.unwrap_or_else(|| self.inner.local.state(id)))
+                .collect())
         })
     }
 

@@ -104,6 +104,7 @@ impl UsageTable {
             by_key: self.by_key.snapshot(),
             by_model: self.by_model.snapshot(),
             by_upstream_provider: self.by_upstream_provider.snapshot(),
+            local_only: false,
         }
     }
 }

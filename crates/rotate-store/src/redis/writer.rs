@@ -19,7 +19,7 @@ use super::{timed, Inner};
 /// How long a usage batch's marker lives (retries happen well within it).
 const BATCH_MARKER_MS: u64 = 3_600_000;
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// One attempt's usage, owned, on its way to Redis.
 #[derive(Debug)]
