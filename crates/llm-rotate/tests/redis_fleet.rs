@@ -249,7 +249,7 @@ async fn redis_stopping_and_restarting_loses_no_call() {
     }
     // reports answer from this process's view at once (a generous bound: they used to
     // wait seconds on the dead server; the real figure is tens of milliseconds)
-    let asked = std::time::Instant::now();
+    let asked = tokio::time::Instant::now();
     let report = client.health().await;
     let usage_during = client.usage_summary().await;
     assert!(
