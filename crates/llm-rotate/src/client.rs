@@ -150,7 +150,8 @@ impl LMRotate {
         messages: &[ChatMessage],
         opts: ChatOptions,
     ) -> Result<ChatResponse, LMRotateError> {
-        self.engine.chat(model, messages, &opts).await
+        let call = self.engine.chat(model, messages, &opts);
+        self.within_deadline(opts.timeout, call).await
     }
 
     /// A streamed chat call: fails over until the first chunk with content; after it an
@@ -162,7 +163,8 @@ impl LMRotate {
         messages: &[ChatMessage],
         opts: ChatOptions,
     ) -> Result<ChatStream, LMRotateError> {
-        self.engine.chat_stream(model, messages, &opts).await
+        let call = self.engine.chat_stream(model, messages, &opts);
+        self.within_deadline(opts.timeout, call).await
     }
 
     /// Gemini's multimodal `generateContent` on the `google` (AI Studio) and `vertex`
@@ -190,7 +192,8 @@ impl LMRotate {
         contents: Vec<Content>,
         opts: GenerateOptions,
     ) -> Result<ChatResponse, LMRotateError> {
-        self.engine.generate_content(model, contents, &opts).await
+        let call = self.engine.generate_content(model, contents, &opts);
+        self.within_deadline(opts.timeout, call).await
     }
 
     /// The streamed form of [`generate_content`](Self::generate_content): fails over until
@@ -201,9 +204,28 @@ impl LMRotate {
         contents: Vec<Content>,
         opts: GenerateOptions,
     ) -> Result<ChatStream, LMRotateError> {
-        self.engine
-            .generate_content_stream(model, contents, &opts)
-            .await
+        let call = self.engine.generate_content_stream(model, contents, &opts);
+        self.within_deadline(opts.timeout, call).await
+    }
+
+    /// Runs `call` under the call's deadline (`timeout`, else the config's
+    /// `defaults.call_timeout_seconds`); past it the call is dropped, which cancels its
+    /// upstream request and frees its key without recording an outcome.
+    async fn within_deadline<T>(
+        &self,
+        timeout: Option<std::time::Duration>,
+        call: impl std::future::Future<Output = Result<T, LMRotateError>>,
+    ) -> Result<T, LMRotateError> {
+        let limit = timeout.or_else(|| {
+            let seconds = self.engine.config().defaults.call_timeout_seconds;
+            seconds.map(std::time::Duration::from_secs)
+        });
+        match limit {
+            None => call.await,
+            Some(after) => tokio::time::timeout(after, call)
+                .await
+                .unwrap_or(Err(LMRotateError::DeadlineExceeded { after })),
+        }
     }
 
     /// [`chat`](Self::chat) for code without an async runtime. Called inside a Tokio

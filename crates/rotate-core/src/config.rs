@@ -51,6 +51,10 @@ pub struct DefaultsConfig {
     pub request_timeout_seconds: u64,
     /// Longest silence allowed inside a stream.
     pub stream_idle_timeout_seconds: u64,
+    /// The longest a whole call may take, retries and fallback included (for a stream:
+    /// until its first chunk); none by default. A call's `timeout` option overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_timeout_seconds: Option<u64>,
 }
 
 impl Default for DefaultsConfig {
@@ -63,6 +67,7 @@ impl Default for DefaultsConfig {
             max_consecutive_failures: 5,
             request_timeout_seconds: 60,
             stream_idle_timeout_seconds: 60,
+            call_timeout_seconds: None,
         }
     }
 }

@@ -361,6 +361,13 @@ pub enum LMRotateError {
     /// The client was closed.
     #[error("the client is closed")]
     Closed,
+    /// The call did not finish within its deadline (the call's `timeout`, else
+    /// `defaults.call_timeout_seconds`), retries and fallback included.
+    #[error("the call did not finish within its deadline of {} ms", after.as_millis())]
+    DeadlineExceeded {
+        /// The deadline.
+        after: Duration,
+    },
     /// A blocking call was made where it would block an async runtime.
     #[error("{0}")]
     Blocking(&'static str),
@@ -385,6 +392,7 @@ impl LMRotateError {
             Self::Store(_) => ErrorKind::Store,
             Self::Closed => ErrorKind::Closed,
             Self::Blocking(_) => ErrorKind::Configuration,
+            Self::DeadlineExceeded { .. } => ErrorKind::Timeout,
         }
     }
 

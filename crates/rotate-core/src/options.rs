@@ -1,5 +1,7 @@
 //! Per-call options: [`ChatOptions`] and [`GenerateOptions`].
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 /// Options of `chat`, `chat_stream` and `chat_sync`.
@@ -13,6 +15,9 @@ pub struct ChatOptions {
     pub temperature: Option<f32>,
     /// Retries after transient failures (overrides provider and defaults).
     pub max_retries: Option<u32>,
+    /// The longest the whole call may take, retries and fallback included (for a stream:
+    /// until its first chunk); overrides `defaults.call_timeout_seconds`.
+    pub timeout: Option<Duration>,
     /// Extra body fields (`top_p`, `stop`, `response_format`, `tools`, …), merged into the
     /// provider request as-is after the typed fields.
     pub extra: Map<String, Value>,
@@ -40,6 +45,12 @@ impl ChatOptions {
     /// Sets `max_retries`.
     pub fn max_retries(mut self, max_retries: u32) -> Self {
         self.max_retries = Some(max_retries);
+        self
+    }
+
+    /// Sets `timeout`, the deadline of the whole call.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -73,6 +84,9 @@ pub struct GenerateOptions {
     pub max_retries: Option<u32>,
     /// Call this provider only (`google` or `vertex`).
     pub provider: Option<String>,
+    /// The longest the whole call may take, retries and fallback included (for a stream:
+    /// until its first chunk); overrides `defaults.call_timeout_seconds`.
+    pub timeout: Option<Duration>,
     /// Extra body fields merged into the request (`response_schema` -> `responseSchema`).
     pub extra: Map<String, Value>,
 }
@@ -90,6 +104,7 @@ impl Default for GenerateOptions {
             disable_automatic_function_calling: true,
             max_retries: None,
             provider: None,
+            timeout: None,
             extra: Map::new(),
         }
     }
@@ -147,6 +162,12 @@ impl GenerateOptions {
     /// Sets `provider`.
     pub fn provider(mut self, provider: impl Into<String>) -> Self {
         self.provider = Some(provider.into());
+        self
+    }
+
+    /// Sets `timeout`, the deadline of the whole call.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 

@@ -193,6 +193,12 @@ impl From<&LMRotateError> for ApiError {
                 "configuration",
                 with_causes(error),
             ),
+            LMRotateError::DeadlineExceeded { .. } => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "server_error",
+                "timeout",
+                with_causes(error),
+            ),
             LMRotateError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server_error",

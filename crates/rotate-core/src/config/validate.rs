@@ -71,6 +71,12 @@ impl LMRotateConfig {
 
     fn validate_defaults(&self) -> Result<(), ConfigurationError> {
         let d = &self.defaults;
+        if d.call_timeout_seconds == Some(0) {
+            return Err(ConfigurationError::new(
+                "defaults.call_timeout_seconds",
+                "must be at least 1 (leave it out for no deadline)",
+            ));
+        }
         if d.max_consecutive_failures == 0 {
             return Err(ConfigurationError::new(
                 "defaults.max_consecutive_failures",
@@ -87,6 +93,7 @@ impl LMRotateConfig {
                     "stream_idle_timeout_seconds",
                     Some(d.stream_idle_timeout_seconds),
                 ),
+                ("call_timeout_seconds", d.call_timeout_seconds),
             ],
             &[("max_retries", Some(d.max_retries))],
         )
