@@ -69,8 +69,11 @@ impl Gateway {
 
     async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let started = SystemClock.monotonic();
-        let _in_flight = self.metrics.enter();
-        let (route, response, upstream_ms) = self.route(request).await;
+        let (_in_flight, serving) = self.metrics.enter();
+        let (route, response, upstream_ms) = match self.shed(&request, serving) {
+            Some(refused) => ("overloaded", refused, None),
+            None => self.route(request).await,
+        };
         let elapsed = SystemClock
             .monotonic()
             .saturating_sub(started)
@@ -148,6 +151,32 @@ impl Gateway {
             .into_response(Dialect::OpenAi),
         };
         ("other", response, None)
+    }
+
+    /// A 503 with `Retry-After` when `serving` requests exceed `gateway.max_in_flight`
+    /// (health and metrics are always served), in the route's dialect.
+    fn shed<B>(&self, request: &Request<B>, serving: i64) -> Option<Response<Body>> {
+        let limit = self.settings.load().max_in_flight;
+        if u64::try_from(serving).unwrap_or(0) <= limit {
+            return None;
+        }
+        let path = request.uri().path();
+        if matches!(path, "/health" | "/metrics") {
+            return None;
+        }
+        let dialect = if gemini::route(path).is_some() {
+            Dialect::Google
+        } else {
+            Dialect::OpenAi
+        };
+        let mut refused = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "overloaded",
+            format!("The gateway is serving its limit of {limit} requests; retry shortly."),
+        );
+        refused.retry_after = Some(Duration::from_secs(1));
+        Some(refused.into_response(dialect))
     }
 
     /// Checks the client's token (`admin`: against the admin tokens).

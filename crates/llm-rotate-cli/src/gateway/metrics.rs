@@ -126,10 +126,10 @@ fn escape(value: &str) -> String {
 }
 
 impl Metrics {
-    /// Marks a request in flight.
-    pub fn enter(&self) -> InFlight<'_> {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self)
+    /// Marks a request in flight; also gives how many are in flight with it.
+    pub fn enter(&self) -> (InFlight<'_>, i64) {
+        let serving = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        (InFlight(self), serving)
     }
 
     /// Counts a finished request.

@@ -23,6 +23,9 @@ pub struct GatewayConfig {
     pub header_read_timeout_seconds: u64,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout_seconds: u64,
+    /// Requests served at once; past it a request gets 503 with `Retry-After` (`/health`
+    /// and `/metrics` are always served).
+    pub max_in_flight: u64,
 }
 
 impl Default for GatewayConfig {
@@ -34,6 +37,7 @@ impl Default for GatewayConfig {
             max_body_bytes: 32 * 1024 * 1024,
             header_read_timeout_seconds: 10,
             drain_timeout_seconds: 30,
+            max_in_flight: 4096,
         }
     }
 }
@@ -43,6 +47,7 @@ pub struct Settings {
     pub tokens: Vec<Secret>,
     pub admin_tokens: Vec<Secret>,
     pub max_body_bytes: u64,
+    pub max_in_flight: u64,
 }
 
 impl GatewayConfig {
@@ -65,6 +70,12 @@ impl GatewayConfig {
                 format!("`{}` is not an address like 127.0.0.1:8080", self.listen),
             ));
         }
+        if self.max_in_flight == 0 {
+            return Err(ConfigurationError::new(
+                "gateway.max_in_flight",
+                "must be above 0",
+            ));
+        }
         if self.max_body_bytes == 0 {
             return Err(ConfigurationError::new(
                 "gateway.max_body_bytes",
@@ -75,6 +86,7 @@ impl GatewayConfig {
             tokens: resolve_tokens("tokens", &self.tokens)?,
             admin_tokens: resolve_tokens("admin_tokens", &self.admin_tokens)?,
             max_body_bytes: self.max_body_bytes,
+            max_in_flight: self.max_in_flight,
         })
     }
 }
