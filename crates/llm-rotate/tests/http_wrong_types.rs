@@ -60,7 +60,10 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
 #[tokio::test]
 async fn wrong_typed_bodies_are_decode_failures_served_elsewhere() {
     let upstream = FakeUpstream::start().await.unwrap();
-    for (provider, model, body) in cases() {
+    let cases = cases()
+        .into_iter()
+        .filter(|(provider, _, _)| cfg!(feature = "google") || *provider != "google");
+    for (provider, model, body) in cases {
         let config = upstream.config(
             &[("bad", provider), ("good", provider)],
             json!({"selection_strategy": "round_robin"}),

@@ -92,14 +92,20 @@ async fn repeated_failures_quarantine_then_one_probe_decides() {
     assert_eq!(h.state("a").consecutive_failures, 0);
 }
 
+/// Makes `a` answer 401 once, with one call (served by `b`).
+async fn quarantine_a_by_auth(h: &Harness) {
+    h.provider.push("a", Step::fail(ErrorKind::Auth, 401));
+    let reply = h
+        .engine
+        .chat("p/m", &[ChatMessage::user("hi")], &ChatOptions::default())
+        .await;
+    assert_eq!(reply.unwrap().key_id, "b");
+}
+
 #[tokio::test]
 async fn auth_failure_quarantines_at_once() {
     let h = Harness::new(config(), &["p"]);
-    h.provider.push("a", Step::fail(ErrorKind::Auth, 401));
-    h.engine
-        .chat("p/m", &[ChatMessage::user("hi")], &ChatOptions::default())
-        .await
-        .unwrap();
+    quarantine_a_by_auth(&h).await;
     let s = h.state("a");
     assert_eq!(s.state, KeyState::Quarantined);
     assert_eq!(s.until_ms, h.now_ms() + 100_000);
@@ -132,11 +138,7 @@ async fn an_operator_can_disable_and_enable_a_key() {
 #[tokio::test]
 async fn health_says_when_a_probe_is_in_flight() {
     let h = Harness::new(config(), &["p"]);
-    h.provider.push("a", Step::fail(ErrorKind::Auth, 401));
-    h.engine
-        .chat("p/m", &[ChatMessage::user("hi")], &ChatOptions::default())
-        .await
-        .unwrap();
+    quarantine_a_by_auth(&h).await;
     let health = |report: &rotate_core::HealthReport| {
         let a = report.keys.iter().find(|k| k.key_id == "a").unwrap();
         (a.state, a.probing, a.available_in_ms)

@@ -70,17 +70,16 @@ impl GatewayConfig {
                 format!("`{}` is not an address like 127.0.0.1:8080", self.listen),
             ));
         }
-        if self.max_in_flight == 0 {
-            return Err(ConfigurationError::new(
-                "gateway.max_in_flight",
-                "must be above 0",
-            ));
-        }
-        if self.max_body_bytes == 0 {
-            return Err(ConfigurationError::new(
-                "gateway.max_body_bytes",
-                "must be above 0",
-            ));
+        for (name, value) in [
+            ("max_in_flight", self.max_in_flight),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(ConfigurationError::new(
+                    format!("gateway.{name}"),
+                    "must be above 0",
+                ));
+            }
         }
         Ok(Settings {
             tokens: resolve_tokens("tokens", &self.tokens)?,

@@ -79,7 +79,7 @@ impl ErrorKind {
 
     /// The kind an HTTP status names on its own: the one table every adapter falls back
     /// to once the vendor's body has said nothing more specific, and what
-    /// [`ReportedError::from_status`](crate::acquire::ReportedError::from_status) uses.
+    /// `ReportedError::from_status` (in `acquire`) uses.
     ///
     /// ```
     /// use rotate_core::ErrorKind;
