@@ -5,14 +5,13 @@ use std::process::ExitCode;
 
 use llm_rotate::{configure_from_file, LMRotateConfig};
 
-use crate::gateway::GatewayConfig;
+use crate::gateway::{settings, GatewayConfig};
 use crate::table::render;
 
 /// Loads, validates and describes a config; non-zero exit with the error otherwise.
 pub fn run(path: &Path) -> ExitCode {
     let loaded = configure_from_file(path, None).and_then(|config| {
-        let gateway = GatewayConfig::of(&config)?;
-        gateway.resolve()?;
+        let (gateway, _) = settings::load(&config)?;
         Ok((config, gateway))
     });
     match loaded {

@@ -11,7 +11,7 @@ mod gemini;
 mod http;
 mod metrics;
 mod openai;
-mod settings;
+pub mod settings;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -216,10 +216,7 @@ impl LMRotate {
         timeout: Option<std::time::Duration>,
         call: impl std::future::Future<Output = Result<T, LMRotateError>>,
     ) -> Result<T, LMRotateError> {
-        let limit = timeout.or_else(|| {
-            let seconds = self.engine.config().defaults.call_timeout_seconds;
-            seconds.map(std::time::Duration::from_secs)
-        });
+        let limit = timeout.or_else(|| self.engine.call_timeout());
         match limit {
             None => call.await,
             Some(after) => tokio::time::timeout(after, call)

@@ -64,6 +64,19 @@ impl Engine {
         self.inner.topology.load().config.clone()
     }
 
+    /// The config's whole-call deadline (`defaults.call_timeout_seconds`), read without
+    /// taking a reference to the config.
+    pub fn call_timeout(&self) -> Option<Duration> {
+        let seconds = self
+            .inner
+            .topology
+            .load()
+            .config
+            .defaults
+            .call_timeout_seconds;
+        seconds.map(Duration::from_secs)
+    }
+
     /// The clock in use.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock

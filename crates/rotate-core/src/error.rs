@@ -17,7 +17,7 @@ pub use self::kind::{Disposition, ErrorKind};
 ///
 /// Adapters build it with [`ProviderError::new`]; the engine fills in `provider` and
 /// `key_id`. The message never contains a key value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderError {
     /// The provider called.
     pub provider: String,
@@ -32,21 +32,63 @@ pub struct ProviderError {
     /// How long the vendor asked us to wait, when it said.
     pub retry_after: Option<Duration>,
     /// The underlying error (I/O, JSON, HTTP), when there was one.
-    cause: Option<Cause>,
+    cause: Cause,
 }
 
-/// The underlying error of a failure, kept for [`std::error::Error::source`].
-type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+/// The underlying error of a failure (I/O, JSON, HTTP), kept for
+/// [`std::error::Error::source`]. Errors that differ only in their cause are equal.
+#[derive(Clone, Default)]
+struct Cause(Option<Arc<dyn std::error::Error + Send + Sync + 'static>>);
 
-/// Two failures are equal when everything but their underlying errors is.
-impl PartialEq for ProviderError {
-    fn eq(&self, other: &Self) -> bool {
-        self.provider == other.provider
-            && self.key_id == other.key_id
-            && self.status == other.status
-            && self.kind == other.kind
-            && self.message == other.message
-            && self.retry_after == other.retry_after
+impl Cause {
+    fn of(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(Some(Arc::from(cause.into())))
+    }
+
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.as_deref().map(|c| c as _)
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Cause {}
+
+/// `with_source` and `Error::source` for the error types that keep a [`Cause`].
+macro_rules! keeps_a_cause {
+    ($($error:ty),*) => {$(
+        impl $error {
+            /// Keeps `cause` (an I/O, JSON, HTTP or Redis error) as the error's
+            /// [`source`](std::error::Error::source).
+            pub fn with_source(
+                mut self,
+                cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+            ) -> Self {
+                self.cause = Cause::of(cause);
+                self
+            }
+        }
+
+        impl std::error::Error for $error {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.cause.source()
+            }
+        }
+    )*};
+}
+
+keeps_a_cause!(ProviderError, ConfigurationError, StoreError);
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(cause) => cause.fmt(f),
+            None => f.write_str("None"),
+        }
     }
 }
 
@@ -60,14 +102,8 @@ impl ProviderError {
             kind,
             message: message.into(),
             retry_after: None,
-            cause: None,
+            cause: Cause::default(),
         }
-    }
-
-    /// Keeps `cause` as the error's [`source`](std::error::Error::source).
-    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.cause = Some(Arc::new(cause));
-        self
     }
 
     /// Sets the HTTP status.
@@ -106,12 +142,6 @@ impl fmt::Display for ProviderError {
             write!(f, ": {}", self.message)?;
         }
         Ok(())
-    }
-}
-
-impl std::error::Error for ProviderError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.as_deref().map(|c| c as _)
     }
 }
 
@@ -172,21 +202,12 @@ pub struct Attempt {
 }
 
 /// A configuration problem and where it is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigurationError {
     path: String,
     message: String,
-    cause: Option<Cause>,
+    cause: Cause,
 }
-
-/// Two problems are equal when their paths and messages are.
-impl PartialEq for ConfigurationError {
-    fn eq(&self, other: &Self) -> bool {
-        self.path == other.path && self.message == other.message
-    }
-}
-
-impl Eq for ConfigurationError {}
 
 impl ConfigurationError {
     /// A problem at `path` (like `keys[2].provider`; empty for the whole config).
@@ -194,15 +215,8 @@ impl ConfigurationError {
         Self {
             path: path.into(),
             message: message.into(),
-            cause: None,
+            cause: Cause::default(),
         }
-    }
-
-    /// Keeps `cause` (an I/O or parse error) as the error's
-    /// [`source`](std::error::Error::source).
-    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.cause = Some(Arc::new(cause));
-        self
     }
 
     /// Where the problem is, e.g. `keys[2].provider`; empty when it concerns the whole config.
@@ -238,12 +252,6 @@ impl fmt::Display for ConfigurationError {
                 self.path, self.message
             )
         }
-    }
-}
-
-impl std::error::Error for ConfigurationError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.as_deref().map(|c| c as _)
     }
 }
 
@@ -284,35 +292,19 @@ impl fmt::Display for NoAvailableKeyError {
 impl std::error::Error for NoAvailableKeyError {}
 
 /// A state store failure.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError {
     message: String,
-    cause: Option<Cause>,
+    cause: Cause,
 }
-
-/// Two store failures are equal when their messages are.
-impl PartialEq for StoreError {
-    fn eq(&self, other: &Self) -> bool {
-        self.message == other.message
-    }
-}
-
-impl Eq for StoreError {}
 
 impl StoreError {
     /// A store failure described by `message` (which must not contain secrets).
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            cause: None,
+            cause: Cause::default(),
         }
-    }
-
-    /// Keeps `cause` (the Redis client's error) as the error's
-    /// [`source`](std::error::Error::source).
-    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.cause = Some(Arc::new(cause));
-        self
     }
 
     /// What went wrong.
@@ -324,12 +316,6 @@ impl StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StoreError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.as_deref().map(|c| c as _)
     }
 }
 

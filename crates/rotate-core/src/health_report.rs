@@ -43,7 +43,6 @@ impl EngineInner {
             }
         };
         local_only |= usage.local_only;
-        connected &= !local_only || self.store.connected();
         let mut providers: Vec<ProviderHealth> = topology
             .providers
             .iter()

@@ -132,20 +132,17 @@ impl FilesApi {
     }
 }
 
-/// The `scheme://host:port` of a URL.
-fn origin(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    url[after_scheme..]
-        .find('/')
-        .map_or(url, |end| &url[..after_scheme + end])
-}
-
 /// True when `url` is on the same scheme, host and port as `reference` (so an upload
 /// session never takes the key to another host).
 fn same_origin(url: &str, reference: &str) -> bool {
-    let origin = origin(reference);
-    url.strip_prefix(origin)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+    match (url.parse::<http::Uri>(), reference.parse::<http::Uri>()) {
+        (Ok(url), Ok(reference)) => {
+            url.scheme().is_some()
+                && url.scheme() == reference.scheme()
+                && url.authority() == reference.authority()
+        }
+        _ => false,
+    }
 }
 
 /// Waits between polls (a real wait for a remote file, not a test sleep).

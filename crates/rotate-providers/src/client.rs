@@ -191,24 +191,7 @@ async fn collect_limited(body: Incoming) -> Result<Bytes, ProviderError> {
 
 /// A body that broke off while it was read.
 fn body_failed(error: Box<dyn std::error::Error + Send + Sync>) -> ProviderError {
-    ProviderError::new(ErrorKind::Network, "reading the response body failed")
-        .with_source(BoxedCause(error))
-}
-
-/// A boxed error as a concrete one (so it can be kept as a `source`).
-#[derive(Debug)]
-struct BoxedCause(Box<dyn std::error::Error + Send + Sync>);
-
-impl std::fmt::Display for BoxedCause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for BoxedCause {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
+    ProviderError::new(ErrorKind::Network, "reading the response body failed").with_source(error)
 }
 
 /// Reads a whole body, at most [`MAX_BODY_BYTES`], within `timeout`.

@@ -156,14 +156,7 @@ impl LMRotateConfig {
             }
             let provider = self.provider(&key.provider);
             if provider.is_none() && !custom.contains(&key.provider.as_str()) {
-                return Err(ConfigurationError::new(
-                    format!("{path}.provider"),
-                    format!(
-                        "unknown provider `{}`{}",
-                        key.provider,
-                        suggestion(&key.provider, self.provider_names())
-                    ),
-                ));
+                return Err(self.unknown_provider(format!("{path}.provider"), &key.provider));
             }
             if key.weight > MAX_WEIGHT {
                 return Err(ConfigurationError::new(
@@ -222,18 +215,18 @@ impl LMRotateConfig {
             for (i, entry) in chain.iter().enumerate() {
                 if !self.has_provider(&entry.provider) && !custom.contains(&entry.provider.as_str())
                 {
-                    return Err(ConfigurationError::new(
-                        format!("fallback_chains.{name}[{i}].provider"),
-                        format!(
-                            "unknown provider `{}`{}",
-                            entry.provider,
-                            suggestion(&entry.provider, self.provider_names())
-                        ),
-                    ));
+                    let path = format!("fallback_chains.{name}[{i}].provider");
+                    return Err(self.unknown_provider(path, &entry.provider));
                 }
             }
         }
         Ok(())
+    }
+
+    /// `name` names no provider; the nearest one that exists is suggested.
+    fn unknown_provider(&self, path: String, name: &str) -> ConfigurationError {
+        let hint = suggestion(name, self.provider_names());
+        ConfigurationError::new(path, format!("unknown provider `{name}`{hint}"))
     }
 
     fn provider_names(&self) -> impl Iterator<Item = &str> {
