@@ -45,8 +45,12 @@ pub struct DefaultsConfig {
     pub cooldown_seconds: u64,
     /// First quarantine period (doubles on repeated quarantines, capped at 8×).
     pub quarantine_seconds: u64,
-    /// Transient failures in a row that quarantine a key.
+    /// Transient failures in a row that quarantine a key (an outlier among its
+    /// provider's keys only: see `max_transient_ejection`).
     pub max_consecutive_failures: u32,
+    /// The largest share (0 to 1) of a provider's keys that may rest for transient
+    /// faults at once; at least one key always may.
+    pub max_transient_ejection: f64,
     /// Time limit of one upstream request.
     pub request_timeout_seconds: u64,
     /// Longest silence allowed inside a stream.
@@ -65,6 +69,7 @@ impl Default for DefaultsConfig {
             cooldown_seconds: 60,
             quarantine_seconds: 300,
             max_consecutive_failures: 5,
+            max_transient_ejection: 0.5,
             request_timeout_seconds: 60,
             stream_idle_timeout_seconds: 60,
             call_timeout_seconds: None,

@@ -11,7 +11,12 @@
 //!   healthy, a failure (transient, quota or auth) quarantines it again;
 //! - each quarantine entered without a success in between doubles the period, capped
 //!   at [`MAX_QUARANTINE_DOUBLINGS`] doublings (8× `quarantine_seconds`);
-//! - a rate limit never shortens a longer rest already in force.
+//! - a rate limit never shortens a longer rest already in force;
+//! - a quarantine remembers whether transient failures caused it ([`HealthState::transient`]):
+//!   only those keys may be called again under the panic threshold, never a key resting
+//!   for its quota or its credentials;
+//! - an [`ExcusedFailure`](HealthEvent::ExcusedFailure) (a transient failure the engine
+//!   did not blame on the key) is counted but never quarantines, not even a probe.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +36,10 @@ pub struct HealthState {
     pub consecutive_failures: u32,
     /// Quarantines entered since the last success (drives the growing period).
     pub strikes: u32,
+    /// For `Quarantined`: transient failures caused it (not quota or credentials), so
+    /// the panic threshold may still call the key.
+    #[serde(default)]
+    pub transient: bool,
 }
 
 /// An outcome, as the health machine sees it.
@@ -53,8 +62,11 @@ pub enum HealthEvent {
     QuotaExhausted,
     /// The key was refused.
     AuthFailed,
-    /// A server error, timeout, network failure or undecodable answer.
+    /// A server error, timeout, network failure or undecodable answer, blamed on the key.
     TransientFailure,
+    /// A transient failure not blamed on the key (its peers fail as much, or enough of
+    /// them already rest): counted, never quarantines.
+    ExcusedFailure,
     /// Turned off by an operator.
     Disable,
     /// Turned back on by an operator.
@@ -71,6 +83,7 @@ impl HealthEvent {
             Self::QuotaExhausted => "quota_exhausted",
             Self::AuthFailed => "auth_failed",
             Self::TransientFailure => "transient_failure",
+            Self::ExcusedFailure => "excused_failure",
             Self::Disable => "disable",
             Self::Enable => "enable",
         }
@@ -161,7 +174,7 @@ impl HealthState {
         }
     }
 
-    fn quarantined(self, now_ms: u64, policy: &HealthPolicy) -> Self {
+    fn quarantined(self, now_ms: u64, policy: &HealthPolicy, transient: bool) -> Self {
         let period_end = now_ms.saturating_add(policy.quarantine_period_ms(self.strikes));
         // A quarantine never ends before a rest already in force.
         let until_ms = if self.is_resting(now_ms) {
@@ -174,6 +187,7 @@ impl HealthState {
             until_ms,
             consecutive_failures: self.consecutive_failures,
             strikes: self.strikes.saturating_add(1),
+            transient,
         }
     }
 
@@ -223,6 +237,7 @@ pub fn transition(
                 let healed = HealthState {
                     state: KeyState::Healthy,
                     until_ms: 0,
+                    transient: false,
                     ..state
                 };
                 return healed.resting_until(now_ms.saturating_add(wait));
@@ -235,11 +250,19 @@ pub fn transition(
         }
         HealthEvent::QuotaExhausted | HealthEvent::AuthFailed => {
             if quarantine_running {
-                state
+                // The key's own fault now: the panic threshold must leave it alone.
+                HealthState {
+                    transient: false,
+                    ..state
+                }
             } else {
-                state.quarantined(now_ms, policy)
+                state.quarantined(now_ms, policy, false)
             }
         }
+        HealthEvent::ExcusedFailure => HealthState {
+            consecutive_failures: state.consecutive_failures.saturating_add(1),
+            ..state
+        },
         HealthEvent::TransientFailure => {
             let counted = HealthState {
                 consecutive_failures: state.consecutive_failures.saturating_add(1),
@@ -248,7 +271,7 @@ pub fn transition(
             if quarantine_running {
                 counted
             } else if probing || counted.consecutive_failures >= policy.max_consecutive_failures {
-                counted.quarantined(now_ms, policy)
+                counted.quarantined(now_ms, policy, true)
             } else {
                 counted
             }
@@ -291,6 +314,7 @@ mod tests {
                 },
                 consecutive_failures: f,
                 strikes,
+                transient: state == KeyState::Quarantined && f > 0,
             }
         })
     }
@@ -304,6 +328,7 @@ mod tests {
             Just(HealthEvent::QuotaExhausted),
             Just(HealthEvent::AuthFailed),
             Just(HealthEvent::TransientFailure),
+            Just(HealthEvent::ExcusedFailure),
             Just(HealthEvent::Disable),
         ]
     }

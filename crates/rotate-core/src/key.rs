@@ -5,7 +5,7 @@
 //! keeps what only this process knows (in-flight calls, latency, headroom, last error).
 //! A runtime outlives config reloads: keys whose id survives keep it.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use parking_lot::Mutex;
 
@@ -42,6 +42,8 @@ pub(crate) struct KeyRuntime {
     in_flight: AtomicU32,
     consecutive_failures: AtomicU32,
     ewma_us: AtomicU64,
+    failure_rate: AtomicU32,
+    last_failed: AtomicBool,
     headroom_permille: AtomicU32,
     last_error: Mutex<Option<String>>,
     failures_by_kind: Mutex<std::collections::BTreeMap<&'static str, u64>>,
@@ -186,6 +188,52 @@ impl KeyRuntime {
             });
     }
 
+    /// Folds an outcome into the moving failure rate (weight 1/8 for the newest; see
+    /// [`crate::outlier`]); returns the rate before and after.
+    pub(crate) fn observe_outcome(&self, failed: bool) -> (u32, u32) {
+        let step = |old: u32| {
+            let kept = old - old.div_ceil(8);
+            if failed {
+                kept + crate::outlier::RATE_ONE / 8
+            } else {
+                kept
+            }
+        };
+        let old = self.failure_rate.load(Ordering::Acquire);
+        if old == 0 && !failed {
+            return (0, 0);
+        }
+        let old = self
+            .failure_rate
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| Some(step(old)))
+            .unwrap_or(old);
+        (old, step(old))
+    }
+
+    /// The moving failure rate, [`crate::outlier::RATE_ONE`] meaning every recent attempt failed.
+    pub(crate) fn failure_rate(&self) -> u32 {
+        self.failure_rate.load(Ordering::Acquire)
+    }
+
+    /// Records whether the latest attempt failed transiently; returns the previous answer.
+    pub(crate) fn set_last_failed(&self, failed: bool) -> bool {
+        if !failed && !self.last_failed.load(Ordering::Acquire) {
+            return false;
+        }
+        self.last_failed.swap(failed, Ordering::AcqRel)
+    }
+
+    /// True when the latest attempt failed transiently.
+    pub(crate) fn last_failed(&self) -> bool {
+        self.last_failed.load(Ordering::Acquire)
+    }
+
+    /// True while a quarantine entered for transient failures runs at `now_ms`.
+    pub(crate) fn rests_for_transient(&self, now_ms: u64) -> bool {
+        let health = self.health();
+        health.state == KeyState::Quarantined && health.transient && health.until_ms > now_ms
+    }
+
     /// Smoothed latency in microseconds, `None` before the first success.
     pub(crate) fn latency_us(&self) -> Option<u64> {
         match self.ewma_us.load(Ordering::Acquire) {
@@ -248,6 +296,7 @@ mod tests {
             until_ms: 100,
             consecutive_failures: 5,
             strikes: 1,
+            transient: true,
         });
         assert_eq!(rt.availability(50), Availability::Later(100));
         assert_eq!(rt.availability(100), Availability::Probe);
@@ -261,6 +310,27 @@ mod tests {
         let off = KeyRuntime::new(HealthState::default(), false);
         assert_eq!(off.availability(0), Availability::No);
         assert!(!off.is_enabled());
+    }
+
+    #[test]
+    fn failure_rate_rises_on_failures_and_decays_to_zero() {
+        let rt = KeyRuntime::new(HealthState::default(), true);
+        assert_eq!(rt.observe_outcome(false), (0, 0));
+        let (_, one) = rt.observe_outcome(true);
+        assert_eq!(one, crate::outlier::RATE_ONE / 8);
+        for _ in 0..200 {
+            rt.observe_outcome(true);
+        }
+        let high = rt.failure_rate();
+        assert!(high > crate::outlier::RATE_ONE * 9 / 10, "{high}");
+        assert!(high <= crate::outlier::RATE_ONE);
+        for _ in 0..200 {
+            rt.observe_outcome(false);
+        }
+        assert_eq!(rt.failure_rate(), 0);
+        assert!(!rt.set_last_failed(true));
+        assert!(rt.set_last_failed(false));
+        assert!(!rt.last_failed());
     }
 
     #[test]

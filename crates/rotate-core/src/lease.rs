@@ -158,6 +158,7 @@ impl Lease {
             return;
         }
         let key = self.key();
+        self.slot().outliers.observe(&key.runtime, false);
         let elapsed = self.engine.clock.monotonic().saturating_sub(self.started);
         key.runtime
             .observe_latency(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
@@ -196,17 +197,25 @@ impl Lease {
         let retry_after_ms = error
             .retry_after
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let now = self.engine.clock.unix_ms();
         let event = match error.kind.disposition() {
             Disposition::CoolDown => Some(HealthEvent::RateLimited { retry_after_ms }),
             Disposition::Quarantine if error.kind == ErrorKind::Auth => {
                 Some(HealthEvent::AuthFailed)
             }
             Disposition::Quarantine => Some(HealthEvent::QuotaExhausted),
-            Disposition::CountFailure => Some(HealthEvent::TransientFailure),
+            Disposition::CountFailure => {
+                let slot = self.slot();
+                slot.outliers.observe(&self.key().runtime, true);
+                Some(slot.outliers.judge(&slot.keys, self.pos, now, &slot.policy))
+            }
             Disposition::CallerFault => None,
         };
+        if event == Some(HealthEvent::ExcusedFailure) {
+            tracing::debug!(provider = %self.slot().name, key_id = %self.key().info.id(), "transient failure not held against the key (its peers fail as much, or enough keys rest)");
+        }
         if let Some(event) = event {
-            self.apply(event, self.engine.clock.unix_ms());
+            self.apply(event, now);
         }
         let status = error.status.map(|s| format!(" {s}")).unwrap_or_default();
         let runtime = &self.key().runtime;

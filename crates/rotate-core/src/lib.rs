@@ -35,6 +35,7 @@ mod lease;
 pub mod message;
 pub mod model_id;
 pub mod options;
+mod outlier;
 mod plan;
 pub mod provider;
 pub mod report;

@@ -79,6 +79,15 @@ struct Pool {
 }
 
 impl Pool {
+    /// True when the key at `pos` belongs to this pool.
+    fn holds(&self, pos: usize) -> bool {
+        self.len > 0
+            && self
+                .mask
+                .as_ref()
+                .is_none_or(|m| m[pos / 64] & (1 << (pos % 64)) != 0)
+    }
+
     fn new(positions: &[usize], all: usize, specs: &[KeySpec]) -> Self {
         let mask = (positions.len() != all).then(|| mask_of(all, positions.iter().copied()));
         let mut priorities: Vec<i64> = positions.iter().map(|&p| specs[p].priority).collect();
@@ -240,14 +249,33 @@ impl ProviderIndex {
         let heap = self.wake.lock();
         heap.iter()
             .map(|Reverse((_, pos))| *pos)
-            .filter(|&pos| !tried.contains(&pos))
-            .filter(|&pos| {
-                pool.mask
-                    .as_ref()
-                    .is_none_or(|m| m[pos / 64] & (1 << (pos % 64)) != 0)
-            })
+            .filter(|&pos| !tried.contains(&pos) && pool.holds(pos))
             .filter_map(|pos| self.runtimes[pos].rest_until(now_ms))
             .min()
+    }
+
+    /// The panic threshold's pick when no key of `pool` is eligible: of the keys resting
+    /// for transient faults (enabled, under their local budgets, not in `tried`), the one
+    /// that failed least lately. Reads every key; called only when nothing else can serve.
+    pub(crate) fn least_bad_resting(
+        &self,
+        pool: usize,
+        now_ms: u64,
+        tried: &[usize],
+    ) -> Option<usize> {
+        let pool = &self.pools[pool];
+        (0..self.runtimes.len())
+            .filter(|&pos| !tried.contains(&pos) && pool.holds(pos))
+            .filter(|&pos| {
+                let runtime = &self.runtimes[pos];
+                runtime.is_enabled()
+                    && !runtime.budget_blocked(now_ms)
+                    && runtime.rests_for_transient(now_ms)
+            })
+            .min_by_key(|&pos| {
+                let runtime = &self.runtimes[pos];
+                (runtime.failure_rate(), runtime.consecutive_failures(), pos)
+            })
     }
 
     #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::config::{DefaultsConfig, LMRotateConfig, ProviderConfig};
 use crate::error::ConfigurationError;
 use crate::health::HealthPolicy;
 use crate::key::KeyRuntime;
+use crate::outlier::Outliers;
 use crate::provider::{AdapterFactory, KeyInfo, Provider};
 use crate::select::{KeySpec, ProviderIndex};
 use crate::store::StateStore;
@@ -46,6 +47,7 @@ pub(crate) struct ProviderSlot {
     pub(crate) adapter: Arc<dyn Provider>,
     pub(crate) keys: Box<[KeyEntry]>,
     pub(crate) index: ProviderIndex,
+    pub(crate) outliers: Outliers,
 }
 
 impl std::fmt::Debug for ProviderSlot {
@@ -201,6 +203,10 @@ impl Topology {
                 &specs,
                 now_ms,
             );
+            let outliers = Outliers::new(
+                keys.iter().map(|k| &*k.runtime),
+                config.defaults.max_transient_ejection,
+            );
             provider_by_name.insert(name.clone(), p);
             providers.push(ProviderSlot {
                 policy: provider_config.health_policy(&config.defaults),
@@ -210,6 +216,7 @@ impl Topology {
                 adapter,
                 keys: keys.into_boxed_slice(),
                 index,
+                outliers,
             });
         }
         Ok(Self {

@@ -99,7 +99,7 @@ impl Inner {
         for id in ids {
             pipe.cmd("HMGET")
                 .arg(self.keys.state(id))
-                .arg(&["state", "until", "failures", "strikes"]);
+                .arg(&codec::STATE_FIELDS);
         }
         let rows: Vec<Vec<Option<String>>> = timed(pipe.query_async(&mut connection)).await?;
         Ok(ids

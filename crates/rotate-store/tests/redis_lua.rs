@@ -26,6 +26,7 @@ async fn write_state(
                 ("until", state.until_ms.to_string()),
                 ("failures", state.consecutive_failures.to_string()),
                 ("strikes", state.strikes.to_string()),
+                ("transient", u8::from(state.transient).to_string()),
             ],
         )
         .await

@@ -40,6 +40,20 @@ const fn st(
         until_ms,
         consecutive_failures,
         strikes,
+        transient: false,
+    }
+}
+
+/// A quarantine entered for transient failures.
+const fn tq(until_ms: u64, consecutive_failures: u32, strikes: u32) -> HealthState {
+    HealthState {
+        transient: true,
+        ..st(
+            KeyState::Quarantined,
+            until_ms,
+            consecutive_failures,
+            strikes,
+        )
     }
 }
 
@@ -126,7 +140,7 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "rate limit on a probe cools the key instead",
-        before: st(KeyState::Quarantined, NOW, 0, 1),
+        before: tq(NOW, 0, 1),
         event: HealthEvent::RateLimited {
             retry_after_ms: Some(5_000),
         },
@@ -183,11 +197,53 @@ pub const CASES: &[Case] = &[
         after: st(KeyState::Healthy, 0, 1, 0),
     },
     Case {
-        name: "transient failure at the limit quarantines",
+        name: "transient failure at the limit quarantines, for transient faults",
         before: st(KeyState::Healthy, 0, 2, 0),
         event: HealthEvent::TransientFailure,
         now_ms: NOW,
-        after: st(KeyState::Quarantined, NOW + 300_000, 3, 1),
+        after: tq(NOW + 300_000, 3, 1),
+    },
+    Case {
+        name: "an excused failure at the limit counts but never quarantines",
+        before: st(KeyState::Healthy, 0, 2, 0),
+        event: HealthEvent::ExcusedFailure,
+        now_ms: NOW,
+        after: st(KeyState::Healthy, 0, 3, 0),
+    },
+    Case {
+        name: "an excused failure of a probe keeps the probe open",
+        before: tq(NOW - 1, 3, 1),
+        event: HealthEvent::ExcusedFailure,
+        now_ms: NOW,
+        after: tq(NOW - 1, 4, 1),
+    },
+    Case {
+        name: "an excused failure while cooling keeps cooling",
+        before: st(KeyState::CoolingDown, NOW + 5_000, 0, 0),
+        event: HealthEvent::ExcusedFailure,
+        now_ms: NOW,
+        after: st(KeyState::CoolingDown, NOW + 5_000, 1, 0),
+    },
+    Case {
+        name: "a transient failure during a transient quarantine only counts",
+        before: tq(NOW + 10_000, 3, 1),
+        event: HealthEvent::TransientFailure,
+        now_ms: NOW,
+        after: tq(NOW + 10_000, 4, 1),
+    },
+    Case {
+        name: "quota during a transient quarantine makes it the key's own",
+        before: tq(NOW + 10_000, 3, 1),
+        event: HealthEvent::QuotaExhausted,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 10_000, 3, 1),
+    },
+    Case {
+        name: "a probe's auth failure turns a transient quarantine into the key's own",
+        before: tq(NOW - 1, 3, 1),
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: st(KeyState::Quarantined, NOW + 600_000, 3, 2),
     },
     Case {
         name: "transient failure while cooling counts but keeps cooling",
@@ -198,17 +254,17 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "probe success heals",
-        before: st(KeyState::Quarantined, NOW - 1, 3, 1),
+        before: tq(NOW - 1, 3, 1),
         event: HealthEvent::Success,
         now_ms: NOW,
         after: HEALTHY,
     },
     Case {
         name: "probe failure quarantines again for twice as long",
-        before: st(KeyState::Quarantined, NOW - 1, 3, 1),
+        before: tq(NOW - 1, 3, 1),
         event: HealthEvent::TransientFailure,
         now_ms: NOW,
-        after: st(KeyState::Quarantined, NOW + 600_000, 4, 2),
+        after: tq(NOW + 600_000, 4, 2),
     },
     Case {
         name: "probe auth failure quarantines again",
@@ -247,7 +303,7 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "disable",
-        before: st(KeyState::CoolingDown, NOW + 5_000, 1, 0),
+        before: tq(NOW + 5_000, 1, 0),
         event: HealthEvent::Disable,
         now_ms: NOW,
         after: st(KeyState::Disabled, 0, 0, 0),

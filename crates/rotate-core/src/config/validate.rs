@@ -83,6 +83,15 @@ impl LMRotateConfig {
                 "must be at least 1",
             ));
         }
+        if !(0.0..=1.0).contains(&d.max_transient_ejection) {
+            return Err(ConfigurationError::new(
+                "defaults.max_transient_ejection",
+                format!(
+                    "must be a share between 0 and 1, not {}",
+                    d.max_transient_ejection
+                ),
+            ));
+        }
         check_limits(
             "defaults",
             &[

@@ -1,7 +1,10 @@
 //! The call driver: every plan entry in order, every eligible key in turn, until an
-//! attempt succeeds, the caller is at fault, or the budget and the keys run out.
+//! attempt succeeds, the caller is at fault, or the budget and the keys run out; then
+//! the panic threshold (keys resting for transient faults, least bad first) with what
+//! budget is left.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::Instrument;
@@ -10,6 +13,7 @@ use super::Engine;
 use crate::error::{Attempt, Disposition, LMRotateError, NoAvailableKeyError, ProviderError};
 use crate::lease::Lease;
 use crate::provider::{BoxFuture, Provider, ProviderCall};
+use crate::topology::{PlanEntry, Topology};
 
 /// Where a call goes: the model, an optional provider restriction, the retry budget.
 pub(super) struct Route<'a> {
@@ -40,9 +44,22 @@ pub(super) enum Attempted<T> {
     Failed(Lease, ProviderError),
 }
 
+/// What one attempt left the driver to do.
+enum Step<T> {
+    /// The call is done.
+    Done(T),
+    /// The caller is at fault: stop with this error.
+    Stop(LMRotateError),
+    /// The attempt failed; `counted` when it spent the retry budget.
+    Failed { counted: bool },
+}
+
 impl Engine {
     /// Runs a call: every plan entry in order, every eligible key in turn, `attempt`
-    /// doing the provider work for each chosen key.
+    /// doing the provider work for each chosen key. A provider failing as a whole hands
+    /// over to the next entry after one failure. When the eligible keys ran out before
+    /// an entry's budget did, the panic threshold spends the rest on keys resting for
+    /// transient faults, least bad first.
     pub(super) async fn drive<T, F, Fut>(
         &self,
         model: &str,
@@ -61,17 +78,14 @@ impl Engine {
         let mut tried: Vec<(usize, usize)> = Vec::new();
         let mut soonest: Option<u64> = None;
         let mut tried_here: Vec<usize> = Vec::new();
-        for entry in plan.iter() {
+        // the budget each entry had left when its eligible keys ran out
+        let mut left: Vec<u32> = Vec::new();
+        for (i, entry) in plan.iter().enumerate() {
             let slot = &topology.providers[entry.provider];
             let budget = max_retries.unwrap_or(slot.max_retries).saturating_add(1);
+            let more_entries = i + 1 < plan.len();
             let mut spent = 0;
-            tried_here.clear();
-            tried_here.extend(
-                tried
-                    .iter()
-                    .filter(|(p, _)| *p == entry.provider)
-                    .map(|(_, k)| *k),
-            );
+            tried_in(&tried, entry.provider, &mut tried_here);
             loop {
                 let now = self.inner.clock.unix_ms();
                 let Some(pos) = slot
@@ -85,43 +99,44 @@ impl Engine {
                 };
                 tried_here.push(pos);
                 tried.push((entry.provider, pos));
-                let lease = Lease::new(
-                    self.inner.clone(),
-                    topology.clone(),
-                    entry.provider,
-                    pos,
-                    entry.upstream.clone(),
-                );
-                let span = tracing::debug_span!(
-                    "llm_rotate.attempt",
-                    provider = %slot.name,
-                    key_id = %lease.info().id(),
-                    model = %entry.upstream,
-                    attempt = attempts.len() + 1,
-                );
-                match attempt(lease).instrument(span).await {
-                    Attempted::Done(result) => return Ok(result),
-                    Attempted::Failed(mut lease, error) => {
-                        let error = error.for_key(&slot.name, lease.info().id());
-                        tracing::debug!(provider = %slot.name, key_id = %lease.info().id(), kind = %error.kind, "attempt failed");
-                        lease.fail(&error);
-                        let disposition = error.kind.disposition();
-                        if disposition == Disposition::CallerFault {
-                            return Err(LMRotateError::Provider(error));
+                match self
+                    .attempt_on(&topology, entry, pos, &mut attempts, &mut attempt)
+                    .await
+                {
+                    Step::Done(result) => return Ok(result),
+                    Step::Stop(error) => return Err(error),
+                    Step::Failed { counted: false } => {}
+                    Step::Failed { counted: true } => {
+                        spent += 1;
+                        if spent >= budget {
+                            break;
                         }
-                        attempts.push(Attempt {
-                            provider: slot.name.to_string(),
-                            key_id: lease.info().id().to_owned(),
-                            model: entry.upstream.to_string(),
-                            error,
-                        });
-                        if disposition == Disposition::CountFailure {
-                            spent += 1;
-                            if spent >= budget {
-                                break;
-                            }
+                        if more_entries && slot.outliers.failing_as_a_whole() {
+                            tracing::debug!(provider = %slot.name, "provider failing on most keys; moving to the next plan entry");
+                            break;
                         }
                     }
+                }
+            }
+            left.push(budget - spent.min(budget));
+        }
+        for (entry, mut left) in plan.iter().zip(left) {
+            let slot = &topology.providers[entry.provider];
+            while left > 0 {
+                tried_in(&tried, entry.provider, &mut tried_here);
+                let now = self.inner.clock.unix_ms();
+                let Some(pos) = slot.index.least_bad_resting(entry.pool, now, &tried_here) else {
+                    break;
+                };
+                tried.push((entry.provider, pos));
+                tracing::info!(provider = %slot.name, key_id = %slot.keys[pos].info.id(), "no eligible key left: calling a key resting for transient faults");
+                match self
+                    .attempt_on(&topology, entry, pos, &mut attempts, &mut attempt)
+                    .await
+                {
+                    Step::Done(result) => return Ok(result),
+                    Step::Stop(error) => return Err(error),
+                    Step::Failed { counted } => left -= u32::from(counted),
                 }
             }
         }
@@ -142,6 +157,69 @@ impl Engine {
         }
         Err(LMRotateError::Exhausted { attempts })
     }
+
+    /// One attempt with key `pos` of `entry`'s provider: runs it, reports its outcome,
+    /// and records a failure in `attempts`.
+    async fn attempt_on<T, F, Fut>(
+        &self,
+        topology: &Arc<Topology>,
+        entry: &PlanEntry,
+        pos: usize,
+        attempts: &mut Vec<Attempt>,
+        attempt: &mut F,
+    ) -> Step<T>
+    where
+        F: FnMut(Lease) -> Fut,
+        Fut: Future<Output = Attempted<T>>,
+    {
+        let slot = &topology.providers[entry.provider];
+        let lease = Lease::new(
+            self.inner.clone(),
+            topology.clone(),
+            entry.provider,
+            pos,
+            entry.upstream.clone(),
+        );
+        let span = tracing::debug_span!(
+            "llm_rotate.attempt",
+            provider = %slot.name,
+            key_id = %lease.info().id(),
+            model = %entry.upstream,
+            attempt = attempts.len() + 1,
+        );
+        match attempt(lease).instrument(span).await {
+            Attempted::Done(result) => Step::Done(result),
+            Attempted::Failed(mut lease, error) => {
+                let error = error.for_key(&slot.name, lease.info().id());
+                tracing::debug!(provider = %slot.name, key_id = %lease.info().id(), kind = %error.kind, "attempt failed");
+                lease.fail(&error);
+                let disposition = error.kind.disposition();
+                if disposition == Disposition::CallerFault {
+                    return Step::Stop(LMRotateError::Provider(error));
+                }
+                attempts.push(Attempt {
+                    provider: slot.name.to_string(),
+                    key_id: lease.info().id().to_owned(),
+                    model: entry.upstream.to_string(),
+                    error,
+                });
+                Step::Failed {
+                    counted: disposition == Disposition::CountFailure,
+                }
+            }
+        }
+    }
+}
+
+/// The positions of `provider`'s keys in `tried`, into `out`.
+fn tried_in(tried: &[(usize, usize)], provider: usize, out: &mut Vec<usize>) {
+    out.clear();
+    out.extend(
+        tried
+            .iter()
+            .filter(|(p, _)| *p == provider)
+            .map(|(_, k)| *k),
+    );
 }
 
 #[cfg(test)]

@@ -116,6 +116,7 @@ fn only_one_caller_takes_a_probe() {
         until_ms: 50,
         consecutive_failures: 5,
         strikes: 1,
+        transient: true,
     });
     ix.refresh(0, 0);
     assert_eq!(ix.select(0, Strategy::RoundRobin, 10, &[]), None);

@@ -5,11 +5,14 @@ use rotate_core::health::HealthState;
 use rotate_core::report::KeyState;
 use serde::Deserialize;
 
-/// A state from the fields of a state hash (`state`, `until`, `failures`, `strikes`);
-/// `Ok(None)` when the key has no state yet.
+/// The fields of a state hash, in the order [`decode_state`] reads them.
+pub(crate) const STATE_FIELDS: [&str; 5] = ["state", "until", "failures", "strikes", "transient"];
+
+/// A state from the fields of a state hash ([`STATE_FIELDS`]; a missing `transient`, as
+/// written before it existed, reads as false); `Ok(None)` when the key has no state yet.
 pub(crate) fn decode_state(fields: &[Option<String>]) -> Result<Option<HealthState>, String> {
-    let [state, until, failures, strikes] = fields else {
-        return Err(format!("expected 4 fields, got {}", fields.len()));
+    let [state, until, failures, strikes, transient] = fields else {
+        return Err(format!("expected 5 fields, got {}", fields.len()));
     };
     let Some(state) = state else {
         return Ok(None);
@@ -32,6 +35,11 @@ pub(crate) fn decode_state(fields: &[Option<String>]) -> Result<Option<HealthSta
             .map_err(|_| "`failures` is too large".to_owned())?,
         strikes: u32::try_from(number("strikes", strikes)?)
             .map_err(|_| "`strikes` is too large".to_owned())?,
+        transient: match number("transient", transient)? {
+            0 => false,
+            1 => true,
+            _ => return Err("`transient` is neither 0 nor 1".to_owned()),
+        },
     }))
 }
 
@@ -52,6 +60,9 @@ pub(crate) struct Announcement {
     f: u32,
     /// Strikes.
     x: u32,
+    /// 1 when transient failures caused the quarantine (absent from older instances).
+    #[serde(default)]
+    t: u8,
     /// The instance that made the transition.
     pub(crate) o: String,
 }
@@ -69,6 +80,7 @@ impl Announcement {
             Some(self.u.clone()),
             Some(self.f.to_string()),
             Some(self.x.to_string()),
+            Some(self.t.to_string()),
         ])?
         .ok_or_else(|| "empty announcement".to_owned())
     }
@@ -84,18 +96,30 @@ mod tests {
 
     #[test]
     fn decodes_states_and_refuses_garbage() {
-        let ok = decode_state(&[s("cooling_down"), s("1700000000000"), s("2"), s("1")])
+        let ok = decode_state(&[s("cooling_down"), s("1700000000000"), s("2"), s("1"), None])
             .unwrap()
             .unwrap();
         assert_eq!(ok.state, KeyState::CoolingDown);
         assert_eq!(ok.until_ms, 1_700_000_000_000);
-        assert_eq!(decode_state(&[None, None, None, None]).unwrap(), None);
-        assert!(decode_state(&[s("sleepy"), s("0"), s("0"), s("0")])
+        assert!(!ok.transient);
+        let transient = decode_state(&[s("quarantined"), s("5"), s("3"), s("1"), s("1")])
+            .unwrap()
+            .unwrap();
+        assert!(transient.transient);
+        assert_eq!(decode_state(&[None, None, None, None, None]).unwrap(), None);
+        assert!(decode_state(&[s("sleepy"), s("0"), s("0"), s("0"), None])
             .unwrap_err()
             .contains("unknown state"));
-        assert!(decode_state(&[s("healthy"), s("soon"), s("0"), s("0")])
-            .unwrap_err()
-            .contains("until"));
+        assert!(
+            decode_state(&[s("healthy"), s("soon"), s("0"), s("0"), None])
+                .unwrap_err()
+                .contains("until")
+        );
+        assert!(
+            decode_state(&[s("healthy"), s("0"), s("0"), s("0"), s("7")])
+                .unwrap_err()
+                .contains("transient")
+        );
         assert!(decode_state(&[s("healthy")]).is_err());
     }
 
@@ -107,6 +131,12 @@ mod tests {
         .unwrap();
         assert_eq!(a.k, "key-1");
         assert_eq!(a.state().unwrap().until_ms, 1_767_225_900_000);
+        assert!(!a.state().unwrap().transient);
+        let t = Announcement::parse(
+            r#"{"k":"key-1","s":"quarantined","u":"9","f":5,"x":1,"t":1,"o":"i1"}"#,
+        )
+        .unwrap();
+        assert!(t.state().unwrap().transient);
         assert!(Announcement::parse("nonsense").is_err());
     }
 }

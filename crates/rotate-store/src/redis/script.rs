@@ -5,9 +5,10 @@
 ///
 /// KEYS: state hash, known-keys set. ARGV: key id, event code, event argument in ms
 /// (`-1` when none), now (ms), cooldown (ms), quarantine (ms), failures to quarantine,
-/// most doublings, channel, origin. Returns `{state, until, failures, strikes, malformed}`.
+/// most doublings, channel, origin. Returns `{state, until, failures, strikes, transient,
+/// malformed}`.
 pub(crate) const TRANSITION: &str = r#"
-local h = redis.call('HMGET', KEYS[1], 'state', 'until', 'failures', 'strikes')
+local h = redis.call('HMGET', KEYS[1], 'state', 'until', 'failures', 'strikes', 'transient')
 local malformed = 0
 local state = h[1]
 if state == false then state = 'healthy' end
@@ -24,6 +25,8 @@ end
 local until_ms = num(h[2])
 local failures = num(h[3])
 local strikes = num(h[4])
+local transient = num(h[5])
+if transient > 1 then transient = 1; malformed = 1 end
 
 local event = ARGV[2]
 local arg = tonumber(ARGV[3])
@@ -36,7 +39,7 @@ local max_doublings = tonumber(ARGV[8])
 local function resting()
   return (state == 'cooling_down' or state == 'quarantined') and until_ms > now
 end
-local function quarantine_now()
+local function quarantine_now(cause)
   local d = strikes
   if d > max_doublings then d = max_doublings end
   local period_end = now + quarantine * (2 ^ d)
@@ -44,6 +47,7 @@ local function quarantine_now()
   state = 'quarantined'
   until_ms = period_end
   strikes = strikes + 1
+  transient = cause
 end
 local function rest_until(t)
   if state == 'quarantined' or state == 'cooling_down' then
@@ -54,7 +58,7 @@ local function rest_until(t)
   end
 end
 local function reset()
-  state = 'healthy'; until_ms = 0; failures = 0; strikes = 0
+  state = 'healthy'; until_ms = 0; failures = 0; strikes = 0; transient = 0
 end
 
 if state == 'disabled' then
@@ -71,23 +75,25 @@ else
   elseif event == 'rate_limited' then
     local wait = cooldown
     if arg >= 0 then wait = arg end
-    if probing then state = 'healthy'; until_ms = 0 end
+    if probing then state = 'healthy'; until_ms = 0; transient = 0 end
     rest_until(now + wait)
   elseif event == 'headroom_exhausted' then
     if arg > 0 then rest_until(now + arg) end
   elseif event == 'quota_exhausted' or event == 'auth_failed' then
-    if not quarantine_running then quarantine_now() end
+    if quarantine_running then transient = 0 else quarantine_now(0) end
   elseif event == 'transient_failure' then
     failures = failures + 1
-    if not quarantine_running and (probing or failures >= max_failures) then quarantine_now() end
+    if not quarantine_running and (probing or failures >= max_failures) then quarantine_now(1) end
+  elseif event == 'excused_failure' then
+    failures = failures + 1
   end
 end
 
 local until_text = string.format('%.0f', until_ms)
-redis.call('HSET', KEYS[1], 'state', state, 'until', until_text, 'failures', string.format('%.0f', failures), 'strikes', string.format('%.0f', strikes))
+redis.call('HSET', KEYS[1], 'state', state, 'until', until_text, 'failures', string.format('%.0f', failures), 'strikes', string.format('%.0f', strikes), 'transient', transient)
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('PUBLISH', ARGV[9], cjson.encode({k = ARGV[1], s = state, u = until_text, f = failures, x = strikes, o = ARGV[10]}))
-return {state, until_text, failures, strikes, malformed}
+redis.call('PUBLISH', ARGV[9], cjson.encode({k = ARGV[1], s = state, u = until_text, f = failures, x = strikes, t = transient, o = ARGV[10]}))
+return {state, until_text, failures, strikes, transient, malformed}
 "#;
 
 /// Adds a batch of usage increments exactly once.

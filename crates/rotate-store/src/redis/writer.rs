@@ -253,7 +253,7 @@ async fn write(
         policy,
     }) = pending.transitions.front()
     {
-        let reply: (String, String, u64, u64, u64) = timed(
+        let reply: (String, String, u64, u64, u8, u64) = timed(
             transition
                 .key(inner.keys.state(key_id))
                 .key(inner.keys.known())
@@ -270,7 +270,7 @@ async fn write(
                 .invoke_async(&mut connection),
         )
         .await?;
-        if reply.4 == 1 {
+        if reply.5 == 1 {
             tracing::warn!(key_id = %key_id, "malformed key state found in Redis; it was reset by this transition");
         }
         match decode_state(&[
@@ -278,6 +278,7 @@ async fn write(
             Some(reply.1),
             Some(reply.2.to_string()),
             Some(reply.3.to_string()),
+            Some(reply.4.to_string()),
         ]) {
             Ok(Some(state)) => inner.adopt(key_id, state),
             Ok(None) | Err(_) => {
