@@ -8,6 +8,9 @@
 //!   per-call work (the runner installed under `target/tools` when missing), then a
 //!   table of medians, counts and derived figures (also written as JSON to
 //!   `target/bench-summary.json`);
+//! - `chaos`: the fault-injection run (`crates/llm-rotate/benches/chaos.rs`): the
+//!   router beside a naive client under random faults, dead keys among healthy ones,
+//!   and a Redis outage; prints its figures and fails when a goal is missed;
 //! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`:
 //!   direct, through a bare relay and through the gateway, at concurrency 1 and 32,
 //!   medians of 3 runs of `seconds` (default 5) each;
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
+        Some("chaos") => chaos(),
         Some("bench-gateway") => {
             gateway_bench::bench_gateway(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5))
         }
@@ -36,7 +40,9 @@ fn main() -> ExitCode {
             &[],
         ),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [filter] | bench-gateway [seconds] | deny>");
+            eprintln!(
+                "usage: cargo xtask <ci | bench [filter] | chaos | bench-gateway [seconds] | deny>"
+            );
             Err("unknown command".to_owned())
         }
     };
@@ -100,6 +106,23 @@ fn ci() -> Result<(), String> {
     )?;
     eprintln!("xtask ci: all checks passed");
     Ok(())
+}
+
+/// The chaos run, in release mode with every feature (it needs `redis-server` on PATH
+/// for its Redis part, and starts its own).
+fn chaos() -> Result<(), String> {
+    run(
+        "cargo",
+        &[
+            "bench",
+            "-p",
+            "llm-rotate",
+            "--all-features",
+            "--bench",
+            "chaos",
+        ],
+        &[],
+    )
 }
 
 /// One benchmark's median, read from criterion's estimates.

@@ -1,5 +1,6 @@
 //! Quarantine after the failure limit and the probe after it; 401 quarantines at once;
-//! 400 fails once with no retry.
+//! 400 fails once with no retry; a connection reset is a network failure; the fake's
+//! real rate limit and fault mix behave as documented.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::sync::Arc;
@@ -112,4 +113,67 @@ async fn a_bad_request_fails_once_without_retry() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ContextLength);
     assert_eq!(upstream.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_connection_reset_is_a_network_failure_retried_on_another_key() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(&upstream, Arc::new(ManualClock::new(1_767_225_600_000)));
+    upstream.script("sk-test-a", [Behavior::Reset]);
+    let reply = client
+        .chat("gpt-4o", &[ChatMessage::user("hi")], ChatOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(reply.key_id, "b");
+    let report = client.health().await;
+    assert!(
+        report.keys[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("network"),
+        "{:?}",
+        report.keys[0].last_error
+    );
+    assert_eq!(report.keys[0].failures_by_kind.get("network"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_real_rate_limit_holds_for_the_time_it_named_and_a_mix_draws_by_weight() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let hi = [ChatMessage::user("hi")];
+    upstream.script(
+        "sk-test-a",
+        [Behavior::RateLimitedFor(Duration::from_secs(30))],
+    );
+    upstream.set_default(
+        "sk-test-b",
+        Behavior::Mix(Arc::from(vec![
+            (1, Behavior::ServerError(502)),
+            (0, Behavior::Ok),
+        ])),
+    );
+    let config = upstream.config(
+        &[("a", "openai"), ("b", "openai")],
+        json!({"selection_strategy": "round_robin", "max_retries": 0}),
+    );
+    let raw = LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap();
+    // a: 429, then b: 502 (the mix never draws a weight of 0), and the budget is spent
+    let error = raw
+        .chat("gpt-4o", &hi, ChatOptions::default())
+        .await
+        .unwrap_err();
+    let LMRotateError::Exhausted { attempts } = error else {
+        panic!("{error}")
+    };
+    let kinds: Vec<ErrorKind> = attempts.iter().map(|a| a.error.kind).collect();
+    assert_eq!(kinds, [ErrorKind::RateLimited, ErrorKind::ServerError]);
+    // the limit holds at the upstream: a second client's call to `a` is refused too
+    let config = upstream.config(&[("a", "openai")], json!({}));
+    let other = LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap();
+    let error = other
+        .chat("gpt-4o", &hi, ChatOptions::default())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("rate_limited"), "{error}");
 }

@@ -215,12 +215,11 @@ impl KeyRuntime {
         self.failure_rate.load(Ordering::Acquire)
     }
 
-    /// Records whether the latest attempt failed transiently; returns the previous answer.
-    pub(crate) fn set_last_failed(&self, failed: bool) -> bool {
-        if !failed && !self.last_failed.load(Ordering::Acquire) {
-            return false;
+    /// Records whether the latest attempt failed transiently.
+    pub(crate) fn set_last_failed(&self, failed: bool) {
+        if failed != self.last_failed.load(Ordering::Acquire) {
+            self.last_failed.store(failed, Ordering::Release);
         }
-        self.last_failed.swap(failed, Ordering::AcqRel)
     }
 
     /// True when the latest attempt failed transiently.
@@ -328,8 +327,9 @@ mod tests {
             rt.observe_outcome(false);
         }
         assert_eq!(rt.failure_rate(), 0);
-        assert!(!rt.set_last_failed(true));
-        assert!(rt.set_last_failed(false));
+        rt.set_last_failed(true);
+        assert!(rt.last_failed());
+        rt.set_last_failed(false);
         assert!(!rt.last_failed());
     }
 

@@ -3,15 +3,16 @@
 //! Random faults that hit every key alike must not quarantine keys (that turns noise into
 //! an outage), and a provider failing on every key is the provider's outage, not the
 //! keys'. So each key keeps a moving rate of its transient failures (weight 1/8 for the
-//! newest attempt) and each provider the sum of those rates and how many of its keys
-//! failed their latest attempt. Three questions follow, all O(1) but the last:
+//! newest attempt) and whether its latest attempt failed, and each provider the sum of
+//! its keys' rates. Three questions follow:
 //!
-//! - **is the key an outlier?** Its rate is at least twice its peers' mean plus
+//! - **is the key an outlier?** (O(1)) Its rate is at least twice its peers' mean plus
 //!   [`OUTLIER_MARGIN`] (a key alone in its provider always is). A dead key among healthy
 //!   ones is one after its first failure; among keys failing 26 % of the time at random,
 //!   only a key failing well over half the time is.
-//! - **is the provider failing as a whole?** More than half its keys failed their latest
-//!   attempt: the call moves on to the next plan entry instead of trying every key.
+//! - **is the provider failing as a whole?** Every key that could serve now failed its
+//!   latest attempt: the call moves on to the next plan entry instead of trying every
+//!   key. Asked after a failure only; the scan stops at the first key still serving well.
 //! - **is there room to quarantine?** Fewer than `defaults.max_transient_ejection` of the
 //!   provider's keys (at least one) rest for transient faults already. This one reads
 //!   every key's state, and only when an outlier is about to be quarantined.
@@ -19,10 +20,10 @@
 //! A transient failure that is not the key's fault is reported to the health machine as
 //! [`HealthEvent::ExcusedFailure`]: counted, never quarantining.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::health::{HealthEvent, HealthPolicy};
-use crate::key::KeyRuntime;
+use crate::key::{Availability, KeyRuntime};
 use crate::topology::KeyEntry;
 
 /// A failure rate of 1: every recent attempt failed.
@@ -37,8 +38,6 @@ pub(crate) const OUTLIER_MARGIN: u32 = RATE_ONE / 10;
 pub(crate) struct Outliers {
     /// The sum of the keys' failure rates (wrapping; read as signed and clamped).
     rate_sum: AtomicU64,
-    /// Keys whose latest attempt failed transiently.
-    failing: AtomicU32,
     keys: u32,
     /// How many keys may rest for transient faults at once.
     max_resting: usize,
@@ -52,15 +51,10 @@ impl Outliers {
         share: f64,
     ) -> Self {
         let keys = runtimes.len();
-        let (mut sum, mut failing) = (0u64, 0u32);
-        for runtime in runtimes {
-            sum += u64::from(runtime.failure_rate());
-            failing += u32::from(runtime.last_failed());
-        }
+        let sum = runtimes.map(|r| u64::from(r.failure_rate())).sum();
         let max_resting = ((share.clamp(0.0, 1.0) * keys as f64).floor() as usize).max(1);
         Self {
             rate_sum: AtomicU64::new(sum),
-            failing: AtomicU32::new(failing),
             keys: u32::try_from(keys).unwrap_or(u32::MAX),
             max_resting,
         }
@@ -73,13 +67,7 @@ impl Outliers {
             let delta = i64::from(new) - i64::from(old);
             self.rate_sum.fetch_add(delta as u64, Ordering::AcqRel);
         }
-        if runtime.set_last_failed(failed) != failed {
-            if failed {
-                self.failing.fetch_add(1, Ordering::AcqRel);
-            } else {
-                self.failing.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
+        runtime.set_last_failed(failed);
     }
 
     /// True when `runtime`'s failure rate stands out from its peers'.
@@ -93,9 +81,17 @@ impl Outliers {
         own >= 2 * peers_mean + u64::from(OUTLIER_MARGIN)
     }
 
-    /// True when more than half of the provider's keys failed their latest attempt.
-    pub(crate) fn failing_as_a_whole(&self) -> bool {
-        u64::from(self.failing.load(Ordering::Acquire)) * 2 > u64::from(self.keys)
+    /// True when every key of `keys` that could serve at `now_ms` failed its latest
+    /// attempt (keys resting or turned off do not count).
+    pub(crate) fn failing_as_a_whole(keys: &[KeyEntry], now_ms: u64) -> bool {
+        keys.iter().all(|key| {
+            let runtime = &key.runtime;
+            runtime.last_failed()
+                || !matches!(
+                    runtime.availability(now_ms),
+                    Availability::Ready | Availability::Probe
+                )
+        })
     }
 
     /// The health event for a transient failure of `keys[pos]` at `now_ms`, already
@@ -183,10 +179,21 @@ mod tests {
             view.observe(&k.runtime, true);
         }
         assert!(!view.is_outlier(&ks[0].runtime), "everyone fails alike");
-        assert!(view.failing_as_a_whole());
+        assert!(Outliers::failing_as_a_whole(&ks, 10));
         view.observe(&ks[1].runtime, false);
-        view.observe(&ks[2].runtime, false);
-        assert!(!view.failing_as_a_whole(), "half is not more than half");
+        assert!(
+            !Outliers::failing_as_a_whole(&ks, 10),
+            "one key still serves well"
+        );
+        ks[1].runtime.install(HealthState {
+            state: KeyState::CoolingDown,
+            until_ms: 100,
+            ..HealthState::default()
+        });
+        assert!(
+            Outliers::failing_as_a_whole(&ks, 10),
+            "a resting key does not count"
+        );
     }
 
     #[test]

@@ -22,7 +22,6 @@ mod render;
 pub use google::{SERVICE_ACCOUNT_KEY_ID, SERVICE_ACCOUNT_PRIVATE_KEY};
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,7 +78,26 @@ pub enum Behavior {
     /// Gemini: 200 whose prompt was blocked (`promptFeedback.blockReason: SAFETY`).
     /// Other protocols answer 500.
     Blocked,
+    /// The connection is closed without an answer (a reset, as the client sees it).
+    Reset,
+    /// A real rate limit: 429 with this `retry-after`, and the key keeps answering 429
+    /// (with the time left) until it has passed, by the upstream's clock.
+    RateLimitedFor(Duration),
+    /// One of these behaviours per request, drawn at random by weight (a fault mix).
+    Mix(Arc<[(u32, Behavior)]>),
 }
+
+/// Marks a response the server must not send: the connection is dropped instead.
+#[derive(Debug, Clone, Copy)]
+struct ResetConnection;
+
+impl std::fmt::Display for ResetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by the scripted behaviour")
+    }
+}
+
+impl std::error::Error for ResetConnection {}
 
 impl Behavior {
     /// For the stream behaviours: how many content chunks are sent before the ending.
@@ -155,6 +173,8 @@ struct State {
     defaults: Mutex<HashMap<String, Behavior>>,
     log: Mutex<Vec<RecordedRequest>>,
     counter: std::sync::atomic::AtomicU64,
+    rng: std::sync::atomic::AtomicU64,
+    limited_until: Mutex<HashMap<String, u64>>,
 }
 
 impl Default for State {
@@ -167,6 +187,8 @@ impl Default for State {
             defaults: Mutex::default(),
             log: Mutex::default(),
             counter: std::sync::atomic::AtomicU64::new(0),
+            rng: std::sync::atomic::AtomicU64::new(0x2545_F491_4F6C_DD1D),
+            limited_until: Mutex::default(),
         }
     }
 }
@@ -190,6 +212,53 @@ impl State {
             .get(key)
             .cloned()
             .unwrap_or(Behavior::Ok)
+    }
+
+    /// How long `key` stays rate limited after a [`Behavior::RateLimitedFor`].
+    fn limited_for(&self, key: &str, now_ms: u64) -> Option<Duration> {
+        let until = *self.limited_until.lock().get(key)?;
+        (until > now_ms).then(|| Duration::from_millis(until - now_ms))
+    }
+
+    fn limit(&self, key: &str, now_ms: u64, wait: Duration) {
+        let until = now_ms.saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+        self.limited_until.lock().insert(key.to_owned(), until);
+    }
+
+    /// `behavior`, with every [`Behavior::Mix`] drawn down to one behaviour.
+    fn draw(&self, mut behavior: Behavior) -> Behavior {
+        while let Behavior::Mix(choices) = behavior {
+            let total: u64 = choices.iter().map(|(w, _)| u64::from(*w)).sum();
+            if total == 0 {
+                return Behavior::Ok;
+            }
+            let mut ticket = self.random() % total;
+            behavior = Behavior::Ok;
+            for (weight, choice) in choices.iter() {
+                if ticket < u64::from(*weight) {
+                    behavior = choice.clone();
+                    break;
+                }
+                ticket -= u64::from(*weight);
+            }
+        }
+        behavior
+    }
+
+    /// xorshift64 over a shared state: cheap, and a fixed seed makes runs comparable.
+    fn random(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        let step = |mut x: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let old = self
+            .rng
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |x| Some(step(x)))
+            .unwrap_or(1);
+        step(old)
     }
 }
 
@@ -238,7 +307,13 @@ impl FakeUpstream {
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
                         let state = state.clone();
-                        async move { Ok::<_, Infallible>(handle(state, request).await) }
+                        async move {
+                            let response = handle(state, request).await;
+                            match response.extensions().get::<ResetConnection>() {
+                                Some(reset) => Err(*reset),
+                                None => Ok(response),
+                            }
+                        }
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
@@ -500,10 +575,22 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
             return refusal;
         }
     }
-    let mut behavior = state.next_behavior(&key);
+    let mut behavior = match state.limited_for(&key, now) {
+        Some(left) => Behavior::RateLimited(Some(left)),
+        None => state.draw(state.next_behavior(&key)),
+    };
+    if let Behavior::RateLimitedFor(wait) = behavior {
+        state.limit(&key, now, wait);
+        behavior = Behavior::RateLimited(Some(wait));
+    }
     while let Behavior::Latency(wait, inner) = behavior {
         render::pause(wait).await;
-        behavior = *inner;
+        behavior = state.draw(*inner);
+    }
+    if behavior == Behavior::Reset {
+        let mut response = render::json(StatusCode::OK, &serde_json::json!({}), &[]);
+        response.extensions_mut().insert(ResetConnection);
+        return response;
     }
     if let Behavior::Body(body) = &behavior {
         return render::json(StatusCode::OK, body, &[]);

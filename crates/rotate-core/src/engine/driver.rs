@@ -12,6 +12,7 @@ use tracing::Instrument;
 use super::Engine;
 use crate::error::{Attempt, Disposition, LMRotateError, NoAvailableKeyError, ProviderError};
 use crate::lease::Lease;
+use crate::outlier::Outliers;
 use crate::provider::{BoxFuture, Provider, ProviderCall};
 use crate::topology::{PlanEntry, Topology};
 
@@ -111,8 +112,10 @@ impl Engine {
                         if spent >= budget {
                             break;
                         }
-                        if more_entries && slot.outliers.failing_as_a_whole() {
-                            tracing::debug!(provider = %slot.name, "provider failing on most keys; moving to the next plan entry");
+                        if more_entries
+                            && Outliers::failing_as_a_whole(&slot.keys, self.inner.clock.unix_ms())
+                        {
+                            tracing::debug!(provider = %slot.name, "provider failing on every key; moving to the next plan entry");
                             break;
                         }
                     }
