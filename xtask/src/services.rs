@@ -2,7 +2,10 @@
 //!
 //! `cargo xtask ci` calls [`ensure_redis`] before the tests: when nothing answers a
 //! `PING` there it starts `redis-server` (installing Debian's package first when the
-//! binary is missing), so the suite passes on a fresh machine.
+//! binary is missing), so the suite passes on a fresh machine. The tests that start
+//! their own servers (a Redis to stop and restart, a three-node Redis Cluster) need
+//! `redis-server` and `redis-cli` on PATH whatever answers on 6379, so those are
+//! installed when missing too.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -14,11 +17,14 @@ const REDIS_ADDR: &str = "127.0.0.1:6379";
 /// Makes sure a Redis server answers on 127.0.0.1:6379, unless the tests were pointed
 /// elsewhere with `LLM_ROTATE_TEST_REDIS_URL`.
 pub fn ensure_redis() -> Result<(), String> {
-    if std::env::var_os("LLM_ROTATE_TEST_REDIS_URL").is_some() || redis_answers() {
-        return Ok(());
-    }
     if !has_program("redis-server") {
         apt_install("redis-server")?;
+    }
+    if !has_program("redis-cli") {
+        apt_install("redis-tools")?;
+    }
+    if std::env::var_os("LLM_ROTATE_TEST_REDIS_URL").is_some() || redis_answers() {
+        return Ok(());
     }
     eprintln!(
         "$ redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no"

@@ -115,10 +115,7 @@ fn state_store(config: &StateStoreConfig) -> Result<Arc<dyn StateStore>, Configu
     match config.backend {
         StoreBackend::Memory => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "redis")]
-        StoreBackend::Redis => Ok(Arc::new(rotate_store::RedisStore::new(
-            &config.redis_url,
-            &config.redis_namespace,
-        )?)),
+        StoreBackend::Redis => Ok(Arc::new(rotate_store::RedisStore::from_config(config)?)),
         #[cfg(not(feature = "redis"))]
         StoreBackend::Redis => Err(ConfigurationError::new(
             "state_store.backend",

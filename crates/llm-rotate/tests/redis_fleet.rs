@@ -1,4 +1,6 @@
-//! Several clients (and processes) sharing key health and usage through Redis.
+//! Several clients (and processes) sharing key health and usage through Redis: the same
+//! scenarios against the shared single-node server and against a private three-primary
+//! Redis Cluster.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -6,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use llm_rotate::{ChatMessage, ChatOptions, KeyState, LMRotate, LMRotateConfig};
-use rotate_testkit::redis_server::{fresh_namespace, test_redis_url, PrivateRedis};
+use rotate_testkit::redis_server::{fresh_namespace, test_redis_url, PrivateCluster, PrivateRedis};
 use rotate_testkit::{Behavior, FakeUpstream};
 use serde_json::json;
 
@@ -48,15 +50,51 @@ fn log() -> &'static Log {
     })
 }
 
+/// Where the fleet's Redis is: one server, or a cluster's nodes.
+struct Target {
+    url: String,
+    cluster: bool,
+}
+
+impl Target {
+    fn single() -> Self {
+        Self {
+            url: test_redis_url(),
+            cluster: false,
+        }
+    }
+
+    fn cluster(cluster: &PrivateCluster) -> Self {
+        Self {
+            url: cluster.url(),
+            cluster: true,
+        }
+    }
+
+    fn state_store(&self, namespace: &str) -> serde_json::Value {
+        json!({"backend": "redis", "redis_url": self.url, "redis_cluster": self.cluster, "redis_namespace": namespace})
+    }
+
+    async fn cleanup(&self, namespace: &str) {
+        let config: llm_rotate::core::config::StateStoreConfig =
+            serde_json::from_value(self.state_store(namespace)).unwrap();
+        let deleted = rotate_store::RedisStore::from_config(&config)
+            .unwrap()
+            .delete_namespace()
+            .await
+            .unwrap();
+        assert!(deleted > 0, "the namespace held keys");
+    }
+}
+
 fn client(
     upstream: &FakeUpstream,
-    url: &str,
+    target: &Target,
     namespace: &str,
     defaults: serde_json::Value,
 ) -> LMRotate {
     let mut config = upstream.config(&[("a", "openai"), ("b", "openai")], defaults);
-    config["state_store"] =
-        json!({"backend": "redis", "redis_url": url, "redis_namespace": namespace});
+    config["state_store"] = target.state_store(namespace);
     LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap()
 }
 
@@ -82,27 +120,42 @@ where
     None
 }
 
-async fn cleanup(namespace: &str) {
-    rotate_store::RedisStore::new(&test_redis_url(), namespace)
-        .unwrap()
-        .delete_namespace()
-        .await
-        .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooldown_in_one_client_is_seen_by_the_other_within_100ms() {
+    cooldown_seen_within_100ms(&Target::single()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cooldown_in_one_client_is_seen_by_the_other_within_100ms() {
+async fn quarantine_is_shared_and_usage_adds_up_across_clients() {
+    quarantine_shared_and_usage_adds_up(&Target::single()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_usage_exactly() {
+    two_processes_share_usage(&Target::single()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_the_fleet_shares_the_same() {
+    let cluster = PrivateCluster::start().unwrap();
+    let target = Target::cluster(&cluster);
+    cooldown_seen_within_100ms(&target).await;
+    quarantine_shared_and_usage_adds_up(&target).await;
+    two_processes_share_usage(&target).await;
+}
+
+async fn cooldown_seen_within_100ms(target: &Target) {
     let upstream = FakeUpstream::start().await.unwrap();
     let namespace = fresh_namespace("fleet-cooldown");
     let one = client(
         &upstream,
-        &test_redis_url(),
+        target,
         &namespace,
         json!({"selection_strategy": "round_robin"}),
     );
     let two = client(
         &upstream,
-        &test_redis_url(),
+        target,
         &namespace,
         json!({"selection_strategy": "round_robin"}),
     );
@@ -163,15 +216,14 @@ async fn a_cooldown_in_one_client_is_seen_by_the_other_within_100ms() {
         "{err}"
     );
     assert!(upstream.requests().is_empty());
-    cleanup(&namespace).await;
+    target.cleanup(&namespace).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quarantine_is_shared_and_usage_adds_up_across_clients() {
+async fn quarantine_shared_and_usage_adds_up(target: &Target) {
     let upstream = FakeUpstream::start().await.unwrap();
     let namespace = fresh_namespace("fleet-usage");
-    let one = client(&upstream, &test_redis_url(), &namespace, json!({}));
-    let two = client(&upstream, &test_redis_url(), &namespace, json!({}));
+    let one = client(&upstream, target, &namespace, json!({}));
+    let two = client(&upstream, target, &namespace, json!({}));
     upstream.script("sk-test-a", [Behavior::Unauthorized]);
     one.chat(
         "gpt-4o",
@@ -221,7 +273,7 @@ async fn quarantine_is_shared_and_usage_adds_up_across_clients() {
         from_one.by_key.values().map(|c| c.requests).sum::<u64>(),
         requests
     );
-    cleanup(&namespace).await;
+    target.cleanup(&namespace).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,7 +282,11 @@ async fn redis_stopping_and_restarting_loses_no_call() {
     let mut redis = PrivateRedis::start().unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     let namespace = fresh_namespace("fleet-restart");
-    let client = client(&upstream, &redis.url(), &namespace, json!({}));
+    let target = Target {
+        url: redis.url(),
+        cluster: false,
+    };
+    let client = client(&upstream, &target, &namespace, json!({}));
     let hi = [ChatMessage::user("hi")];
     for _ in 0..10 {
         client
@@ -305,17 +361,22 @@ async fn redis_stopping_and_restarting_loses_no_call() {
 /// Run by the two-process test as a child: makes calls against the parent's upstream.
 #[test]
 fn child_process_role() {
-    let (Ok(url), Ok(namespace), Ok(calls)) = (
+    let (Ok(url), Ok(namespace), Ok(calls), Ok(redis)) = (
         std::env::var("FLEET_CHILD_UPSTREAM"),
         std::env::var("FLEET_CHILD_NAMESPACE"),
         std::env::var("FLEET_CHILD_CALLS"),
+        std::env::var("FLEET_CHILD_REDIS"),
     ) else {
         return; // not a child: nothing to do
+    };
+    let target = Target {
+        url: redis,
+        cluster: std::env::var_os("FLEET_CHILD_CLUSTER").is_some(),
     };
     let config = json!({
         "providers": {"openai": {"base_url": url}},
         "keys": [{"id": "a", "provider": "openai", "value": "sk-test-a"}, {"id": "b", "provider": "openai", "value": "sk-test-b"}],
-        "state_store": {"backend": "redis", "redis_url": test_redis_url(), "redis_namespace": namespace}
+        "state_store": target.state_store(&namespace)
     });
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -334,19 +395,22 @@ fn child_process_role() {
     });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_share_usage_exactly() {
+async fn two_processes_share_usage(target: &Target) {
     let upstream = FakeUpstream::start().await.unwrap();
     let namespace = fresh_namespace("fleet-processes");
-    let parent = client(&upstream, &test_redis_url(), &namespace, json!({}));
-    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+    let parent = client(&upstream, target, &namespace, json!({}));
+    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    command
         .args(["--exact", "child_process_role", "--nocapture"])
         .env("FLEET_CHILD_UPSTREAM", upstream.base_url())
         .env("FLEET_CHILD_NAMESPACE", &namespace)
         .env("FLEET_CHILD_CALLS", "150")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .env("FLEET_CHILD_REDIS", &target.url)
+        .stdout(std::process::Stdio::null());
+    if target.cluster {
+        command.env("FLEET_CHILD_CLUSTER", "1");
+    }
+    let child = command.spawn().unwrap();
     for _ in 0..150 {
         parent
             .chat(
@@ -363,7 +427,7 @@ async fn two_processes_share_usage_exactly() {
     assert_eq!(usage.total.requests, 300);
     assert_eq!(usage.total.successes, 300);
     assert_eq!(upstream.requests().len(), 300);
-    cleanup(&namespace).await;
+    target.cleanup(&namespace).await;
 }
 
 #[tokio::test]
@@ -371,7 +435,10 @@ async fn an_unreachable_redis_at_start_still_serves_calls() {
     let upstream = FakeUpstream::start().await.unwrap();
     let client = client(
         &upstream,
-        "redis://127.0.0.1:1",
+        &Target {
+            url: "redis://127.0.0.1:1".to_owned(),
+            cluster: false,
+        },
         &fresh_namespace("down"),
         json!({"selection_strategy": "round_robin"}),
     );

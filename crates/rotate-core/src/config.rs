@@ -125,8 +125,11 @@ impl StoreBackend {
 pub struct StateStoreConfig {
     /// `memory` (default) or `redis`.
     pub backend: StoreBackend,
-    /// The Redis server, e.g. `redis://localhost:6379/0`.
+    /// The Redis server, e.g. `redis://localhost:6379/0`; with `redis_cluster`, one or
+    /// more comma-separated nodes of the cluster (or its configuration endpoint).
     pub redis_url: String,
+    /// True when `redis_url` leads to a Redis Cluster (cluster mode enabled).
+    pub redis_cluster: bool,
     /// Prefix of every Redis key.
     pub redis_namespace: String,
 }
@@ -136,6 +139,7 @@ impl Default for StateStoreConfig {
         Self {
             backend: StoreBackend::Memory,
             redis_url: "redis://localhost:6379/0".to_owned(),
+            redis_cluster: false,
             redis_namespace: "llmrotate".to_owned(),
         }
     }

@@ -12,6 +12,7 @@
 
 mod codec;
 mod keys;
+mod pool;
 mod script;
 mod writer;
 
@@ -21,6 +22,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
+use rotate_core::config::StateStoreConfig;
 use rotate_core::error::{ConfigurationError, StoreError};
 use rotate_core::health::{HealthEvent, HealthPolicy, HealthState};
 use rotate_core::provider::BoxFuture;
@@ -44,7 +46,8 @@ pub(crate) struct Inner {
     local: MemoryStore,
     keys: Keys,
     instance: String,
-    pool: deadpool_redis::Pool,
+    pool: pool::Pool,
+    /// For pub/sub: the first node given (a cluster forwards every publish to every node).
     client: redis::Client,
     connected: AtomicBool,
     /// Set when an operation found Redis away, cleared when one reaches it again (unlike
@@ -81,10 +84,9 @@ impl Inner {
         }
     }
 
-    async fn connection(&self) -> Result<deadpool_redis::Connection, String> {
+    async fn connection(&self) -> Result<pool::Connection, String> {
         match tokio::time::timeout(OP_TIMEOUT, self.pool.get()).await {
-            Ok(Ok(connection)) => Ok(connection),
-            Ok(Err(error)) => Err(error.to_string()),
+            Ok(result) => result,
             Err(_) => Err("timed out connecting".to_owned()),
         }
     }
@@ -191,30 +193,47 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// A store on `url` under `namespace`. Nothing connects yet: the background tasks
-    /// start with the first call made inside a Tokio runtime.
+    /// A store on the Redis server at `url` under `namespace`. Nothing connects yet: the
+    /// background tasks start with the first call made inside a Tokio runtime.
     pub fn new(url: &str, namespace: &str) -> Result<Self, ConfigurationError> {
-        let shown_url = rotate_core::config::redact_url_password(url);
+        Self::connect(url, false, namespace)
+    }
+
+    /// A store on the Redis Cluster reached through `seeds` (comma-separated node URLs,
+    /// or one configuration endpoint; the client discovers the other nodes).
+    pub fn cluster(seeds: &str, namespace: &str) -> Result<Self, ConfigurationError> {
+        Self::connect(seeds, true, namespace)
+    }
+
+    /// The store `config` describes (`redis_url`, `redis_cluster`, `redis_namespace`).
+    pub fn from_config(config: &StateStoreConfig) -> Result<Self, ConfigurationError> {
+        Self::connect(
+            &config.redis_url,
+            config.redis_cluster,
+            &config.redis_namespace,
+        )
+    }
+
+    fn connect(urls: &str, cluster: bool, namespace: &str) -> Result<Self, ConfigurationError> {
+        let shown_url = rotate_core::config::redact_url_password(urls);
         let invalid = |e: &dyn std::fmt::Display| {
             ConfigurationError::new(
                 "state_store.redis_url",
                 format!("`{shown_url}` is not a usable Redis URL: {e}"),
             )
         };
-        let client = redis::Client::open(url).map_err(|e| invalid(&e))?;
-        let mut config = deadpool_redis::Config::from_url(url);
-        config.pool = Some(deadpool_redis::PoolConfig {
-            max_size: 8,
-            timeouts: deadpool_redis::Timeouts {
-                wait: Some(OP_TIMEOUT),
-                create: Some(OP_TIMEOUT),
-                recycle: Some(OP_TIMEOUT),
-            },
-            ..deadpool_redis::PoolConfig::default()
-        });
-        let pool = config
-            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-            .map_err(|e| invalid(&e))?;
+        let urls: Vec<String> = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let first = urls.first().ok_or_else(|| invalid(&"no URL given"))?;
+        let client = redis::Client::open(first.as_str()).map_err(|e| invalid(&e))?;
+        for url in &urls[1..] {
+            redis::Client::open(url.as_str()).map_err(|e| invalid(&e))?;
+        }
+        let pool = pool::Pool::new(&urls, cluster, OP_TIMEOUT).map_err(|e| invalid(&e))?;
         let (queue, receiver) = mpsc::unbounded_channel();
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
@@ -262,23 +281,30 @@ impl RedisStore {
     /// Deletes every Redis key of the namespace (for tests and decommissioning).
     pub async fn delete_namespace(&self) -> Result<u64, StoreError> {
         let mut connection = self.inner.connection().await.map_err(StoreError::new)?;
-        let names: Vec<String> = {
-            let mut iter: redis::AsyncIter<'_, String> = redis::cmd("SCAN")
-                .cursor_arg(0)
+        let failed = |e: redis::RedisError| StoreError::new(e.to_string());
+        // every key of the namespace lives in the slot of `{namespace}`: scan that node
+        let anchor = self.inner.keys.known();
+        let mut names: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
                 .arg("MATCH")
                 .arg(self.inner.keys.pattern())
                 .arg("COUNT")
-                .arg(500)
-                .clone()
-                .iter_async(&mut connection)
+                .arg(500);
+            let reply = connection
+                .on_node_of(&anchor, &scan)
                 .await
+                .map_err(failed)?;
+            let (next, batch): (u64, Vec<String>) = redis::FromRedisValue::from_redis_value(reply)
                 .map_err(|e| StoreError::new(e.to_string()))?;
-            let mut names = Vec::new();
-            while let Some(name) = futures_util::StreamExt::next(&mut iter).await {
-                names.push(name.map_err(|e| StoreError::new(e.to_string()))?);
+            names.extend(batch);
+            if next == 0 {
+                break;
             }
-            names
-        };
+            cursor = next;
+        }
         if names.is_empty() {
             return Ok(0);
         }

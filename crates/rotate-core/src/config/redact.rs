@@ -11,13 +11,19 @@ impl fmt::Debug for StateStoreConfig {
         f.debug_struct("StateStoreConfig")
             .field("backend", &self.backend)
             .field("redis_url", &self.redacted_url())
+            .field("redis_cluster", &self.redis_cluster)
             .field("redis_namespace", &self.redis_namespace)
             .finish()
     }
 }
 
-/// Replaces the password of `scheme://user:password@host` with `****`.
+/// Replaces the password of `scheme://user:password@host` with `****` (in each URL of a
+/// comma-separated list, as a cluster's seed nodes are given).
 pub fn redact_url_password(url: &str) -> String {
+    if url.contains(',') {
+        let parts: Vec<String> = url.split(',').map(redact_url_password).collect();
+        return parts.join(",");
+    }
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };

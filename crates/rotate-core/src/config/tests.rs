@@ -268,3 +268,9 @@ fn debug_never_shows_secrets() {
     let json = serde_json::to_string(&c).unwrap();
     assert!(!json.contains("sk-very-secret-value"));
 }
+
+#[test]
+fn every_password_of_a_node_list_is_masked() {
+    let shown = super::redact_url_password("redis://:one@a:7000,redis://user:two@b:7001/0");
+    assert_eq!(shown, "redis://:****@a:7000,redis://user:****@b:7001/0");
+}

@@ -339,7 +339,7 @@ async fn write(
 /// Reads every known key's shared state into the local view.
 async fn resynchronise(
     inner: &Inner,
-    connection: &mut deadpool_redis::Connection,
+    connection: &mut super::pool::Connection,
 ) -> Result<(), String> {
     let ids: Vec<String> = timed(
         redis::cmd("SMEMBERS")
