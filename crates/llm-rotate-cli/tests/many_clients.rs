@@ -145,7 +145,10 @@ async fn ten_thousand_idle_connections_and_a_burst_leave_it_answering_within_mem
     );
     assert_eq!(ok + shed, BURST);
     assert!(ok >= 1, "requests within the limit are served");
-    assert!(shed >= 1, "past {MAX_IN_FLIGHT} in flight, requests are shed");
+    assert!(
+        shed >= 1,
+        "past {MAX_IN_FLIGHT} in flight, requests are shed"
+    );
     assert!(
         with_idle.max(after_burst) <= RSS_BUDGET_KIB,
         "RSS {} KiB over the budget",
