@@ -261,9 +261,7 @@ impl Naive {
     async fn call(&self, i: usize) -> Result<(), String> {
         let request = Arc::new(ChatRequest {
             messages: vec![ChatMessage::user(format!("call {i}"))],
-            max_tokens: None,
-            temperature: None,
-            extra: serde_json::Map::new(),
+            ..ChatRequest::default()
         });
         let mut last = String::from("none");
         for _ in 0..self.budget {

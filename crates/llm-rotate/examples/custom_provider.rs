@@ -21,7 +21,7 @@ impl Provider for Reverser {
                 .request
                 .messages
                 .last()
-                .map(|m| m.content.chars().rev().collect())
+                .map(|m| m.text().chars().rev().collect())
                 .unwrap_or_default();
             Ok(ProviderReply {
                 content: text,
@@ -43,6 +43,7 @@ impl Provider for Reverser {
                 delta: reply.content,
                 finish_reason: reply.finish_reason,
                 usage: Some(reply.usage),
+                ..StreamDelta::default()
             })];
             Ok(ProviderStreamStart {
                 headroom: None,

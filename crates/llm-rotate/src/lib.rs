@@ -65,13 +65,15 @@ pub use rotate_core::config::{
     DefaultsConfig, FallbackEntry, ForeignSection, KeyConfig, LMRotateConfig, Overrides,
     ProviderConfig, SecretSource, ServedModel, StateStoreConfig, StoreBackend, WireApi,
 };
+pub use rotate_core::response::ResponseCollector;
 pub use rotate_core::GenerateContentRequest;
 pub use rotate_core::{
     AcquireContext, Attempt, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock,
     ConfigurationError, Content, ContentPart, Counters, ErrorKind, GenerateOptions, HealthReport,
     KeyHealth, KeyState, LMRotateError, ManualClock, NoAvailableKeyError, PartKind, ProviderError,
-    ProviderHealth, ReportedError, Role, Secret, StoreHealth, Strategy, StreamChunk, SystemClock,
-    Usage, UsageSummary,
+    ProviderHealth, Reasoning, ReportedError, ResponseFormat, Role, Secret, StoreHealth, Strategy,
+    StreamChunk, SystemClock, ToolCall, ToolCallDelta, ToolChoice, ToolOutput, ToolResult,
+    ToolSpec, Usage, UsageSummary,
 };
 pub use rotate_providers::{HttpClient, HttpClientBuilder};
 pub use secrecy::{ExposeSecret, SecretString};

@@ -20,7 +20,7 @@ impl Provider for Upper {
                 .request
                 .messages
                 .last()
-                .map(|m| m.content.to_uppercase())
+                .map(|m| m.text().to_uppercase())
                 .unwrap_or_default();
             if text.is_empty() {
                 return Err(ProviderError::new(ErrorKind::InvalidRequest, "empty"));
@@ -44,9 +44,9 @@ impl Provider for Upper {
                     ..StreamDelta::default()
                 }),
                 Ok(StreamDelta {
-                    delta: String::new(),
                     finish_reason: Some("stop".into()),
                     usage: Some(Usage::new(1, 1)),
+                    ..StreamDelta::default()
                 }),
             ];
             Ok(ProviderStreamStart {

@@ -1,12 +1,14 @@
-//! Multimodal input for Google's `generate_content`: [`Content`] turns made of [`ContentPart`]s.
+//! The parts of a message or a `generate_content` turn: [`ContentPart`] (text, images,
+//! PDFs, files, audio, tool calls and results, reasoning), and [`Content`] turns.
+
+mod wire;
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::tool::{Reasoning, ToolCall, ToolResult};
 
 /// The kind of a [`ContentPart`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartKind {
     /// Plain text.
@@ -17,108 +19,245 @@ pub enum PartKind {
     ImageBytes,
     /// A file already uploaded (Files API URI or `gs://` URI).
     File,
+    /// An image at a URL (`https://…` or a `data:` URL).
+    ImageUrl,
+    /// Audio bytes in a named format (`wav`, `mp3`, …).
+    Audio,
+    /// A tool call the model made.
+    ToolCall,
+    /// The caller's answer to a tool call.
+    ToolResult,
+    /// A reasoning block, with its signature.
+    Reasoning,
 }
 
-/// One part of a multimodal turn. Its bytes are shared (cloning is cheap) and its
+/// One part of a message or turn. Its bytes are shared (cloning is cheap) and its
 /// `Debug` shows their length, not the bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ContentPart {
-    kind: PartKind,
-    text: Option<String>,
-    data: Option<Arc<[u8]>>,
-    file_uri: Option<String>,
-    mime_type: Option<String>,
+    body: Body,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Body {
+    Text(String),
+    /// PDF or image bytes.
+    Bytes {
+        kind: PartKind,
+        data: Arc<[u8]>,
+        mime: String,
+    },
+    File {
+        uri: String,
+        mime: String,
+    },
+    ImageUrl {
+        url: String,
+        detail: Option<String>,
+    },
+    Audio {
+        data: Arc<[u8]>,
+        format: String,
+    },
+    ToolCall(ToolCall),
+    ToolResult(ToolResult),
+    Reasoning(Reasoning),
 }
 
 impl ContentPart {
+    fn of(body: Body) -> Self {
+        Self { body }
+    }
+
     /// A text part.
     pub fn text(text: impl Into<String>) -> Self {
-        Self {
-            kind: PartKind::Text,
-            text: Some(text.into()),
-            data: None,
-            file_uri: None,
-            mime_type: None,
-        }
+        Self::of(Body::Text(text.into()))
     }
 
     /// A PDF document, sent as `application/pdf`.
     pub fn pdf_bytes(data: impl Into<Vec<u8>>) -> Self {
-        Self {
+        Self::of(Body::Bytes {
             kind: PartKind::PdfBytes,
-            text: None,
-            data: Some(data.into().into()),
-            file_uri: None,
-            mime_type: Some("application/pdf".to_owned()),
-        }
+            data: data.into().into(),
+            mime: "application/pdf".to_owned(),
+        })
     }
 
     /// An image; with `mime_type` `None` the type is sniffed from the magic bytes.
     pub fn image_bytes(data: impl Into<Vec<u8>>, mime_type: Option<&str>) -> Self {
         let data: Arc<[u8]> = data.into().into();
         let mime = mime_type.map_or_else(|| sniff_image_mime(&data).to_owned(), str::to_owned);
-        Self {
+        Self::of(Body::Bytes {
             kind: PartKind::ImageBytes,
-            text: None,
-            data: Some(data),
-            file_uri: None,
-            mime_type: Some(mime),
-        }
+            data,
+            mime,
+        })
     }
 
     /// A file already stored with the vendor (a Files API URI, or `gs://…` for Vertex).
     pub fn file(file_uri: impl Into<String>, mime_type: impl Into<String>) -> Self {
-        Self {
-            kind: PartKind::File,
-            text: None,
-            data: None,
-            file_uri: Some(file_uri.into()),
-            mime_type: Some(mime_type.into()),
-        }
+        Self::of(Body::File {
+            uri: file_uri.into(),
+            mime: mime_type.into(),
+        })
+    }
+
+    /// An image at `url` (`https://…`, or a `data:` URL).
+    pub fn image_url(url: impl Into<String>) -> Self {
+        Self::of(Body::ImageUrl {
+            url: url.into(),
+            detail: None,
+        })
+    }
+
+    /// An image at `url`, with OpenAI's `detail` (`low`, `high`, `auto`).
+    pub fn image_url_with_detail(url: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::of(Body::ImageUrl {
+            url: url.into(),
+            detail: Some(detail.into()),
+        })
+    }
+
+    /// Audio bytes in `format` (`wav`, `mp3`, …).
+    pub fn audio(data: impl Into<Vec<u8>>, format: impl Into<String>) -> Self {
+        Self::of(Body::Audio {
+            data: data.into().into(),
+            format: format.into(),
+        })
+    }
+
+    /// A tool call (in an assistant turn).
+    pub fn tool_call(call: ToolCall) -> Self {
+        Self::of(Body::ToolCall(call))
+    }
+
+    /// The result of call `call_id`.
+    pub fn tool_result(
+        call_id: impl Into<String>,
+        content: Vec<ContentPart>,
+        is_error: bool,
+    ) -> Self {
+        Self::of(Body::ToolResult(ToolResult {
+            call_id: call_id.into(),
+            content,
+            is_error,
+        }))
+    }
+
+    /// A reasoning block.
+    pub fn reasoning(reasoning: Reasoning) -> Self {
+        Self::of(Body::Reasoning(reasoning))
     }
 
     /// The kind of part.
     pub fn kind(&self) -> PartKind {
-        self.kind
+        match &self.body {
+            Body::Text(_) => PartKind::Text,
+            Body::Bytes { kind, .. } => *kind,
+            Body::File { .. } => PartKind::File,
+            Body::ImageUrl { .. } => PartKind::ImageUrl,
+            Body::Audio { .. } => PartKind::Audio,
+            Body::ToolCall(_) => PartKind::ToolCall,
+            Body::ToolResult(_) => PartKind::ToolResult,
+            Body::Reasoning(_) => PartKind::Reasoning,
+        }
     }
 
     /// The text of a text part (the accessor is `as_text` because `text` is the constructor).
     pub fn as_text(&self) -> Option<&str> {
-        self.text.as_deref()
+        match &self.body {
+            Body::Text(text) => Some(text),
+            _ => None,
+        }
     }
 
-    /// The bytes of a PDF or image part.
+    /// The bytes of a PDF, image or audio part.
     pub fn data(&self) -> Option<&[u8]> {
-        self.data.as_deref()
+        match &self.body {
+            Body::Bytes { data, .. } | Body::Audio { data, .. } => Some(data),
+            _ => None,
+        }
     }
 
     /// The URI of a file part.
     pub fn file_uri(&self) -> Option<&str> {
-        self.file_uri.as_deref()
+        match &self.body {
+            Body::File { uri, .. } => Some(uri),
+            _ => None,
+        }
     }
 
     /// The MIME type of a PDF, image or file part.
     pub fn mime_type(&self) -> Option<&str> {
-        self.mime_type.as_deref()
+        match &self.body {
+            Body::Bytes { mime, .. } | Body::File { mime, .. } => Some(mime),
+            _ => None,
+        }
+    }
+
+    /// The URL of an image-URL part, and its `detail`.
+    pub fn image_url_parts(&self) -> Option<(&str, Option<&str>)> {
+        match &self.body {
+            Body::ImageUrl { url, detail } => Some((url, detail.as_deref())),
+            _ => None,
+        }
+    }
+
+    /// The format of an audio part.
+    pub fn audio_format(&self) -> Option<&str> {
+        match &self.body {
+            Body::Audio { format, .. } => Some(format),
+            _ => None,
+        }
+    }
+
+    /// The call of a tool-call part.
+    pub fn as_tool_call(&self) -> Option<&ToolCall> {
+        match &self.body {
+            Body::ToolCall(call) => Some(call),
+            _ => None,
+        }
+    }
+
+    /// The result of a tool-result part.
+    pub fn as_tool_result(&self) -> Option<&ToolResult> {
+        match &self.body {
+            Body::ToolResult(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// The block of a reasoning part.
+    pub fn as_reasoning(&self) -> Option<&Reasoning> {
+        match &self.body {
+            Body::Reasoning(reasoning) => Some(reasoning),
+            _ => None,
+        }
     }
 }
 
 impl std::fmt::Debug for ContentPart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut shown = f.debug_struct("ContentPart");
-        shown.field("kind", &self.kind);
-        if let Some(text) = &self.text {
-            shown.field("text", text);
-        }
-        if let Some(data) = &self.data {
-            shown.field("bytes", &data.len());
-        }
-        if let Some(uri) = &self.file_uri {
-            shown.field("file_uri", uri);
-        }
-        if let Some(mime) = &self.mime_type {
-            shown.field("mime_type", mime);
-        }
+        shown.field("kind", &self.kind());
+        match &self.body {
+            Body::Text(text) => shown.field("text", text),
+            Body::Bytes { data, mime, .. } => {
+                shown.field("bytes", &data.len()).field("mime_type", mime)
+            }
+            Body::File { uri, mime } => shown.field("file_uri", uri).field("mime_type", mime),
+            Body::ImageUrl { url, detail } => {
+                // a data: URL can be megabytes: show its head only
+                let head: String = url.chars().take(64).collect();
+                shown.field("url", &head).field("detail", detail)
+            }
+            Body::Audio { data, format } => {
+                shown.field("bytes", &data.len()).field("format", format)
+            }
+            Body::ToolCall(call) => shown.field("call", call),
+            Body::ToolResult(result) => shown.field("result", result),
+            Body::Reasoning(reasoning) => shown.field("reasoning", reasoning),
+        };
         shown.finish()
     }
 }
@@ -146,65 +285,10 @@ pub fn sniff_image_mime(data: &[u8]) -> &'static str {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PartWire {
-    #[serde(rename = "type")]
-    kind: PartKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    file_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    mime_type: Option<String>,
-}
-
-impl Serialize for ContentPart {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        PartWire {
-            kind: self.kind,
-            text: self.text.clone(),
-            data: self
-                .data
-                .as_ref()
-                .map(|d| base64::engine::general_purpose::STANDARD.encode(d)),
-            file_uri: self.file_uri.clone(),
-            mime_type: self.mime_type.clone(),
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for ContentPart {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let wire = PartWire::deserialize(deserializer)?;
-        let bytes = |field: Option<String>| -> Result<Vec<u8>, D::Error> {
-            let encoded = field.ok_or_else(|| D::Error::missing_field("data"))?;
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|e| D::Error::custom(format!("`data` is not base64: {e}")))
-        };
-        Ok(match wire.kind {
-            PartKind::Text => Self::text(wire.text.ok_or_else(|| D::Error::missing_field("text"))?),
-            PartKind::PdfBytes => Self::pdf_bytes(bytes(wire.data)?),
-            PartKind::ImageBytes => Self::image_bytes(bytes(wire.data)?, wire.mime_type.as_deref()),
-            PartKind::File => Self::file(
-                wire.file_uri
-                    .ok_or_else(|| D::Error::missing_field("file_uri"))?,
-                wire.mime_type
-                    .ok_or_else(|| D::Error::missing_field("mime_type"))?,
-            ),
-        })
-    }
-}
-
 /// One turn of multimodal input: a role (`user`, `model`, or none) and its parts.
 ///
 /// Consecutive contents without a role are sent as one user turn.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Content {
     /// `user`, `model`, or `None` (a user turn merged with its neighbours).
     #[serde(default, skip_serializing_if = "Option::is_none")]

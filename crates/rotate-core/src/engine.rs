@@ -101,9 +101,10 @@ impl Engine {
         messages: &[ChatMessage],
         opts: &ChatOptions,
     ) -> Result<ChatResponse, LMRotateError> {
-        let request = Arc::new(chat_request(messages, opts));
+        let request = Arc::new(chat_request(messages, opts)?);
         let span = tracing::debug_span!("llm_rotate.chat", model = %model);
-        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries);
+        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
+            .checked(chat_refusal(&request));
         self.complete(route, request, |adapter, call| adapter.chat(call))
             .instrument(span)
             .await
@@ -117,9 +118,10 @@ impl Engine {
         messages: &[ChatMessage],
         opts: &ChatOptions,
     ) -> Result<ChatStream, LMRotateError> {
-        let request = Arc::new(chat_request(messages, opts));
+        let request = Arc::new(chat_request(messages, opts)?);
         let span = tracing::debug_span!("llm_rotate.chat_stream", model = %model);
-        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries);
+        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
+            .checked(chat_refusal(&request));
         self.open_stream(route, request, |adapter, call| adapter.chat_stream(call))
             .instrument(span)
             .await
@@ -190,43 +192,41 @@ impl Engine {
     ) -> Result<ChatResponse, LMRotateError> {
         let started = self.inner.clock.monotonic();
         let clock = self.inner.clock.clone();
-        self.drive(
-            route.model,
-            route.provider,
-            route.max_retries,
-            |mut lease| {
-                let call = lease.call(request.clone());
-                let adapter = lease.adapter();
-                let clock = clock.clone();
-                async move {
-                    match send(adapter.as_ref(), call).await {
-                        Ok(reply) => {
-                            lease.succeed(
-                                reply.usage,
-                                reply.headroom,
-                                reply.upstream_provider.as_deref(),
-                            );
-                            let latency = clock.monotonic().saturating_sub(started);
-                            Attempted::Done(ChatResponse {
-                                content: reply.content,
-                                provider: lease.provider_name().to_string(),
-                                model: if reply.model.is_empty() {
-                                    lease.model().to_string()
-                                } else {
-                                    reply.model
-                                },
-                                key_id: lease.info().id().to_owned(),
-                                usage: reply.usage,
-                                latency_ms: latency.as_secs_f64() * 1000.0,
-                                finish_reason: reply.finish_reason,
-                                raw: reply.raw,
-                            })
-                        }
-                        Err(error) => Attempted::Failed(lease, error),
+        self.drive(&route, |mut lease| {
+            let call = lease.call(request.clone());
+            let adapter = lease.adapter();
+            let clock = clock.clone();
+            async move {
+                match send(adapter.as_ref(), call).await {
+                    Ok(reply) => {
+                        lease.succeed(
+                            reply.usage,
+                            reply.headroom,
+                            reply.upstream_provider.as_deref(),
+                        );
+                        let latency = clock.monotonic().saturating_sub(started);
+                        Attempted::Done(ChatResponse {
+                            content: reply.content,
+                            provider: lease.provider_name().to_string(),
+                            model: if reply.model.is_empty() {
+                                lease.model().to_string()
+                            } else {
+                                reply.model
+                            },
+                            key_id: lease.info().id().to_owned(),
+                            usage: reply.usage,
+                            latency_ms: latency.as_secs_f64() * 1000.0,
+                            finish_reason: reply.finish_reason,
+                            tool_calls: reply.tool_calls,
+                            reasoning: reply.reasoning,
+                            refusal: reply.refusal,
+                            raw: reply.raw,
+                        })
                     }
+                    Err(error) => Attempted::Failed(lease, error),
                 }
-            },
-        )
+            }
+        })
         .await
     }
 
@@ -237,7 +237,7 @@ impl Engine {
         request: Arc<R>,
         open: SendFn<R, ProviderStreamStart>,
     ) -> Result<ChatStream, LMRotateError> {
-        self.drive(route.model, route.provider, route.max_retries, |lease| {
+        self.drive(&route, |lease| {
             let call = lease.call(request.clone());
             let adapter = lease.adapter();
             async move {
@@ -249,14 +249,12 @@ impl Engine {
                 loop {
                     match events.next().await {
                         Some(Ok(delta)) if delta.has_content() => {
-                            let first = StreamChunk {
-                                delta: delta.delta,
-                                finish_reason: delta.finish_reason,
-                                usage: delta.usage,
-                                provider: lease.provider_name().to_string(),
-                                model: lease.model().to_string(),
-                            };
-                            return Attempted::Done(ChatStream::new(LeasedStream::new(
+                            let first = StreamChunk::from_delta(
+                                delta,
+                                lease.provider_name(),
+                                lease.model(),
+                            );
+                            return Attempted::Done(ChatStream::leased(LeasedStream::new(
                                 lease,
                                 Some(first),
                                 events,
@@ -266,7 +264,7 @@ impl Engine {
                         Some(Ok(_)) => continue,
                         Some(Err(error)) => return Attempted::Failed(lease, error),
                         None => {
-                            return Attempted::Done(ChatStream::new(LeasedStream::ended(
+                            return Attempted::Done(ChatStream::leased(LeasedStream::ended(
                                 lease,
                                 start.headroom,
                             )));
@@ -397,11 +395,34 @@ impl Engine {
     }
 }
 
-fn chat_request(messages: &[ChatMessage], opts: &ChatOptions) -> ChatRequest {
-    ChatRequest {
+/// Asks each plan entry's adapter whether it can carry `request`.
+fn chat_refusal(request: &Arc<ChatRequest>) -> driver::Refusal {
+    let request = request.clone();
+    Arc::new(move |adapter: &dyn crate::provider::Provider| adapter.cannot_carry(&request))
+}
+
+/// The neutral request of a chat call, checked for what no vendor could take.
+fn chat_request(
+    messages: &[ChatMessage],
+    opts: &ChatOptions,
+) -> Result<ChatRequest, LMRotateError> {
+    let request = ChatRequest {
         messages: messages.to_vec(),
         max_tokens: opts.max_tokens,
         temperature: opts.temperature,
+        tools: opts.tools.clone(),
+        tool_choice: opts.tool_choice.clone(),
+        parallel_tool_calls: opts.parallel_tool_calls,
+        response_format: opts.response_format.clone(),
+        reasoning_effort: opts.reasoning_effort.clone(),
+        reasoning_budget_tokens: opts.reasoning_budget_tokens,
         extra: opts.extra.clone(),
-    }
+    };
+    request.check().map_err(|reason| {
+        LMRotateError::Provider(crate::error::ProviderError::new(
+            crate::error::ErrorKind::InvalidRequest,
+            reason,
+        ))
+    })?;
+    Ok(request)
 }

@@ -78,35 +78,41 @@ impl GenerateContentRequest {
     /// instruction, assistant turns `model` turns, user and tool turns `user` turns
     /// (consecutive ones merged, as Gemini wants alternating roles).
     pub fn from_chat(request: &ChatRequest) -> Self {
-        let mut system: Vec<&str> = Vec::new();
+        let mut system: Vec<String> = Vec::new();
         let mut contents: Vec<Content> = Vec::new();
         for message in &request.messages {
             let role = match message.role {
                 Role::System => {
-                    system.push(&message.content);
+                    system.push(message.text());
                     continue;
                 }
                 Role::Assistant => "model",
                 Role::User | Role::Tool => "user",
             };
-            let part = ContentPart::text(message.content.clone());
+            let parts = message.content.iter().cloned();
             match contents.last_mut() {
-                Some(last) if last.role.as_deref() == Some(role) => last.parts.push(part),
+                Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
                 _ => contents.push(Content {
                     role: Some(role.to_owned()),
-                    parts: vec![part],
+                    parts: parts.collect(),
                 }),
             }
         }
         Self {
             contents,
             system_instruction: (!system.is_empty()).then(|| system.join("\n\n")),
-            response_mime_type: None,
+            response_mime_type: matches!(
+                request.response_format,
+                Some(crate::tool::ResponseFormat::JsonObject)
+            )
+            .then(|| "application/json".to_owned()),
             max_output_tokens: request.max_tokens,
             temperature: request.temperature,
             top_p: None,
             seed: None,
-            thinking_budget: None,
+            thinking_budget: request
+                .reasoning_budget_tokens
+                .map(|t| i32::try_from(t).unwrap_or(i32::MAX)),
             disable_automatic_function_calling: true,
             extra: request.extra.clone(),
         }

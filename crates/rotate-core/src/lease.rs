@@ -60,6 +60,10 @@ impl Lease {
         lease
     }
 
+    pub(crate) fn clock(&self) -> &Arc<dyn crate::clock::Clock> {
+        &self.engine.clock
+    }
+
     pub(crate) fn slot(&self) -> &ProviderSlot {
         &self.topology.providers[self.provider]
     }

@@ -46,6 +46,7 @@ mod shared;
 pub mod store;
 pub mod strategy;
 pub mod stream;
+pub mod tool;
 mod topology;
 
 pub use acquire::{AcquireContext, ReportedError};
@@ -61,7 +62,7 @@ pub use error::{
     ProviderError, StoreError,
 };
 pub use generate::GenerateContentRequest;
-pub use message::{ChatMessage, Role};
+pub use message::{ChatMessage, Role, ToolOutput};
 pub use options::{ChatOptions, GenerateOptions};
 pub use report::{
     Counters, HealthReport, KeyHealth, KeyState, ProviderHealth, StoreHealth, UsageSummary,
@@ -70,3 +71,6 @@ pub use response::{ChatResponse, StreamChunk, Usage};
 pub use secret::Secret;
 pub use strategy::Strategy;
 pub use stream::ChatStream;
+pub use tool::{
+    Reasoning, ResponseFormat, ToolCall, ToolCallDelta, ToolChoice, ToolResult, ToolSpec,
+};

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::tool::{ResponseFormat, ToolChoice, ToolSpec};
+
 /// Options of `chat`, `chat_stream` and `chat_sync`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChatOptions {
@@ -18,8 +20,20 @@ pub struct ChatOptions {
     /// The longest the whole call may take, retries and fallback included (for a stream:
     /// until its first chunk); overrides `defaults.call_timeout_seconds`.
     pub timeout: Option<Duration>,
-    /// Extra body fields (`top_p`, `stop`, `response_format`, `tools`, …), merged into the
-    /// provider request as-is after the typed fields.
+    /// Tools the model may call (translated to each vendor's form).
+    pub tools: Vec<ToolSpec>,
+    /// Whether and which tool the model must call.
+    pub tool_choice: Option<ToolChoice>,
+    /// Whether the model may call several tools in one answer.
+    pub parallel_tool_calls: Option<bool>,
+    /// The shape of the answer (free text, a JSON object, JSON matching a schema).
+    pub response_format: Option<ResponseFormat>,
+    /// Reasoning effort (`low`, `medium`, `high`, …) for vendors and models that take one.
+    pub reasoning_effort: Option<String>,
+    /// A thinking budget in tokens for vendors that take one.
+    pub reasoning_budget_tokens: Option<u32>,
+    /// Extra body fields (`top_p`, `stop`, vendor-specific ones), merged into the provider
+    /// request as-is after the typed fields (an extra field wins over a typed one).
     pub extra: Map<String, Value>,
 }
 
@@ -51,6 +65,42 @@ impl ChatOptions {
     /// Sets `timeout`, the deadline of the whole call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds a tool the model may call.
+    pub fn tool(mut self, tool: ToolSpec) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Sets `tool_choice`.
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = Some(choice);
+        self
+    }
+
+    /// Sets `parallel_tool_calls`.
+    pub fn parallel_tool_calls(mut self, parallel: bool) -> Self {
+        self.parallel_tool_calls = Some(parallel);
+        self
+    }
+
+    /// Sets `response_format`.
+    pub fn response_format(mut self, format: ResponseFormat) -> Self {
+        self.response_format = Some(format);
+        self
+    }
+
+    /// Sets `reasoning_effort`.
+    pub fn reasoning_effort(mut self, effort: impl Into<String>) -> Self {
+        self.reasoning_effort = Some(effort.into());
+        self
+    }
+
+    /// Sets `reasoning_budget_tokens`.
+    pub fn reasoning_budget_tokens(mut self, tokens: u32) -> Self {
+        self.reasoning_budget_tokens = Some(tokens);
         self
     }
 

@@ -16,11 +16,13 @@ use std::time::Duration;
 use futures_core::Stream;
 use serde_json::Value;
 
+use crate::content::ContentPart;
 use crate::error::{ErrorKind, ProviderError};
 use crate::generate::GenerateContentRequest;
 pub use crate::message::ChatRequest;
 use crate::response::Usage;
 use crate::secret::Secret;
+use crate::tool::{ToolCall, ToolCallDelta};
 
 /// A boxed, `Send` future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -165,8 +167,14 @@ pub struct ProviderReply {
     pub model: String,
     /// Token usage.
     pub usage: Usage,
-    /// Why generation stopped.
+    /// Why generation stopped (normalised: see `ChatResponse::finish_reason`).
     pub finish_reason: Option<String>,
+    /// The tool calls, in order.
+    pub tool_calls: Vec<ToolCall>,
+    /// Reasoning parts, signatures kept.
+    pub reasoning: Vec<ContentPart>,
+    /// The refusal, when the model refused.
+    pub refusal: Option<String>,
     /// The vendor's body.
     pub raw: Value,
     /// Rate-limit headroom from the headers.
@@ -180,6 +188,12 @@ pub struct ProviderReply {
 pub struct StreamDelta {
     /// Text added.
     pub delta: String,
+    /// Pieces of tool calls.
+    pub tool_calls: Vec<ToolCallDelta>,
+    /// Reasoning text added.
+    pub reasoning: Option<String>,
+    /// A reasoning block's signature.
+    pub reasoning_signature: Option<String>,
     /// Set when generation stopped.
     pub finish_reason: Option<String>,
     /// Set when the vendor reported usage.
@@ -189,7 +203,12 @@ pub struct StreamDelta {
 impl StreamDelta {
     /// True when the event carries something for the caller.
     pub fn has_content(&self) -> bool {
-        !self.delta.is_empty() || self.finish_reason.is_some() || self.usage.is_some()
+        !self.delta.is_empty()
+            || !self.tool_calls.is_empty()
+            || self.reasoning.is_some()
+            || self.reasoning_signature.is_some()
+            || self.finish_reason.is_some()
+            || self.usage.is_some()
     }
 }
 
@@ -220,7 +239,7 @@ impl fmt::Debug for ProviderStreamStart {
 /// impl Provider for Echo {
 ///     fn chat(&self, call: ProviderCall) -> BoxFuture<'static, Result<ProviderReply, ProviderError>> {
 ///         Box::pin(async move {
-///             let last = call.request.messages.last().map(|m| m.content.clone()).unwrap_or_default();
+///             let last = call.request.messages.last().map(|m| m.text()).unwrap_or_default();
 ///             Ok(ProviderReply { content: last, ..ProviderReply::default() })
 ///         })
 ///     }
@@ -248,6 +267,15 @@ pub trait Provider: Send + Sync + 'static {
     fn check_model(&self, model: &str) -> Result<(), ProviderError> {
         let _ = model;
         Ok(())
+    }
+
+    /// Why this adapter cannot carry `request` to its vendor (a part, tool or option the
+    /// vendor has no form for), or `None` when it can. Asked once per plan entry before
+    /// any key is chosen: a refused entry is skipped with the reason in the attempts.
+    /// The default carries everything (a custom adapter sees the whole request).
+    fn cannot_carry(&self, request: &ChatRequest) -> Option<String> {
+        let _ = request;
+        None
     }
 
     /// True when the adapter speaks Gemini's `generateContent` (Google's providers).

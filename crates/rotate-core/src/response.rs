@@ -2,6 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::content::ContentPart;
+use crate::message::{ChatMessage, Role};
+use crate::provider::StreamDelta;
+use crate::tool::{Reasoning, ToolCall, ToolCallDelta};
+
 /// Token usage of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -45,10 +50,33 @@ pub struct ChatResponse {
     pub usage: Usage,
     /// End-to-end latency of the call, retries included, in milliseconds.
     pub latency_ms: f64,
-    /// Why generation stopped (`stop`, `length`, `tool_calls`, `content_filter`, …).
+    /// Why generation stopped, normalised: `stop`, `length`, `tool_calls`,
+    /// `content_filter`, `refusal`, or the vendor's own word.
     pub finish_reason: Option<String>,
+    /// The tool calls the model made, in order.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCall>,
+    /// The reasoning parts (signatures kept), in order.
+    #[serde(default)]
+    pub reasoning: Vec<ContentPart>,
+    /// The model's refusal, when it refused.
+    #[serde(default)]
+    pub refusal: Option<String>,
     /// The vendor's response body.
     pub raw: serde_json::Value,
+}
+
+impl ChatResponse {
+    /// The assistant turn to append to the history: reasoning (signatures kept), then
+    /// the text, then the tool calls.
+    pub fn message(&self) -> ChatMessage {
+        let mut parts = self.reasoning.clone();
+        if !self.content.is_empty() {
+            parts.push(ContentPart::text(self.content.clone()));
+        }
+        parts.extend(self.tool_calls.iter().cloned().map(ContentPart::tool_call));
+        ChatMessage::new(Role::Assistant, parts)
+    }
 }
 
 /// One piece of a streamed answer.
@@ -56,6 +84,15 @@ pub struct ChatResponse {
 pub struct StreamChunk {
     /// Text added by this chunk.
     pub delta: String,
+    /// Pieces of tool calls (by index).
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallDelta>,
+    /// Reasoning text added by this chunk.
+    #[serde(default)]
+    pub reasoning: Option<String>,
+    /// The signature of the reasoning block streamed so far.
+    #[serde(default)]
+    pub reasoning_signature: Option<String>,
     /// Set on the final chunk.
     pub finish_reason: Option<String>,
     /// Set on the final chunk.
@@ -64,4 +101,112 @@ pub struct StreamChunk {
     pub provider: String,
     /// The upstream model id serving the stream.
     pub model: String,
+}
+
+impl StreamChunk {
+    /// The chunk of an upstream event, served by `provider` with `model`.
+    pub fn from_delta(delta: StreamDelta, provider: &str, model: &str) -> Self {
+        Self {
+            delta: delta.delta,
+            tool_calls: delta.tool_calls,
+            reasoning: delta.reasoning,
+            reasoning_signature: delta.reasoning_signature,
+            finish_reason: delta.finish_reason,
+            usage: delta.usage,
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+        }
+    }
+}
+
+/// Folds stream chunks into the [`ChatResponse`] the same call would have returned
+/// without streaming: text appended, tool-call pieces joined by index, reasoning text and
+/// signature gathered into one reasoning part, the last finish reason and usage kept.
+#[derive(Debug, Default)]
+pub struct ResponseCollector {
+    content: String,
+    calls: Vec<ToolCall>,
+    reasoning: Option<Reasoning>,
+    finish_reason: Option<String>,
+    usage: Usage,
+    provider: String,
+    model: String,
+}
+
+impl ResponseCollector {
+    /// Adds one chunk.
+    pub fn push(&mut self, chunk: StreamChunk) {
+        self.content.push_str(&chunk.delta);
+        for piece in chunk.tool_calls {
+            let index = piece.index as usize;
+            if self.calls.len() <= index {
+                self.calls.resize(index + 1, ToolCall::new("", "", ""));
+            }
+            let call = &mut self.calls[index];
+            if let Some(id) = piece.id {
+                call.id = id;
+            }
+            if let Some(name) = piece.name {
+                call.name = name;
+            }
+            call.arguments.push_str(&piece.arguments);
+        }
+        if chunk.reasoning.is_some() || chunk.reasoning_signature.is_some() {
+            let block = self.reasoning.get_or_insert_with(|| Reasoning {
+                text: String::new(),
+                signature: None,
+                redacted: None,
+                provider: chunk.provider.clone(),
+            });
+            if let Some(text) = chunk.reasoning {
+                block.text.push_str(&text);
+            }
+            if let Some(signature) = chunk.reasoning_signature {
+                block
+                    .signature
+                    .get_or_insert_with(String::new)
+                    .push_str(&signature);
+            }
+        }
+        if chunk.finish_reason.is_some() {
+            self.finish_reason = chunk.finish_reason;
+        }
+        if let Some(usage) = chunk.usage {
+            self.usage = usage;
+        }
+        self.provider = chunk.provider;
+        self.model = chunk.model;
+    }
+
+    /// The response, naming `key_id` and taking `latency_ms`.
+    pub fn finish(self, key_id: &str, latency_ms: f64) -> ChatResponse {
+        ChatResponse {
+            content: self.content,
+            provider: self.provider,
+            model: self.model,
+            key_id: key_id.to_owned(),
+            usage: self.usage,
+            latency_ms,
+            finish_reason: self.finish_reason,
+            tool_calls: self.calls,
+            reasoning: self
+                .reasoning
+                .map(ContentPart::reasoning)
+                .into_iter()
+                .collect(),
+            refusal: None,
+            raw: serde_json::Value::Null,
+        }
+    }
+}
+
+impl ChatResponse {
+    /// The response the chunks add up to (see [`ResponseCollector`]).
+    pub fn from_chunks(chunks: impl IntoIterator<Item = StreamChunk>, key_id: &str) -> Self {
+        let mut collector = ResponseCollector::default();
+        for chunk in chunks {
+            collector.push(chunk);
+        }
+        collector.finish(key_id, 0.0)
+    }
 }

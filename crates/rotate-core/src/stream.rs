@@ -6,18 +6,22 @@
 //! early drops the upstream request and frees the key's in-flight slot.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
+use crate::clock::Clock;
 use crate::error::LMRotateError;
 use crate::lease::Lease;
 use crate::provider::{BoxStream, Headroom, ProviderStream};
-use crate::response::{StreamChunk, Usage};
+use crate::response::{ChatResponse, ResponseCollector, StreamChunk, Usage};
 
 /// A stream of [`StreamChunk`]s; `Send + Unpin + 'static`.
 pub struct ChatStream {
     inner: BoxStream<'static, Result<StreamChunk, LMRotateError>>,
+    key_id: String,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl ChatStream {
@@ -27,7 +31,41 @@ impl ChatStream {
     ) -> Self {
         Self {
             inner: Box::pin(stream),
+            key_id: String::new(),
+            clock: None,
         }
+    }
+
+    pub(crate) fn leased(stream: LeasedStream) -> Self {
+        let key_id = stream.key_id().to_owned();
+        let clock = Some(stream.lease.clock().clone());
+        Self {
+            key_id,
+            clock,
+            ..Self::new(stream)
+        }
+    }
+
+    /// The id of the key serving the stream (empty for a stream made with [`new`](Self::new)).
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Reads the whole stream into the [`ChatResponse`] the non-streamed call gives
+    /// (`latency_ms` is the time spent reading, by the engine's clock; `raw` is null). An
+    /// error item, a cut stream included, is returned as the error.
+    pub async fn collect_response(mut self) -> Result<ChatResponse, LMRotateError> {
+        let now = |clock: &Option<Arc<dyn Clock>>| clock.as_ref().map(|c| c.monotonic());
+        let started = now(&self.clock);
+        let mut collector = ResponseCollector::default();
+        while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut self).poll_next(cx)).await {
+            collector.push(chunk?);
+        }
+        let latency = match (started, now(&self.clock)) {
+            (Some(start), Some(end)) => end.saturating_sub(start).as_secs_f64() * 1000.0,
+            _ => 0.0,
+        };
+        Ok(collector.finish(&self.key_id, latency))
     }
 }
 
@@ -86,13 +124,12 @@ impl LeasedStream {
     }
 
     fn chunk(&self, delta: crate::provider::StreamDelta) -> StreamChunk {
-        StreamChunk {
-            delta: delta.delta,
-            finish_reason: delta.finish_reason,
-            usage: delta.usage,
-            provider: self.lease.provider_name().to_string(),
-            model: self.lease.model().to_string(),
-        }
+        StreamChunk::from_delta(delta, self.lease.provider_name(), self.lease.model())
+    }
+
+    /// The id of the key serving the stream.
+    pub(crate) fn key_id(&self) -> &str {
+        self.lease.info().id()
     }
 
     fn finish_ok(&mut self) {

@@ -345,6 +345,30 @@ impl Provider for GoogleAdapter {
         true
     }
 
+    /// Tools, tool calls and results, and JSON-schema answers are not carried to Gemini by
+    /// `chat` yet; text, images (bytes or URL), PDFs, files and audio are.
+    fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String> {
+        use rotate_core::content::PartKind;
+        if !request.tools.is_empty() || request.tool_choice.is_some() {
+            return Some("the Gemini adapter does not carry tools through chat yet".to_owned());
+        }
+        if matches!(
+            request.response_format,
+            Some(rotate_core::tool::ResponseFormat::JsonSchema { .. })
+        ) {
+            return Some(
+                "the Gemini adapter does not carry a JSON schema through chat yet".to_owned(),
+            );
+        }
+        request.messages.iter().enumerate().find_map(|(i, message)| {
+            message
+                .content
+                .iter()
+                .find(|p| matches!(p.kind(), PartKind::ToolCall | PartKind::ToolResult))
+                .map(|p| format!("messages[{i}]: the Gemini adapter does not carry {:?} parts through chat yet", p.kind()))
+        })
+    }
+
     /// The model is one path segment of every Gemini and Vertex URL.
     fn check_model(&self, model: &str) -> Result<(), ProviderError> {
         endpoint::check_model(model)

@@ -56,6 +56,9 @@ pub fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
         raw: value,
         headroom: None,
         upstream_provider: None,
+        tool_calls: Vec::new(),
+        reasoning: Vec::new(),
+        refusal: None,
     })
 }
 
@@ -73,6 +76,7 @@ impl Piece {
             delta: self.text,
             finish_reason: self.finish_reason,
             usage: self.usage,
+            ..StreamDelta::default()
         }
     }
 }

@@ -57,6 +57,9 @@ pub trait WireProtocol: Send + Sync + 'static {
         let _ = model;
         Ok(())
     }
+
+    /// Why this protocol cannot carry `request` (see [`Provider::cannot_carry`]).
+    fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String>;
 }
 
 /// Timeouts of one provider.
@@ -130,6 +133,10 @@ impl<W: WireProtocol> Provider for Adapter<W> {
         self.inner.wire.check_model(model)
     }
 
+    fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String> {
+        self.inner.wire.cannot_carry(request)
+    }
+
     fn chat(&self, call: ProviderCall) -> BoxFuture<'static, Result<ProviderReply, ProviderError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
@@ -150,6 +157,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 .parse_reply(&body)
                 .map_err(|e| scrub(e, call.key.secret()))?;
             reply.headroom = inner.wire.headroom(&parts.headers, now);
+            sign_reasoning(&mut reply, &call.provider);
             Ok(reply)
         })
     }
@@ -214,4 +222,17 @@ pub async fn open_events<P: StreamProtocol>(
         headroom,
         events: Box::pin(EventStream::new(body, protocol, timeouts.stream_idle)),
     })
+}
+
+/// Names `provider` as the producer of the reply's reasoning parts (only it is sent them
+/// back).
+fn sign_reasoning(reply: &mut ProviderReply, provider: &str) {
+    for part in &mut reply.reasoning {
+        if let Some(reasoning) = part.as_reasoning().filter(|r| r.provider.is_empty()) {
+            *part = rotate_core::content::ContentPart::reasoning(rotate_core::tool::Reasoning {
+                provider: provider.to_owned(),
+                ..reasoning.clone()
+            });
+        }
+    }
 }

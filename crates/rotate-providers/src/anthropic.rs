@@ -53,6 +53,10 @@ impl WireProtocol for AnthropicWire {
         response::parse(body)
     }
 
+    fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String> {
+        request::cannot_carry(request)
+    }
+
     fn classify(
         &self,
         status: StatusCode,

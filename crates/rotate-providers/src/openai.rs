@@ -3,6 +3,7 @@
 //! Fireworks, Cerebras, Perplexity, local servers) and, in its deployment form, by
 //! Azure OpenAI.
 
+mod messages;
 mod request;
 mod response;
 mod stream;
@@ -77,6 +78,10 @@ impl WireProtocol for OpenAiWire {
             crate::url::check_segment("deployment", model)?;
         }
         Ok(())
+    }
+
+    fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String> {
+        messages::cannot_carry(request)
     }
 
     fn classify(

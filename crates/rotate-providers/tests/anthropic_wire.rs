@@ -48,6 +48,7 @@ async fn system_goes_on_top_turns_merge_and_max_tokens_defaults() {
         max_tokens: None,
         temperature: Some(0.2),
         extra: Default::default(),
+        ..ChatRequest::default()
     };
     let reply = claude
         .chat(provider_call(
@@ -100,6 +101,7 @@ async fn thinking_blocks_are_not_content_but_count_as_output() {
         max_tokens: None,
         temperature: None,
         extra,
+        ..ChatRequest::default()
     };
     let reply = claude
         .chat(provider_call(

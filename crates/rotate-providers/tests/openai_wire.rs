@@ -48,6 +48,7 @@ fn request() -> ChatRequest {
         max_tokens: Some(64),
         temperature: Some(0.7),
         extra,
+        ..ChatRequest::default()
     }
 }
 

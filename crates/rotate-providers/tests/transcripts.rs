@@ -64,15 +64,23 @@ fn openai_tool_calls_and_refusals() {
     let reply = openai().parse_reply(tools.as_bytes()).unwrap();
     assert_eq!(reply.content, "");
     assert_eq!(reply.finish_reason.as_deref(), Some("tool_calls"));
-    let refusal = r#"{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":null,"refusal":"I can't help with that."}}]}"#;
     assert_eq!(
-        openai()
-            .parse_reply(refusal.as_bytes())
-            .unwrap()
-            .finish_reason
-            .as_deref(),
-        Some("content_filter")
+        reply.tool_calls,
+        [rotate_core::tool::ToolCall::new("c", "f", "{}")]
     );
+    let refusal = r#"{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":null,"refusal":"I can't help with that."}}]}"#;
+    let refused = openai().parse_reply(refusal.as_bytes()).unwrap();
+    assert_eq!(refused.finish_reason.as_deref(), Some("refusal"));
+    assert_eq!(refused.refusal.as_deref(), Some("I can't help with that."));
+    for broken in [
+        r#"{"choices":[{"message":{"role":"assistant","tool_calls":{}}}]}"#,
+        r#"{"choices":[{"message":{"role":"assistant","tool_calls":[{"id":"c","type":"function"}]}}]}"#,
+        r#"{"choices":[{"message":{"role":"assistant","tool_calls":[{"id":"c","function":{"name":"f","arguments":{"a":1}}}]}}]}"#,
+        r#"{"choices":[{"message":{"role":"assistant","content":"x","refusal":7}}]}"#,
+    ] {
+        let error = openai().parse_reply(broken.as_bytes()).unwrap_err();
+        assert_eq!(error.kind, rotate_core::ErrorKind::Decode, "{broken}");
+    }
 }
 
 #[test]

@@ -133,6 +133,7 @@ fn ok_reply(key: &str, model: &str, headroom: Option<Headroom>) -> ProviderReply
         raw: serde_json::json!({"key": key}),
         headroom,
         upstream_provider: None,
+        ..ProviderReply::default()
     }
 }
 
@@ -177,9 +178,9 @@ impl Provider for ScriptedProvider {
                         })
                         .collect();
                     events.push(Ok(StreamDelta {
-                        delta: String::new(),
                         finish_reason: Some("stop".to_owned()),
                         usage: Some(Usage::new(10, 5)),
+                        ..StreamDelta::default()
                     }));
                     events
                 }

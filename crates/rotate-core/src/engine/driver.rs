@@ -10,17 +10,24 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use super::Engine;
-use crate::error::{Attempt, Disposition, LMRotateError, NoAvailableKeyError, ProviderError};
+use crate::error::{
+    Attempt, Disposition, ErrorKind, LMRotateError, NoAvailableKeyError, ProviderError,
+};
 use crate::lease::Lease;
 use crate::outlier::Outliers;
 use crate::provider::{BoxFuture, Provider, ProviderCall};
 use crate::topology::{PlanEntry, Topology};
 
-/// Where a call goes: the model, an optional provider restriction, the retry budget.
+/// Why an adapter cannot carry a call's request (checked before any network call).
+pub(super) type Refusal = Arc<dyn Fn(&dyn Provider) -> Option<String> + Send + Sync>;
+
+/// Where a call goes: the model, an optional provider restriction, the retry budget,
+/// and the check of what each plan entry's adapter can carry.
 pub(super) struct Route<'a> {
     pub(super) model: &'a str,
     pub(super) provider: Option<&'a str>,
     pub(super) max_retries: Option<u32>,
+    pub(super) refusal: Option<Refusal>,
 }
 
 impl<'a> Route<'a> {
@@ -29,7 +36,14 @@ impl<'a> Route<'a> {
             model,
             provider,
             max_retries,
+            refusal: None,
         }
+    }
+
+    /// Skips plan entries whose adapter `refusal` refuses.
+    pub(super) fn checked(mut self, refusal: Refusal) -> Self {
+        self.refusal = Some(refusal);
+        self
     }
 }
 
@@ -63,9 +77,7 @@ impl Engine {
     /// transient faults, least bad first.
     pub(super) async fn drive<T, F, Fut>(
         &self,
-        model: &str,
-        provider: Option<&str>,
-        max_retries: Option<u32>,
+        route: &Route<'_>,
         mut attempt: F,
     ) -> Result<T, LMRotateError>
     where
@@ -73,17 +85,36 @@ impl Engine {
         Fut: Future<Output = Attempted<T>>,
     {
         self.ensure_open()?;
+        let (model, max_retries) = (route.model, route.max_retries);
         let topology = self.inner.topology.load_full();
-        let plan = topology.plan(model, provider)?;
+        let plan = topology.plan(model, route.provider)?;
         let mut attempts: Vec<Attempt> = Vec::new();
         let mut tried: Vec<(usize, usize)> = Vec::new();
         let mut soonest: Option<u64> = None;
         let mut tried_here: Vec<usize> = Vec::new();
         // the budget each entry had left when its eligible keys ran out
         let mut left: Vec<u32> = Vec::new();
+        let mut refused = 0;
         for (i, entry) in plan.iter().enumerate() {
             let slot = &topology.providers[entry.provider];
             let budget = max_retries.unwrap_or(slot.max_retries).saturating_add(1);
+            if let Some(reason) = route
+                .refusal
+                .as_ref()
+                .and_then(|r| r(slot.adapter.as_ref()))
+            {
+                tracing::debug!(provider = %slot.name, %reason, "plan entry skipped: it cannot carry the request");
+                attempts.push(Attempt {
+                    provider: slot.name.to_string(),
+                    key_id: String::new(),
+                    model: entry.upstream.to_string(),
+                    error: ProviderError::new(ErrorKind::Configuration, reason)
+                        .for_key(&slot.name, ""),
+                });
+                refused += 1;
+                left.push(0);
+                continue;
+            }
             let more_entries = i + 1 < plan.len();
             let mut spent = 0;
             tried_in(&tried, entry.provider, &mut tried_here);
@@ -141,6 +172,11 @@ impl Engine {
                     Step::Stop(error) => return Err(error),
                     Step::Failed { counted } => left -= u32::from(counted),
                 }
+            }
+        }
+        if refused == plan.len() && refused == 1 {
+            if let Some(only) = attempts.pop() {
+                return Err(LMRotateError::Provider(only.error));
             }
         }
         if attempts.is_empty() {

@@ -77,6 +77,9 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
             .map(finish_reason),
         upstream_provider: None,
         headroom: None,
+        tool_calls: Vec::new(),
+        reasoning: Vec::new(),
+        refusal: None,
         raw,
     })
 }

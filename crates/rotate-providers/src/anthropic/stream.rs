@@ -89,9 +89,9 @@ impl StreamProtocol for AnthropicStream {
                 let mut totals = self.input.take().unwrap_or_else(|| serde_json::json!({}));
                 totals["output_tokens"] = Value::from(self.output_tokens);
                 out.push_back(StreamDelta {
-                    delta: String::new(),
                     finish_reason: self.stop_reason.take(),
                     usage: Some(usage(Some(&totals))?),
+                    ..StreamDelta::default()
                 });
             }
             "error" => {

@@ -8,6 +8,7 @@ use rotate_core::provider::ProviderCall;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::json;
 
+use super::messages::{self, Messages};
 use super::OpenAiWire;
 use crate::errors::malformed;
 use crate::request::{base_url, json_request, secret_header};
@@ -40,7 +41,33 @@ impl Serialize for Body<'_> {
             map.serialize_entry("model", &*self.call.model)?;
         }
         if free("messages") {
-            map.serialize_entry("messages", &request.messages)?;
+            map.serialize_entry("messages", &Messages(&request.messages))?;
+        }
+        if !request.tools.is_empty() && free("tools") {
+            map.serialize_entry("tools", &messages::tools(&request.tools))?;
+        }
+        if let Some(choice) = request.tool_choice.as_ref().filter(|_| free("tool_choice")) {
+            map.serialize_entry("tool_choice", &messages::tool_choice(choice))?;
+        }
+        if let Some(parallel) = request
+            .parallel_tool_calls
+            .filter(|_| free("parallel_tool_calls") && !request.tools.is_empty())
+        {
+            map.serialize_entry("parallel_tool_calls", &parallel)?;
+        }
+        if let Some(format) = request
+            .response_format
+            .as_ref()
+            .filter(|_| free("response_format"))
+        {
+            map.serialize_entry("response_format", &messages::response_format(format))?;
+        }
+        if let Some(effort) = request
+            .reasoning_effort
+            .as_ref()
+            .filter(|_| free("reasoning_effort"))
+        {
+            map.serialize_entry("reasoning_effort", effort)?;
         }
         if let Some(max_tokens) = request.max_tokens.filter(|_| free(self.token_field)) {
             map.serialize_entry(self.token_field, &max_tokens)?;

@@ -3,9 +3,11 @@
 //! content filter, bare gateway messages).
 
 use http::{HeaderMap, StatusCode};
+use rotate_core::content::ContentPart;
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::provider::ProviderReply;
 use rotate_core::response::Usage;
+use rotate_core::tool::{Reasoning, ToolCall};
 use serde_json::Value;
 
 use crate::errors::{malformed, shorten, status_error};
@@ -50,6 +52,35 @@ fn content_text(content: Option<&Value>) -> Result<String, ProviderError> {
     }
 }
 
+/// The `tool_calls` of a message: each `{id, type: function, function: {name,
+/// arguments}}` with string fields; any other shape is a `Decode` error.
+fn tool_calls(calls: Option<&Value>) -> Result<Vec<ToolCall>, ProviderError> {
+    let calls = match calls {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(calls)) => calls,
+        Some(_) => return Err(malformed("response", "`tool_calls` is not a list")),
+    };
+    calls
+        .iter()
+        .map(|call| {
+            let function = object(call.get("function"), "tool_calls[].function", "response")?
+                .ok_or_else(|| malformed("response", "a tool call has no `function`"))?;
+            let field = |v: &Value, name: &str| -> Result<String, ProviderError> {
+                text(v, name, "response")?
+                    .map(str::to_owned)
+                    .ok_or_else(|| malformed("response", format!("a tool call has no `{name}`")))
+            };
+            Ok(ToolCall {
+                id: field(call, "id")?,
+                name: field(function, "name")?,
+                arguments: text(function, "arguments", "response")?
+                    .unwrap_or("")
+                    .to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// Parses a non-streamed answer.
 pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
     let raw: Value = serde_json::from_slice(body).map_err(|e| malformed("JSON response", e))?;
@@ -68,9 +99,22 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
     let message = object(choice.get("message"), "choices[0].message", "response")?
         .ok_or_else(|| malformed("response", "no `choices[0].message`"))?;
     let content = content_text(message.get("content"))?;
-    let refused = message.get("refusal").is_some_and(|r| !r.is_null());
-    let finish_reason = if refused {
-        Some("content_filter".to_owned())
+    let refusal = text(message, "refusal", "response")?.map(str::to_owned);
+    let tool_calls = tool_calls(message.get("tool_calls"))?;
+    let reasoning = text(message, "reasoning_content", "response")?
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            ContentPart::reasoning(Reasoning {
+                text: t.to_owned(),
+                signature: None,
+                redacted: None,
+                provider: String::new(),
+            })
+        })
+        .into_iter()
+        .collect();
+    let finish_reason = if refusal.is_some() {
+        Some("refusal".to_owned())
     } else {
         choice
             .get("finish_reason")
@@ -79,6 +123,9 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
     };
     Ok(ProviderReply {
         content,
+        tool_calls,
+        reasoning,
+        refusal,
         model: raw
             .get("model")
             .and_then(Value::as_str)

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use rotate_core::error::ProviderError;
 use rotate_core::provider::StreamDelta;
 use rotate_core::response::Usage;
+use rotate_core::tool::ToolCallDelta;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -40,6 +41,27 @@ struct Choice<'a> {
 struct Delta<'a> {
     #[serde(default, borrow)]
     content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<CallPiece>>,
+}
+
+#[derive(Deserialize)]
+struct CallPiece {
+    index: u32,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionPiece>,
+}
+
+#[derive(Deserialize)]
+struct FunctionPiece {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
 }
 
 /// The OpenAI stream grammar.
@@ -63,9 +85,9 @@ impl StreamProtocol for OpenAiStream {
         if data.starts_with("[DONE]") {
             self.done = true;
             out.push_back(StreamDelta {
-                delta: String::new(),
                 finish_reason: self.finish_reason.take(),
                 usage: self.usage.take(),
+                ..StreamDelta::default()
             });
             return Ok(());
         }
@@ -86,15 +108,35 @@ impl StreamProtocol for OpenAiStream {
             self.usage = Some(usage(usage_value.as_ref())?);
         }
         if let Some(choice) = chunk.choices.into_iter().next() {
-            if let Some(text) = choice
-                .delta
-                .and_then(|d| d.content)
-                .filter(|t| !t.is_empty())
-            {
-                out.push_back(StreamDelta {
-                    delta: text.into_owned(),
+            if let Some(delta) = choice.delta {
+                let event = StreamDelta {
+                    delta: delta.content.map(Cow::into_owned).unwrap_or_default(),
+                    reasoning: delta
+                        .reasoning_content
+                        .filter(|t| !t.is_empty())
+                        .map(Cow::into_owned),
+                    tool_calls: delta
+                        .tool_calls
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|piece| {
+                            let function = piece.function.unwrap_or(FunctionPiece {
+                                name: None,
+                                arguments: None,
+                            });
+                            ToolCallDelta {
+                                index: piece.index,
+                                id: piece.id,
+                                name: function.name,
+                                arguments: function.arguments.unwrap_or_default(),
+                            }
+                        })
+                        .collect(),
                     ..StreamDelta::default()
-                });
+                };
+                if event.has_content() {
+                    out.push_back(event);
+                }
             }
             if let Some(reason) = choice.finish_reason {
                 self.finish_reason = Some(reason.into_owned());

@@ -30,8 +30,30 @@ struct Choice<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'static str,
-    content: &'a str,
-    refusal: Option<()>,
+    /// `null` when the model only called tools.
+    content: Option<&'a str>,
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<CallBlock<'a>>,
+}
+
+/// One tool call, as `{id, type: function, function: {name, arguments}}`.
+#[derive(Serialize)]
+struct CallBlock<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    function: FunctionBlock<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionBlock<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
 }
 
 impl<'a> Completion<'a> {
@@ -46,8 +68,22 @@ impl<'a> Completion<'a> {
                 index: 0,
                 message: Message {
                     role: "assistant",
-                    content: &answer.content,
-                    refusal: None,
+                    content: (!answer.content.is_empty() || answer.tool_calls.is_empty())
+                        .then_some(answer.content.as_str()),
+                    refusal: answer.refusal.as_deref(),
+                    tool_calls: answer
+                        .tool_calls
+                        .iter()
+                        .map(|call| CallBlock {
+                            index: None,
+                            id: Some(&call.id),
+                            kind: Some("function"),
+                            function: FunctionBlock {
+                                name: Some(&call.name),
+                                arguments: &call.arguments,
+                            },
+                        })
+                        .collect(),
                 },
                 logprobs: None,
                 finish_reason: finish_reason(answer.finish_reason.as_deref())
@@ -84,6 +120,8 @@ struct Delta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'static str>,
     content: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<CallBlock<'a>>,
 }
 
 impl<'a> Chunk<'a> {
@@ -99,6 +137,19 @@ impl<'a> Chunk<'a> {
                 delta: Delta {
                     role: first.then_some("assistant"),
                     content: &chunk.delta,
+                    tool_calls: chunk
+                        .tool_calls
+                        .iter()
+                        .map(|piece| CallBlock {
+                            index: Some(piece.index),
+                            id: piece.id.as_deref(),
+                            kind: piece.id.as_ref().map(|_| "function"),
+                            function: FunctionBlock {
+                                name: piece.name.as_deref(),
+                                arguments: &piece.arguments,
+                            },
+                        })
+                        .collect(),
                 },
                 logprobs: None,
                 finish_reason: finish_reason(chunk.finish_reason.as_deref()),
@@ -162,6 +213,7 @@ fn finish_reason(reason: Option<&str>) -> Option<Cow<'static, str>> {
         "stop" | "end_turn" | "STOP" | "stop_sequence" => "stop",
         "length" | "max_tokens" | "MAX_TOKENS" => "length",
         "tool_calls" | "tool_use" => "tool_calls",
+        "refusal" => "stop",
         "content_filter" | "SAFETY" | "PROHIBITED_CONTENT" | "BLOCKLIST" | "SPII"
         | "RECITATION" => "content_filter",
         other => return Some(Cow::Owned(other.to_ascii_lowercase())),
@@ -193,6 +245,9 @@ mod tests {
             },
             latency_ms: 1.0,
             finish_reason: Some("MAX_TOKENS".into()),
+            tool_calls: Vec::new(),
+            reasoning: Vec::new(),
+            refusal: None,
             raw: Value::Null,
         };
         assert_eq!(
@@ -210,9 +265,60 @@ mod tests {
     }
 
     #[test]
+    fn tool_calls_go_out_in_openai_form() {
+        let answer = ChatResponse {
+            content: String::new(),
+            provider: "anthropic".into(),
+            model: "claude".into(),
+            key_id: "k1".into(),
+            usage: Usage::default(),
+            latency_ms: 1.0,
+            finish_reason: Some("tool_use".into()),
+            tool_calls: vec![llm_rotate::ToolCall::new(
+                "toolu_1",
+                "weather",
+                r#"{"city":"Paris"}"#,
+            )],
+            reasoning: Vec::new(),
+            refusal: None,
+            raw: Value::Null,
+        };
+        let value = to_value(&Completion::of(&answer, "c", 1));
+        assert_eq!(
+            value["choices"][0]["message"],
+            json!({"role": "assistant", "content": null, "refusal": null, "tool_calls": [
+                {"id": "toolu_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}
+            ]})
+        );
+        assert_eq!(value["choices"][0]["finish_reason"], "tool_calls");
+        let piece = StreamChunk {
+            delta: String::new(),
+            tool_calls: vec![llm_rotate::ToolCallDelta {
+                index: 0,
+                id: None,
+                name: None,
+                arguments: "{\"ci".into(),
+            }],
+            reasoning: None,
+            reasoning_signature: None,
+            finish_reason: None,
+            usage: None,
+            provider: "openai".into(),
+            model: "m".into(),
+        };
+        assert_eq!(
+            to_value(&Chunk::delta(&piece, "c", 1, false))["choices"][0]["delta"],
+            json!({"content": "", "tool_calls": [{"index": 0, "function": {"arguments": "{\"ci"}}]})
+        );
+    }
+
+    #[test]
     fn chunks_name_the_role_once_and_close_with_usage() {
         let chunk = StreamChunk {
             delta: "Hi".into(),
+            tool_calls: Vec::new(),
+            reasoning: None,
+            reasoning_signature: None,
             finish_reason: None,
             usage: None,
             provider: "anthropic".into(),

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::fmt;
 
 use http::StatusCode;
-use llm_rotate::{ChatMessage, ChatOptions, Role};
+use llm_rotate::{ChatMessage, ChatOptions, ContentPart, Role, ToolCall};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -242,11 +242,18 @@ struct Message<'a> {
     role: Cow<'a, str>,
     #[serde(default)]
     content: Option<Value>,
+    #[serde(default)]
+    tool_calls: Option<Value>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
 }
 
 impl Message<'_> {
     fn into_chat(self, index: usize) -> Result<ChatMessage, ApiError> {
-        let content = text_of(self.content, index)?;
+        let mut parts = parts_of(self.content, index)?;
+        if let Some(calls) = self.tool_calls.filter(|c| !c.is_null()) {
+            parts.extend(tool_calls_of(calls, index)?);
+        }
         let role = match self.role.as_ref() {
             "system" | "developer" => Role::System,
             "user" => Role::User,
@@ -258,38 +265,87 @@ impl Message<'_> {
                 )))
             }
         };
-        Ok(ChatMessage { role, content })
+        if role == Role::Tool {
+            let call_id = self.tool_call_id.ok_or_else(|| {
+                field_error(
+                    &format!("messages[{index}].tool_call_id"),
+                    "the id of the tool call answered",
+                )
+            })?;
+            return Ok(ChatMessage::new(
+                Role::Tool,
+                vec![ContentPart::tool_result(call_id, parts, false)],
+            ));
+        }
+        Ok(ChatMessage::new(role, parts))
     }
 }
 
-/// The text of a message's content: a string, or text parts joined.
-fn text_of(content: Option<Value>, index: usize) -> Result<String, ApiError> {
+/// The parts of a message's content: a string, or text and `image_url` parts.
+fn parts_of(content: Option<Value>, index: usize) -> Result<Vec<ContentPart>, ApiError> {
     match content {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(text)) => Ok(text),
-        Some(Value::Array(parts)) => {
-            let mut text = String::new();
-            for part in parts {
-                match (
-                    part.get("type").and_then(Value::as_str),
-                    part.get("text").and_then(Value::as_str),
-                ) {
-                    (Some("text"), Some(t)) => text.push_str(t),
-                    (kind, _) => {
-                        return Err(ApiError::bad_request(format!(
-                            "messages[{index}].content: parts of type `{}` are not supported on this route; send images and PDFs through :generateContent",
-                            kind.unwrap_or("?")
-                        )))
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(text)) => Ok(vec![ContentPart::text(text)]),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|part| {
+                let kind = part.get("type").and_then(Value::as_str);
+                match kind {
+                    Some("text") => part
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .map(ContentPart::text)
+                        .ok_or_else(|| field_error(&format!("messages[{index}].content[].text"), "a string")),
+                    Some("image_url") => {
+                        let image = part.get("image_url");
+                        let url = image
+                            .and_then(|i| i.get("url"))
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| field_error(&format!("messages[{index}].content[].image_url.url"), "a URL"))?;
+                        Ok(match image.and_then(|i| i.get("detail")).and_then(Value::as_str) {
+                            Some(detail) => ContentPart::image_url_with_detail(url, detail),
+                            None => ContentPart::image_url(url),
+                        })
                     }
+                    other => Err(ApiError::bad_request(format!(
+                        "messages[{index}].content: parts of type `{}` are not supported on this route yet",
+                        other.unwrap_or("?")
+                    ))),
                 }
-            }
-            Ok(text)
-        }
+            })
+            .collect(),
         Some(_) => Err(field_error(
             &format!("messages[{index}].content"),
-            "a string or an array of text parts",
+            "a string or an array of parts",
         )),
     }
+}
+
+/// An assistant message's `tool_calls`, as tool-call parts.
+fn tool_calls_of(calls: Value, index: usize) -> Result<Vec<ContentPart>, ApiError> {
+    let path = format!("messages[{index}].tool_calls");
+    let Value::Array(calls) = calls else {
+        return Err(field_error(&path, "a list of tool calls"));
+    };
+    calls
+        .iter()
+        .map(|call| {
+            let text = |v: Option<&Value>, what: &str| {
+                v.and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| field_error(&format!("{path}[].{what}"), "a string"))
+            };
+            let function = call.get("function");
+            Ok(ContentPart::tool_call(ToolCall::new(
+                text(call.get("id"), "id")?,
+                text(function.and_then(|f| f.get("name")), "function.name")?,
+                text(
+                    function.and_then(|f| f.get("arguments")),
+                    "function.arguments",
+                )?,
+            )))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -319,7 +375,10 @@ mod tests {
             (br#"{"model": "m", "messages": [{"content": "x"}]}"#, "messages[0]"),
             (br#"{"model": "m", "messages": [{"role": "wizard", "content": "x"}]}"#, "unknown role"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": 5}]}"#, "content"),
-            (br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}"#, "image_url"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]}]}"#, "input_audio"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}"#, "image_url.url"),
+            (br#"{"model": "m", "messages": [{"role": "tool", "content": "x"}]}"#, "tool_call_id"),
+            (br#"{"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "c"}]}]}"#, "function.name"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}"#, "`stream`"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}"#, "max_tokens"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}"#, "n: 1"),
