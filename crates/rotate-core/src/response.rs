@@ -210,3 +210,79 @@ impl ChatResponse {
         collector.finish(key_id, 0.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn chunk() -> StreamChunk {
+        StreamChunk {
+            delta: String::new(),
+            tool_calls: Vec::new(),
+            reasoning: None,
+            reasoning_signature: None,
+            finish_reason: None,
+            usage: None,
+            provider: "p".into(),
+            model: "m".into(),
+        }
+    }
+
+    /// `text` cut at `cuts` (char positions, any order, repeats allowed).
+    fn split(text: &str, cuts: &[usize]) -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut at: Vec<usize> = cuts.iter().map(|c| c % (chars.len() + 1)).collect();
+        at.push(0);
+        at.push(chars.len());
+        at.sort_unstable();
+        at.dedup();
+        at.windows(2)
+            .map(|w| chars[w[0]..w[1]].iter().collect())
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn split_arguments_and_reasoning_reassemble(
+            args in proptest::collection::vec("[ -~é]{0,40}", 1..4),
+            thinking in "[ -~]{0,60}",
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+        ) {
+            let calls: Vec<ToolCall> = args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| ToolCall::new(format!("call_{i}"), "f", a.clone()))
+                .collect();
+            let mut chunks = Vec::new();
+            for piece in split(&thinking, &cuts) {
+                chunks.push(StreamChunk { reasoning: Some(piece), ..chunk() });
+            }
+            chunks.push(StreamChunk { reasoning_signature: Some("sig".into()), ..chunk() });
+            for (i, call) in calls.iter().enumerate() {
+                chunks.push(StreamChunk {
+                    tool_calls: vec![ToolCallDelta { index: i as u32, id: Some(call.id.clone()), name: Some(call.name.clone()), arguments: String::new() }],
+                    ..chunk()
+                });
+                for piece in split(&call.arguments, &cuts) {
+                    chunks.push(StreamChunk {
+                        tool_calls: vec![ToolCallDelta { index: i as u32, arguments: piece, ..ToolCallDelta::default() }],
+                        ..chunk()
+                    });
+                }
+            }
+            chunks.push(StreamChunk { finish_reason: Some("tool_calls".into()), ..chunk() });
+            let response = ChatResponse::from_chunks(chunks, "k");
+            prop_assert_eq!(&response.tool_calls, &calls);
+            prop_assert_eq!(response.finish_reason.as_deref(), Some("tool_calls"));
+            let reasoning = response.reasoning[0].as_reasoning().unwrap();
+            prop_assert_eq!(&reasoning.text, &thinking);
+            prop_assert_eq!(reasoning.signature.as_deref(), Some("sig"));
+            // the history turn: reasoning first, then the calls
+            let turn = response.message();
+            prop_assert_eq!(turn.content[0].kind(), crate::content::PartKind::Reasoning);
+            prop_assert_eq!(turn.tool_calls().count(), calls.len());
+        }
+    }
+}

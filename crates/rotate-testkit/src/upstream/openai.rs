@@ -103,6 +103,9 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     let prompt = x.prompt_tokens();
     let completion = completion_tokens(&text);
     let streamed_count = behavior.streamed_count();
+    if let Behavior::ToolCalls(calls) = &behavior {
+        return tool_calls(x, calls, &id, &model, created, &headers);
+    }
     match behavior {
         Behavior::Ok | Behavior::Reply(_) | Behavior::HeadroomExhausted(_) => {}
         Behavior::MalformedJson if !x.stream => {
@@ -183,4 +186,56 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     }
     events.push("data: [DONE]\n\n".to_owned());
     sse(events, Ending::Clean, &headers)
+}
+
+/// An answer that calls `calls`: one message with `tool_calls`, or a stream whose pieces
+/// name each call first and then send its arguments in three parts.
+fn tool_calls(
+    x: &Exchange<'_>,
+    calls: &[rotate_core::tool::ToolCall],
+    id: &str,
+    model: &str,
+    created: u64,
+    headers: &[(&'static str, String)],
+) -> Response<ReplyBody> {
+    let prompt = x.prompt_tokens();
+    if !x.stream {
+        let listed: Vec<Value> = calls
+            .iter()
+            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+            .collect();
+        let body = json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": listed, "refusal": null, "annotations": []}, "logprobs": null, "finish_reason": "tool_calls"}],
+            "usage": usage(prompt, 12),
+            "service_tier": "default", "system_fingerprint": "fp_testkit"
+        });
+        return json(StatusCode::OK, &body, headers);
+    }
+    let mut events = vec![chunk(
+        id,
+        model,
+        created,
+        json!([{"index": 0, "delta": {"role": "assistant", "content": null, "refusal": null}, "logprobs": null, "finish_reason": null}]),
+        Value::Null,
+    )];
+    for (index, call) in calls.iter().enumerate() {
+        events.push(chunk(id, model, created, json!([{"index": 0, "delta": {"tool_calls": [{"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}]}, "logprobs": null, "finish_reason": null}]), Value::Null));
+        let text: Vec<char> = call.arguments.chars().collect();
+        let third = text.len().div_ceil(3).max(1);
+        for piece in text.chunks(third) {
+            let piece: String = piece.iter().collect();
+            events.push(chunk(id, model, created, json!([{"index": 0, "delta": {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, "logprobs": null, "finish_reason": null}]), Value::Null));
+        }
+    }
+    events.push(chunk(
+        id,
+        model,
+        created,
+        json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": "tool_calls"}]),
+        Value::Null,
+    ));
+    events.push(chunk(id, model, created, json!([]), usage(prompt, 12)));
+    events.push("data: [DONE]\n\n".to_owned());
+    sse(events, Ending::Clean, headers)
 }

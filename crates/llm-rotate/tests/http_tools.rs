@@ -1,0 +1,187 @@
+//! Conversations beyond text against the fake upstream: a two-turn tool loop on the
+//! OpenAI protocol (the exact bodies sent, tool calls back, streamed and not), images in
+//! OpenAI's part form, requests no vendor could take refused before any call, and a
+//! plan entry whose vendor cannot carry the conversation skipped with the reason.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use llm_rotate::{
+    ChatMessage, ChatOptions, ContentPart, ErrorKind, LMRotate, LMRotateConfig, LMRotateError,
+    Role, ToolCall, ToolChoice, ToolSpec,
+};
+use rotate_testkit::{Api, Behavior, FakeUpstream};
+use serde_json::json;
+
+fn client(upstream: &FakeUpstream, keys: &[(&str, &str)]) -> LMRotate {
+    let mut config = upstream.config(keys, json!({"max_retries": 0}));
+    config["fallback_chains"] = json!({"agent": [
+        {"provider": "openai", "upstream": "gpt-4o"},
+        {"provider": "anthropic", "upstream": "claude-sonnet-4-5"}
+    ]});
+    LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap()
+}
+
+fn weather() -> ToolSpec {
+    ToolSpec::new(
+        "weather",
+        json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+    )
+    .description("Current weather in a city")
+}
+
+fn options() -> ChatOptions {
+    ChatOptions::default()
+        .tool(weather())
+        .tool_choice(ToolChoice::Auto)
+        .parallel_tool_calls(false)
+}
+
+#[tokio::test]
+async fn a_two_turn_tool_loop_on_the_openai_protocol() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(&upstream, &[("oa", "openai")]);
+    let call = ToolCall::new("call_1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("sk-test-oa", [Behavior::ToolCalls(vec![call.clone()])]);
+    let mut history = vec![ChatMessage::user("Weather in Paris?")];
+    let first = client.chat("gpt-4o", &history, options()).await.unwrap();
+    assert_eq!(first.tool_calls, [call.clone()]);
+    assert_eq!(first.finish_reason.as_deref(), Some("tool_calls"));
+    assert_eq!(first.content, "");
+    let sent = &upstream.requests()[0].body;
+    assert_eq!(
+        sent["tools"],
+        json!([{"type": "function", "function": {"name": "weather", "description": "Current weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}])
+    );
+    assert_eq!(sent["tool_choice"], "auto");
+    assert_eq!(sent["parallel_tool_calls"], false);
+
+    history.push(first.message());
+    for call in &first.tool_calls {
+        history.push(ChatMessage::tool_result(&call.id, "18 C and sunny"));
+    }
+    let second = client.chat("gpt-4o", &history, options()).await.unwrap();
+    assert_eq!(second.content, "ok from sk-test-oa");
+    assert_eq!(
+        upstream.requests()[1].body["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}
+            ]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "18 C and sunny"}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn streamed_tool_calls_collect_to_the_non_streamed_answer() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(&upstream, &[("oa", "openai")]);
+    let calls = vec![
+        ToolCall::new("call_a", "weather", r#"{"city":"Paris","unit":"celsius"}"#),
+        ToolCall::new("call_b", "weather", r#"{"city":"Lyon"}"#),
+    ];
+    upstream.script(
+        "sk-test-oa",
+        [
+            Behavior::ToolCalls(calls.clone()),
+            Behavior::ToolCalls(calls.clone()),
+        ],
+    );
+    let hi = [ChatMessage::user("Paris and Lyon?")];
+    let whole = client.chat("gpt-4o", &hi, options()).await.unwrap();
+    let stream = client.chat_stream("gpt-4o", &hi, options()).await.unwrap();
+    assert_eq!(stream.key_id(), "oa");
+    let collected = stream.collect_response().await.unwrap();
+    assert_eq!(collected.tool_calls, calls);
+    assert_eq!(collected.tool_calls, whole.tool_calls);
+    assert_eq!(collected.finish_reason, whole.finish_reason);
+    assert_eq!(collected.message(), whole.message());
+    assert_eq!(collected.key_id, "oa");
+}
+
+#[tokio::test]
+async fn images_go_to_openai_as_parts() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(&upstream, &[("oa", "openai")]);
+    let message = ChatMessage::new(
+        Role::User,
+        vec![
+            ContentPart::text("What is in these?"),
+            ContentPart::image_url_with_detail("https://example.com/cat.png", "low"),
+            ContentPart::image_bytes(b"\x89PNG\r\n\x1a\n".to_vec(), None),
+        ],
+    );
+    client
+        .chat("gpt-4o", &[message], ChatOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        upstream.requests()[0].body["messages"][0]["content"],
+        json!([
+            {"type": "text", "text": "What is in these?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn what_no_vendor_could_take_fails_before_any_call() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(&upstream, &[("oa", "openai")]);
+    let orphan = [
+        ChatMessage::user("hi"),
+        ChatMessage::tool_result("call_404", "result"),
+    ];
+    let bad_url = [ChatMessage::new(
+        Role::User,
+        vec![ContentPart::image_url("file:///etc/passwd")],
+    )];
+    for (messages, needle) in [(&orphan[..], "call_404"), (&bad_url[..], "file:///")] {
+        let error = client
+            .chat("gpt-4o", messages, ChatOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error}");
+        assert!(error.to_string().contains(needle), "{error}");
+    }
+    assert!(upstream.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_vendor_that_cannot_carry_the_conversation_is_skipped_with_the_reason() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(&upstream, &[("oa", "openai"), ("an", "anthropic")]);
+    // audio pinned to Anthropic: refused before any network call
+    let audio = [ChatMessage::new(
+        Role::User,
+        vec![ContentPart::audio(vec![0, 1, 2], "wav")],
+    )];
+    let error = client
+        .chat(
+            "claude-sonnet-4-5",
+            &audio,
+            ChatOptions::default().provider("anthropic"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Configuration, "{error}");
+    assert!(error.to_string().contains("Audio"), "{error}");
+    assert!(upstream.requests().is_empty());
+
+    // in a chain: OpenAI fails, the Anthropic entry is skipped and says why
+    upstream.script("sk-test-oa", [Behavior::ServerError(500)]);
+    let error = client
+        .chat("agent", &[ChatMessage::user("hi")], options())
+        .await
+        .unwrap_err();
+    let LMRotateError::Exhausted { attempts } = error else {
+        panic!("{error}")
+    };
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[1].provider, "anthropic");
+    assert_eq!(attempts[1].error.kind, ErrorKind::Configuration);
+    assert!(attempts[1].error.message.contains("tools"));
+    assert!(upstream.requests().iter().all(|r| r.api == Api::OpenAi));
+}
