@@ -43,7 +43,7 @@ async fn a_two_turn_tool_loop_on_the_openai_protocol() {
     upstream.script("sk-test-oa", [Behavior::ToolCalls(vec![call.clone()])]);
     let mut history = vec![ChatMessage::user("Weather in Paris?")];
     let first = client.chat("gpt-4o", &history, options()).await.unwrap();
-    assert_eq!(first.tool_calls, [call.clone()]);
+    assert_eq!(first.tool_calls, std::slice::from_ref(&call));
     assert_eq!(first.finish_reason.as_deref(), Some("tool_calls"));
     assert_eq!(first.content, "");
     let sent = &upstream.requests()[0].body;
