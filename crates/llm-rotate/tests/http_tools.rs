@@ -167,13 +167,13 @@ async fn a_vendor_that_cannot_carry_the_conversation_is_skipped_with_the_reason(
         .await
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Configuration, "{error}");
-    assert!(error.to_string().contains("Audio"), "{error}");
+    assert!(error.to_string().contains("no audio"), "{error}");
     assert!(upstream.requests().is_empty());
 
-    // in a chain: OpenAI fails, the Anthropic entry is skipped and says why
+    // in a chain: OpenAI (which takes audio) fails, the Anthropic entry is skipped and says why
     upstream.script("sk-test-oa", [Behavior::ServerError(500)]);
     let error = client
-        .chat("agent", &[ChatMessage::user("hi")], options())
+        .chat("agent", &audio, ChatOptions::default())
         .await
         .unwrap_err();
     let LMRotateError::Exhausted { attempts } = error else {
@@ -182,6 +182,150 @@ async fn a_vendor_that_cannot_carry_the_conversation_is_skipped_with_the_reason(
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[1].provider, "anthropic");
     assert_eq!(attempts[1].error.kind, ErrorKind::Configuration);
-    assert!(attempts[1].error.message.contains("tools"));
+    assert!(attempts[1].error.message.contains("audio"));
     assert!(upstream.requests().iter().all(|r| r.api == Api::OpenAi));
+}
+
+#[tokio::test]
+async fn a_tool_loop_with_thinking_on_the_anthropic_protocol() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(&upstream, &[("an", "anthropic")]);
+    let call = ToolCall::new("toolu_1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script(
+        "sk-test-an",
+        [
+            Behavior::ToolCalls(vec![call.clone()]),
+            Behavior::ToolCalls(vec![call.clone()]),
+        ],
+    );
+    let opts = options().reasoning_budget_tokens(1024);
+    let mut history = vec![ChatMessage::user("Weather in Paris?")];
+    let first = client
+        .chat("claude-sonnet-4-5", &history, opts.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.tool_calls, std::slice::from_ref(&call));
+    assert_eq!(first.finish_reason.as_deref(), Some("tool_calls"));
+    let thought = first.reasoning[0].as_reasoning().unwrap();
+    assert_eq!(thought.signature.as_deref(), Some("sig_testkit_tools"));
+    assert_eq!(thought.provider, "anthropic");
+    let sent = &upstream.requests()[0].body;
+    assert_eq!(
+        sent["tools"],
+        json!([{"name": "weather", "description": "Current weather in a city",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}])
+    );
+    assert_eq!(
+        sent["tool_choice"],
+        json!({"type": "auto", "disable_parallel_tool_use": true})
+    );
+    assert_eq!(
+        sent["thinking"],
+        json!({"type": "enabled", "budget_tokens": 1024})
+    );
+
+    // the streamed answer collects to the same turn
+    let streamed = client
+        .chat_stream("claude-sonnet-4-5", &history, opts.clone())
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(streamed.message(), first.message());
+
+    history.push(first.message());
+    history.push(ChatMessage::tool_result("toolu_1", "18 C"));
+    client
+        .chat("claude-sonnet-4-5", &history, opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        upstream.requests()[2].body["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "I should call a tool.", "signature": "sig_testkit_tools"},
+                {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Paris"}}
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "18 C"}]}
+            ]}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_tool_loop_crosses_from_openai_to_anthropic_and_back() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(&upstream, &[("oa", "openai"), ("an", "anthropic")]);
+    let call = ToolCall::new("call_1", "weather", r#"{"city":"Paris"}"#);
+    // turn 1 on OpenAI; turn 2: OpenAI fails, the chain moves the conversation to Anthropic
+    upstream.script(
+        "sk-test-oa",
+        [
+            Behavior::ToolCalls(vec![call.clone()]),
+            Behavior::ServerError(500),
+        ],
+    );
+    let mut history = vec![ChatMessage::user("Weather in Paris?")];
+    let first = client.chat("agent", &history, options()).await.unwrap();
+    assert_eq!(first.provider, "openai");
+    history.push(first.message());
+    history.push(ChatMessage::tool_result("call_1", "18 C"));
+    let second = client.chat("agent", &history, options()).await.unwrap();
+    assert_eq!(second.provider, "anthropic");
+    assert_eq!(second.content, "ok from sk-test-an");
+    let to_anthropic = upstream.requests().last().unwrap().body.clone();
+    assert_eq!(
+        to_anthropic["messages"][1],
+        json!({"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Paris"}}]})
+    );
+    assert_eq!(
+        to_anthropic["messages"][2],
+        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": [{"type": "text", "text": "18 C"}]}]})
+    );
+
+    // and back: an Anthropic turn with signed thinking goes to OpenAI without the thinking
+    let back = client_pinned_anthropic_first(&upstream);
+    let call = ToolCall::new("toolu_9", "weather", r#"{"city":"Lyon"}"#);
+    upstream.script("sk-test-an", [Behavior::ToolCalls(vec![call.clone()])]);
+    let mut history = vec![ChatMessage::user("Weather in Lyon?")];
+    let first = back
+        .chat(
+            "agent-back",
+            &history,
+            options().reasoning_budget_tokens(1024),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.provider, "anthropic");
+    assert!(!first.reasoning.is_empty());
+    history.push(first.message());
+    history.push(ChatMessage::tool_result("toolu_9", "12 C"));
+    upstream.script("sk-test-an", [Behavior::ServerError(500)]);
+    let second = back.chat("agent-back", &history, options()).await.unwrap();
+    assert_eq!(second.provider, "openai");
+    assert_eq!(
+        upstream.requests().last().unwrap().body["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Lyon?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "toolu_9", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Lyon\"}"}}
+            ]},
+            {"role": "tool", "tool_call_id": "toolu_9", "content": "12 C"}
+        ])
+    );
+}
+
+fn client_pinned_anthropic_first(upstream: &FakeUpstream) -> LMRotate {
+    let mut config = upstream.config(
+        &[("oa", "openai"), ("an", "anthropic")],
+        json!({"max_retries": 0}),
+    );
+    config["fallback_chains"] = json!({"agent-back": [
+        {"provider": "anthropic", "upstream": "claude-sonnet-4-5"},
+        {"provider": "openai", "upstream": "gpt-4o"}
+    ]});
+    LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap()
 }

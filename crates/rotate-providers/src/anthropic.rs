@@ -1,5 +1,6 @@
 //! The Anthropic Messages protocol.
 
+mod messages;
 mod request;
 mod response;
 mod stream;
@@ -54,7 +55,7 @@ impl WireProtocol for AnthropicWire {
     }
 
     fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String> {
-        request::cannot_carry(request)
+        messages::cannot_carry(request)
     }
 
     fn classify(

@@ -84,13 +84,30 @@ fn openai_tool_calls_and_refusals() {
 }
 
 #[test]
-fn anthropic_reply_excludes_thinking_and_tool_use() {
+fn anthropic_reply_reads_text_tool_use_and_thinking() {
     let body = r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_reason":"max_tokens","stop_sequence":null,
       "content":[{"type":"thinking","thinking":"hmm","signature":"s"},{"type":"text","text":"Hi "},{"type":"tool_use","id":"t","name":"f","input":{}},{"type":"text","text":"there"}],
       "usage":{"input_tokens":10,"output_tokens":20,"cache_creation_input_tokens":5,"cache_read_input_tokens":7,"output_tokens_details":{"thinking_tokens":12}}}"#;
     let reply = anthropic().parse_reply(body.as_bytes()).unwrap();
     assert_eq!(reply.content, "Hi there");
     assert_eq!(reply.finish_reason.as_deref(), Some("length"));
+    assert_eq!(
+        reply.tool_calls,
+        [rotate_core::tool::ToolCall::new("t", "f", "{}")]
+    );
+    let thought = reply.reasoning[0].as_reasoning().unwrap();
+    assert_eq!(
+        (thought.text.as_str(), thought.signature.as_deref()),
+        ("hmm", Some("s"))
+    );
+    for broken in [
+        r#"{"type":"message","content":[{"type":"tool_use","id":"t","name":"f","input":"x"}]}"#,
+        r#"{"type":"message","content":[{"type":"tool_use","name":"f","input":{}}]}"#,
+        r#"{"type":"message","content":[{"type":"thinking","thinking":5}]}"#,
+    ] {
+        let error = anthropic().parse_reply(broken.as_bytes()).unwrap_err();
+        assert_eq!(error.kind, rotate_core::ErrorKind::Decode, "{broken}");
+    }
     assert_eq!(
         reply.usage,
         Usage {
@@ -141,7 +158,7 @@ fn run_stream<P: StreamProtocol>(
 
 const OPENAI_STREAM: &str = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null,\"obfuscation\":\"x\"}\r\n\r\n: keep-alive\r\n\r\ndata: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hé \"},\"finish_reason\":null}],\"usage\":null}\r\n\r\ndata: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"世界\"},\"finish_reason\":null}],\"usage\":null}\r\n\r\ndata: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\r\n\r\ndata: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\r\n\r\ndata: [DONE]\r\n\r\n";
 
-const ANTHROPIC_STREAM: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":4,\"output_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"so…\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"sig\"}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hé \"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"世界\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\"\"}}\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":3}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+const ANTHROPIC_STREAM: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":4,\"output_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"so…\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"sig\"}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hé \"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"世界\"}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\"\"}}\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":3}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
 fn check_transcript<P: StreamProtocol>(make: impl Fn() -> P, transcript: &str, usage: Usage) {
     let bytes = transcript.as_bytes();
@@ -170,6 +187,28 @@ fn openai_transcript_at_every_split() {
         OPENAI_STREAM,
         Usage::new(5, 2),
     );
+}
+
+#[test]
+fn anthropic_stream_carries_tool_calls_and_reasoning_and_refuses_stray_pieces() {
+    let (items, _) = run_stream(
+        anthropic().stream_protocol(),
+        ANTHROPIC_STREAM.as_bytes(),
+        &[],
+    );
+    let deltas: Vec<_> = items.into_iter().map(Result::unwrap).collect();
+    let reasoning: String = deltas.iter().filter_map(|d| d.reasoning.clone()).collect();
+    assert_eq!(reasoning, "so…");
+    assert!(deltas
+        .iter()
+        .any(|d| d.reasoning_signature.as_deref() == Some("sig")));
+    let pieces: Vec<_> = deltas.iter().flat_map(|d| d.tool_calls.clone()).collect();
+    assert_eq!(pieces[0].id.as_deref(), Some("toolu_1"));
+    assert_eq!(pieces[1].arguments, "{\"a\"");
+    let stray = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":5,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\"}}\n\n";
+    let (items, _) = run_stream(anthropic().stream_protocol(), stray.as_bytes(), &[]);
+    let error = items.into_iter().find_map(Result::err).unwrap();
+    assert_eq!(error.kind, rotate_core::ErrorKind::Decode);
 }
 
 #[test]

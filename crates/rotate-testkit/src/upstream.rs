@@ -83,9 +83,10 @@ pub enum Behavior {
     /// A real rate limit: 429 with this `retry-after`, and the key keeps answering 429
     /// (with the time left) until it has passed, by the upstream's clock.
     RateLimitedFor(Duration),
-    /// 200 whose answer calls these tools (OpenAI protocol: `tool_calls`, streamed as
-    /// `delta.tool_calls` pieces with the arguments split in three). Other protocols
-    /// answer 500.
+    /// 200 whose answer calls these tools: OpenAI `tool_calls` (streamed as
+    /// `delta.tool_calls` pieces), Anthropic `tool_use` blocks (streamed as
+    /// `input_json_delta` pieces, after a signed thinking block when thinking was
+    /// asked), the arguments streamed in three pieces. Gemini answers 500.
     ToolCalls(Vec<rotate_core::tool::ToolCall>),
     /// One of these behaviours per request, drawn at random by weight (a fault mix).
     Mix(Arc<[(u32, Behavior)]>),

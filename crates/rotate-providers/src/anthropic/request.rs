@@ -5,43 +5,12 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request};
 use http_body_util::Full;
 use rotate_core::error::{ErrorKind, ProviderError};
-use rotate_core::message::Role;
 use rotate_core::provider::ProviderCall;
 use serde_json::{json, Map, Value};
 
 use super::{AnthropicWire, ANTHROPIC_VERSION};
 use crate::errors::malformed;
 use crate::request::{base_url, decimal, json_request, secret_header};
-
-/// Why this request has no form in this adapter's Anthropic dialect: it carries text
-/// turns only for now, so tools, tool calls and results, images, files and audio are
-/// refused before any network call (a chain moves on to its next entry). Reasoning
-/// parts of other vendors are left out, as for every vendor that did not sign them.
-pub(crate) fn cannot_carry(request: &rotate_core::message::ChatRequest) -> Option<String> {
-    use rotate_core::content::PartKind;
-    if !request.tools.is_empty() || request.tool_choice.is_some() {
-        return Some("the Anthropic adapter does not carry tools yet".to_owned());
-    }
-    if request.response_format.is_some() {
-        return Some("the Anthropic adapter does not carry a response format yet".to_owned());
-    }
-    request
-        .messages
-        .iter()
-        .enumerate()
-        .find_map(|(i, message)| {
-            message
-                .content
-                .iter()
-                .find(|p| !matches!(p.kind(), PartKind::Text | PartKind::Reasoning))
-                .map(|p| {
-                    format!(
-                        "messages[{i}]: the Anthropic adapter does not carry {:?} parts yet",
-                        p.kind()
-                    )
-                })
-        })
-}
 
 /// The request body (typed fields first, then `extra` merged over them).
 pub(crate) fn body(
@@ -50,26 +19,8 @@ pub(crate) fn body(
     stream: bool,
 ) -> Result<Map<String, Value>, ProviderError> {
     let request = &call.request;
-    let mut system: Vec<String> = Vec::new();
-    let mut turns: Vec<(&'static str, String)> = Vec::new();
-    for message in &request.messages {
-        let role = match message.role {
-            Role::System => {
-                system.push(message.text());
-                continue;
-            }
-            Role::Assistant => "assistant",
-            Role::User | Role::Tool => "user",
-        };
-        match turns.last_mut() {
-            Some((last, text)) if *last == role => {
-                text.push_str("\n\n");
-                text.push_str(&message.text());
-            }
-            _ => turns.push((role, message.text())),
-        }
-    }
-    if turns.first().is_some_and(|(role, _)| *role != "user") || turns.is_empty() {
+    let (system, messages) = super::messages::turns(request, &call.provider);
+    if messages.first().is_some_and(|m| m["role"] != "user") || messages.is_empty() {
         return Err(ProviderError::new(
             ErrorKind::InvalidRequest,
             "an Anthropic conversation needs at least one message and must start with a user message",
@@ -84,11 +35,8 @@ pub(crate) fn body(
     if !system.is_empty() {
         body.insert("system".into(), Value::String(system.join("\n\n")));
     }
-    let messages: Vec<Value> = turns
-        .into_iter()
-        .map(|(role, content)| json!({"role": role, "content": content}))
-        .collect();
     body.insert("messages".into(), Value::Array(messages));
+    super::messages::options(request, &mut body);
     if let Some(temperature) = request.temperature {
         body.insert("temperature".into(), decimal(temperature));
     }

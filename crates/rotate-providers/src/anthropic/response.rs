@@ -1,11 +1,14 @@
-//! Reading Anthropic answers: text blocks (thinking and tool use are not content),
-//! stop reasons mapped to the common names, usage with cache tokens, and the
-//! classification of `{"type":"error","error":{…}}` bodies.
+//! Reading Anthropic answers: text blocks as content, `tool_use` blocks as tool calls
+//! (their `input` as the arguments' JSON text), `thinking` and `redacted_thinking` as
+//! reasoning with signatures, stop reasons under the common names, usage with cache
+//! tokens, and the classification of `{"type":"error","error":{…}}` bodies.
 
 use http::{HeaderMap, StatusCode};
+use rotate_core::content::ContentPart;
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::provider::ProviderReply;
 use rotate_core::response::Usage;
+use rotate_core::tool::{Reasoning, ToolCall};
 use serde_json::Value;
 
 use crate::errors::{malformed, shorten, status_error};
@@ -18,7 +21,7 @@ pub(crate) fn finish_reason(stop_reason: &str) -> String {
         "end_turn" | "stop_sequence" | "pause_turn" => "stop",
         "max_tokens" | "model_context_window_exceeded" => "length",
         "tool_use" => "tool_calls",
-        "refusal" => "content_filter",
+        "refusal" => "refusal",
         other => other,
     }
     .to_owned()
@@ -56,13 +59,45 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("response", "no `content`"))?;
     let mut content = String::new();
+    let mut tool_calls = Vec::new();
+    let mut reasoning = Vec::new();
     for block in blocks {
-        if block.get("type").and_then(Value::as_str) == Some("text") {
-            let block_text = text(block, "text", "response")?
-                .ok_or_else(|| malformed("response", "a text block has no `text`"))?;
-            content.push_str(block_text);
+        let field = |name: &str| -> Result<&str, ProviderError> {
+            text(block, name, "response")?
+                .ok_or_else(|| malformed("response", format!("a content block has no `{name}`")))
+        };
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => content.push_str(field("text")?),
+            Some("tool_use") => {
+                let input = block
+                    .get("input")
+                    .filter(|i| i.is_object())
+                    .ok_or_else(|| {
+                        malformed("response", "a `tool_use` block's `input` is not an object")
+                    })?;
+                tool_calls.push(ToolCall::new(
+                    field("id")?,
+                    field("name")?,
+                    input.to_string(),
+                ));
+            }
+            Some("thinking") => reasoning.push(ContentPart::reasoning(Reasoning {
+                text: field("thinking")?.to_owned(),
+                signature: text(block, "signature", "response")?.map(str::to_owned),
+                redacted: None,
+                provider: String::new(),
+            })),
+            Some("redacted_thinking") => reasoning.push(ContentPart::reasoning(Reasoning {
+                text: String::new(),
+                signature: None,
+                redacted: Some(field("data")?.to_owned()),
+                provider: String::new(),
+            })),
+            _ => {}
         }
     }
+    let stop_reason = raw.get("stop_reason").and_then(Value::as_str);
+    let refusal = (stop_reason == Some("refusal")).then(|| content.clone());
     Ok(ProviderReply {
         content,
         model: raw
@@ -71,15 +106,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
             .unwrap_or("")
             .to_owned(),
         usage: usage(raw.get("usage"))?,
-        finish_reason: raw
-            .get("stop_reason")
-            .and_then(Value::as_str)
-            .map(finish_reason),
+        finish_reason: stop_reason.map(finish_reason),
         upstream_provider: None,
         headroom: None,
-        tool_calls: Vec::new(),
-        reasoning: Vec::new(),
-        refusal: None,
+        tool_calls,
+        reasoning,
+        refusal,
         raw,
     })
 }

@@ -1,6 +1,8 @@
-//! Reading an Anthropic stream: named events, text deltas (thinking excluded), usage
-//! from `message_start` and the cumulative `message_delta`, `message_stop` as the
-//! terminal event, and `error` events that may arrive after content.
+//! Reading an Anthropic stream: named events; text deltas; `tool_use` blocks as tool-call
+//! pieces (the block start names the call, `input_json_delta` adds to its arguments);
+//! `thinking_delta` and `signature_delta` as reasoning; usage from `message_start` and
+//! the cumulative `message_delta`; `message_stop` as the terminal event; and `error`
+//! events that may arrive after content.
 
 use std::collections::VecDeque;
 
@@ -8,10 +10,19 @@ use rotate_core::error::ProviderError;
 use rotate_core::provider::StreamDelta;
 use serde_json::Value;
 
+use rotate_core::tool::ToolCallDelta;
+
 use super::response::{error_kind, finish_reason, usage};
+use crate::errors::malformed;
 use crate::events::StreamProtocol;
 use crate::json::{count, object, text};
 use crate::sse::SseEvent;
+
+/// The `index` of a content-block event.
+fn block_index(v: &Value) -> Result<u64, ProviderError> {
+    count(v, &["index"], "stream event")?
+        .ok_or_else(|| malformed("stream event", "a content-block event has no `index`"))
+}
 
 /// The Anthropic stream grammar.
 #[derive(Debug, Default)]
@@ -20,6 +31,8 @@ pub struct AnthropicStream {
     output_tokens: u64,
     stop_reason: Option<String>,
     done: bool,
+    /// (content block index, tool call index) of every `tool_use` block so far.
+    calls: Vec<(u64, u32)>,
 }
 
 impl StreamProtocol for AnthropicStream {
@@ -44,20 +57,79 @@ impl StreamProtocol for AnthropicStream {
                     self.input = Some(u.clone());
                 }
             }
-            "content_block_delta" => {
-                let delta = v.get("delta");
-                if let Some(delta) =
-                    delta.filter(|d| d.get("type").and_then(Value::as_str) == Some("text_delta"))
-                {
-                    if let Some(text) =
-                        text(delta, "text", "stream event")?.filter(|t| !t.is_empty())
-                    {
-                        out.push_back(StreamDelta {
-                            delta: text.to_owned(),
-                            ..StreamDelta::default()
-                        });
-                    }
+            "content_block_start" => {
+                let block = v.get("content_block");
+                if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use") {
+                    let block = block.unwrap_or(&Value::Null);
+                    let field = |name: &str| -> Result<String, ProviderError> {
+                        text(block, name, "stream event")?
+                            .map(str::to_owned)
+                            .ok_or_else(|| {
+                                malformed(
+                                    "stream event",
+                                    format!("a `tool_use` block has no `{name}`"),
+                                )
+                            })
+                    };
+                    let index = u32::try_from(self.calls.len()).unwrap_or(u32::MAX);
+                    self.calls.push((block_index(&v)?, index));
+                    out.push_back(StreamDelta {
+                        tool_calls: vec![ToolCallDelta {
+                            index,
+                            id: Some(field("id")?),
+                            name: Some(field("name")?),
+                            arguments: String::new(),
+                        }],
+                        ..StreamDelta::default()
+                    });
                 }
+            }
+            "content_block_delta" => {
+                let delta = v.get("delta").unwrap_or(&Value::Null);
+                let piece = |name: &str| -> Result<Option<String>, ProviderError> {
+                    Ok(text(delta, name, "stream event")?
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned))
+                };
+                let event = match delta.get("type").and_then(Value::as_str) {
+                    Some("text_delta") => piece("text")?.map(|text| StreamDelta {
+                        delta: text,
+                        ..StreamDelta::default()
+                    }),
+                    Some("thinking_delta") => piece("thinking")?.map(|text| StreamDelta {
+                        reasoning: Some(text),
+                        ..StreamDelta::default()
+                    }),
+                    Some("signature_delta") => piece("signature")?.map(|signature| StreamDelta {
+                        reasoning_signature: Some(signature),
+                        ..StreamDelta::default()
+                    }),
+                    Some("input_json_delta") => {
+                        let at = block_index(&v)?;
+                        let index = self
+                            .calls
+                            .iter()
+                            .find(|(block, _)| *block == at)
+                            .map(|(_, call)| *call)
+                            .ok_or_else(|| {
+                                malformed(
+                                    "stream event",
+                                    "`input_json_delta` outside a `tool_use` block",
+                                )
+                            })?;
+                        piece("partial_json")?.map(|arguments| StreamDelta {
+                            tool_calls: vec![ToolCallDelta {
+                                index,
+                                id: None,
+                                name: None,
+                                arguments,
+                            }],
+                            ..StreamDelta::default()
+                        })
+                    }
+                    _ => None,
+                };
+                out.extend(event);
             }
             "message_delta" => {
                 if let Some(reason) = v

@@ -74,6 +74,9 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     let prompt = x.prompt_tokens();
     let completion = completion_tokens(&text) + if thinking { 7 } else { 0 };
     let streamed_count = behavior.streamed_count();
+    if let Behavior::ToolCalls(calls) = &behavior {
+        return tool_calls(x, calls, &id, &model, prompt, &headers);
+    }
     match behavior {
         Behavior::Ok | Behavior::Reply(_) => {}
         Behavior::MalformedJson if !x.stream => {
@@ -152,4 +155,72 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     events.push(event("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": completion}})));
     events.push(event("message_stop", &json!({"type": "message_stop"})));
     sse(events, Ending::Clean, &headers)
+}
+
+/// An answer that calls `calls`: `tool_use` blocks (after a signed thinking block when
+/// thinking was asked), streamed as block starts and `input_json_delta` pieces.
+fn tool_calls(
+    x: &Exchange<'_>,
+    calls: &[rotate_core::tool::ToolCall],
+    id: &str,
+    model: &str,
+    prompt: u64,
+    headers: &[(&'static str, String)],
+) -> Response<ReplyBody> {
+    let thinking = x.body.get("thinking").is_some();
+    let input = |c: &rotate_core::tool::ToolCall| {
+        serde_json::from_str::<Value>(&c.arguments).unwrap_or_else(|_| json!({}))
+    };
+    if !x.stream {
+        let mut content = Vec::new();
+        if thinking {
+            content.push(json!({"type": "thinking", "thinking": "I should call a tool.", "signature": "sig_testkit_tools"}));
+        }
+        for call in calls {
+            content.push(
+                json!({"type": "tool_use", "id": call.id, "name": call.name, "input": input(call)}),
+            );
+        }
+        let body = json!({
+            "id": id, "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": {"input_tokens": prompt, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 12}
+        });
+        return json(StatusCode::OK, &body, headers);
+    }
+    let mut events = vec![event(
+        "message_start",
+        &json!({"type": "message_start", "message": {
+            "id": id, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": prompt, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
+        }}),
+    )];
+    let mut index = 0;
+    if thinking {
+        events.push(event("content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
+        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "I should call a tool."}})));
+        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig_testkit_tools"}})));
+        events.push(event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": 0}),
+        ));
+        index = 1;
+    }
+    for call in calls {
+        events.push(event("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}})));
+        let text: Vec<char> = input(call).to_string().chars().collect();
+        let third = text.len().div_ceil(3).max(1);
+        for piece in text.chunks(third) {
+            let piece: String = piece.iter().collect();
+            events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})));
+        }
+        events.push(event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": index}),
+        ));
+        index += 1;
+    }
+    events.push(event("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 12}})));
+    events.push(event("message_stop", &json!({"type": "message_stop"})));
+    sse(events, Ending::Clean, headers)
 }
