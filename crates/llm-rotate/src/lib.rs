@@ -91,6 +91,8 @@ mod guide_examples {
     struct Readme;
     #[doc = include_str!("../../../docs/advanced.md")]
     struct Advanced;
+    #[doc = include_str!("../../../docs/conversations.md")]
+    struct Conversations;
     #[cfg(feature = "google")]
     #[doc = include_str!("../../../docs/google-multimodal.md")]
     struct GoogleMultimodal;
