@@ -200,6 +200,16 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
             ">= 80 %",
         ));
     }
+    if let (Some(tool), Some(text)) = (
+        get("parse/openai_tool_call_reply"),
+        get("parse/openai_reply"),
+    ) {
+        out.push((
+            "a tool-call reply's parse beyond a text reply's (same size)".into(),
+            format_nanos(tool - text),
+            "<= 2 µs",
+        ));
+    }
     if let Some(ns) = get("parse/openai_reply") {
         out.push((
             "parse a typical OpenAI reply".into(),

@@ -103,8 +103,9 @@ impl Engine {
     ) -> Result<ChatResponse, LMRotateError> {
         let request = Arc::new(chat_request(messages, opts)?);
         let span = tracing::debug_span!("llm_rotate.chat", model = %model);
-        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
-            .checked(chat_refusal(&request));
+        let carried = request.clone();
+        let route =
+            Route::new(model, opts.provider.as_deref(), opts.max_retries).carrying(&carried);
         self.complete(route, request, |adapter, call| adapter.chat(call))
             .instrument(span)
             .await
@@ -120,8 +121,9 @@ impl Engine {
     ) -> Result<ChatStream, LMRotateError> {
         let request = Arc::new(chat_request(messages, opts)?);
         let span = tracing::debug_span!("llm_rotate.chat_stream", model = %model);
-        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
-            .checked(chat_refusal(&request));
+        let carried = request.clone();
+        let route =
+            Route::new(model, opts.provider.as_deref(), opts.max_retries).carrying(&carried);
         self.open_stream(route, request, |adapter, call| adapter.chat_stream(call))
             .instrument(span)
             .await
@@ -393,12 +395,6 @@ impl Engine {
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
     }
-}
-
-/// Asks each plan entry's adapter whether it can carry `request`.
-fn chat_refusal(request: &Arc<ChatRequest>) -> driver::Refusal {
-    let request = request.clone();
-    Arc::new(move |adapter: &dyn crate::provider::Provider| adapter.cannot_carry(&request))
 }
 
 /// The neutral request of a chat call, checked for what no vendor could take.

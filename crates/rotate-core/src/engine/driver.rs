@@ -15,19 +15,16 @@ use crate::error::{
 };
 use crate::lease::Lease;
 use crate::outlier::Outliers;
-use crate::provider::{BoxFuture, Provider, ProviderCall};
+use crate::provider::{BoxFuture, ChatRequest, Provider, ProviderCall};
 use crate::topology::{PlanEntry, Topology};
 
-/// Why an adapter cannot carry a call's request (checked before any network call).
-pub(super) type Refusal = Arc<dyn Fn(&dyn Provider) -> Option<String> + Send + Sync>;
-
 /// Where a call goes: the model, an optional provider restriction, the retry budget,
-/// and the check of what each plan entry's adapter can carry.
+/// and the chat request each plan entry's adapter is asked whether it can carry.
 pub(super) struct Route<'a> {
     pub(super) model: &'a str,
     pub(super) provider: Option<&'a str>,
     pub(super) max_retries: Option<u32>,
-    pub(super) refusal: Option<Refusal>,
+    pub(super) carried: Option<&'a ChatRequest>,
 }
 
 impl<'a> Route<'a> {
@@ -36,13 +33,13 @@ impl<'a> Route<'a> {
             model,
             provider,
             max_retries,
-            refusal: None,
+            carried: None,
         }
     }
 
-    /// Skips plan entries whose adapter `refusal` refuses.
-    pub(super) fn checked(mut self, refusal: Refusal) -> Self {
-        self.refusal = Some(refusal);
+    /// Skips plan entries whose adapter cannot carry `request`.
+    pub(super) fn carrying(mut self, request: &'a ChatRequest) -> Self {
+        self.carried = Some(request);
         self
     }
 }
@@ -98,11 +95,7 @@ impl Engine {
         for (i, entry) in plan.iter().enumerate() {
             let slot = &topology.providers[entry.provider];
             let budget = max_retries.unwrap_or(slot.max_retries).saturating_add(1);
-            if let Some(reason) = route
-                .refusal
-                .as_ref()
-                .and_then(|r| r(slot.adapter.as_ref()))
-            {
+            if let Some(reason) = route.carried.and_then(|r| slot.adapter.cannot_carry(r)) {
                 tracing::debug!(provider = %slot.name, %reason, "plan entry skipped: it cannot carry the request");
                 attempts.push(Attempt {
                     provider: slot.name.to_string(),

@@ -50,6 +50,16 @@ impl Serialize for Messages<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(None)?;
         for message in self.0 {
+            if let [only] = message.content.as_slice() {
+                if let Some(text) = only.as_text() {
+                    // the common case, with no allocation
+                    seq.serialize_element(&TextMessage {
+                        role: message.role,
+                        content: text,
+                    })?;
+                    continue;
+                }
+            }
             let results: Vec<_> = message
                 .content
                 .iter()
@@ -85,6 +95,26 @@ impl Serialize for Messages<'_> {
 struct Message<'a> {
     role: Role,
     message: &'a ChatMessage,
+}
+
+/// A message of one text part, as `{"role", "content": "text"}`.
+struct TextMessage<'a> {
+    role: Role,
+    content: &'a str,
+}
+
+impl Serialize for TextMessage<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let role = if self.role == Role::Tool {
+            Role::User
+        } else {
+            self.role
+        };
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("role", role.as_str())?;
+        map.serialize_entry("content", self.content)?;
+        map.end()
+    }
 }
 
 impl Serialize for Message<'_> {
