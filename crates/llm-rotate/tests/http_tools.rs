@@ -329,3 +329,107 @@ fn client_pinned_anthropic_first(upstream: &FakeUpstream) -> LMRotate {
     ]});
     LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap()
 }
+
+fn chain_client(upstream: &FakeUpstream, chain: serde_json::Value) -> LMRotate {
+    let mut config = upstream.config(
+        &[("oa", "openai"), ("an", "anthropic"), ("gm", "google")],
+        json!({"max_retries": 0}),
+    );
+    config["fallback_chains"] = json!({ "chain": chain });
+    LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_tool_loop_on_gemini_keeps_the_signature_on_its_call() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = chain_client(
+        &upstream,
+        json!([{"provider": "google", "upstream": "gemini-2.5-flash"}]),
+    );
+    upstream.script(
+        "sk-test-gm",
+        [
+            Behavior::ToolCalls(vec![ToolCall::new("x", "weather", r#"{"city":"Paris"}"#)]),
+            Behavior::ToolCalls(vec![ToolCall::new("x", "weather", r#"{"city":"Paris"}"#)]),
+        ],
+    );
+    let mut history = vec![ChatMessage::user("Weather in Paris?")];
+    let first = client.chat("chain", &history, options()).await.unwrap();
+    assert_eq!(first.finish_reason.as_deref(), Some("tool_calls"));
+    let call = first.tool_calls[0].clone();
+    assert_eq!(
+        (call.name.as_str(), call.arguments.as_str()),
+        ("weather", r#"{"city":"Paris"}"#)
+    );
+    assert!(
+        llm_rotate::core::tool::is_portable_call_id(&call.id),
+        "{}",
+        call.id
+    );
+    let sent = &upstream.requests()[0].body;
+    assert_eq!(
+        sent["tools"],
+        json!([{"functionDeclarations": [{"name": "weather", "description": "Current weather in a city",
+            "parametersJsonSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]}])
+    );
+    assert_eq!(
+        sent["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "AUTO"}})
+    );
+
+    let streamed = client
+        .chat_stream("chain", &history, options())
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(streamed.finish_reason.as_deref(), Some("tool_calls"));
+    assert_eq!(streamed.tool_calls[0].name, "weather");
+
+    history.push(first.message());
+    history.push(ChatMessage::tool_result(&call.id, "18 C"));
+    client.chat("chain", &history, options()).await.unwrap();
+    assert_eq!(
+        upstream.requests()[2].body["contents"],
+        json!([
+            {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
+            {"role": "model", "parts": [{"functionCall": {"id": call.id, "name": "weather", "args": {"city": "Paris"}}, "thoughtSignature": "sig_gemini_testkit"}]},
+            {"role": "user", "parts": [{"functionResponse": {"id": call.id, "name": "weather", "response": {"result": "18 C"}}}]}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_tool_loop_crosses_from_openai_to_gemini() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = chain_client(
+        &upstream,
+        json!([
+            {"provider": "openai", "upstream": "gpt-4o"},
+            {"provider": "google", "upstream": "gemini-2.5-flash"}
+        ]),
+    );
+    let call = ToolCall::new("call_1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script(
+        "sk-test-oa",
+        [
+            Behavior::ToolCalls(vec![call.clone()]),
+            Behavior::ServerError(500),
+        ],
+    );
+    let mut history = vec![ChatMessage::user("Weather in Paris?")];
+    let first = client.chat("chain", &history, options()).await.unwrap();
+    history.push(first.message());
+    history.push(ChatMessage::tool_result("call_1", r#"{"temp_c": 18}"#));
+    let second = client.chat("chain", &history, options()).await.unwrap();
+    assert_eq!(second.provider, "google");
+    assert_eq!(
+        upstream.requests().last().unwrap().body["contents"],
+        json!([
+            {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
+            {"role": "model", "parts": [{"functionCall": {"id": "call_1", "name": "weather", "args": {"city": "Paris"}}, "thoughtSignature": "skip_thought_signature_validator"}]},
+            {"role": "user", "parts": [{"functionResponse": {"id": "call_1", "name": "weather", "response": {"temp_c": 18}}}]}
+        ])
+    );
+}

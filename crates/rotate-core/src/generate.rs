@@ -76,7 +76,67 @@ impl GenerateContentRequest {
 
     /// A chat request as Gemini contents: system messages become the system
     /// instruction, assistant turns `model` turns, user and tool turns `user` turns
-    /// (consecutive ones merged, as Gemini wants alternating roles).
+    /// (consecutive ones merged, as Gemini wants alternating roles); reasoning is kept
+    /// only when `provider` produced it; tools and tool choice go in `extra` as
+    /// `tools` (`functionDeclarations`) and `toolConfig`, a JSON schema answer as
+    /// `responseJsonSchema`, unless `extra` names them.
+    pub fn from_chat_for(request: &ChatRequest, provider: &str) -> Self {
+        let mut generate = Self::from_chat(request);
+        for content in &mut generate.contents {
+            content.parts.retain(|part| {
+                part.as_reasoning()
+                    .is_none_or(|reasoning| reasoning.provider == provider)
+            });
+        }
+        if !request.tools.is_empty() && !generate.extra.contains_key("tools") {
+            let declarations: Vec<serde_json::Value> = request
+                .tools
+                .iter()
+                .map(|tool| {
+                    let mut declaration = serde_json::json!({"name": tool.name, "parametersJsonSchema": tool.parameters});
+                    if let Some(description) = &tool.description {
+                        declaration["description"] = serde_json::json!(description);
+                    }
+                    declaration
+                })
+                .collect();
+            generate.extra.insert(
+                "tools".into(),
+                serde_json::json!([{"functionDeclarations": declarations}]),
+            );
+        }
+        if let Some(crate::tool::ResponseFormat::JsonSchema { schema, .. }) =
+            &request.response_format
+        {
+            generate.response_mime_type = Some("application/json".to_owned());
+            generate
+                .extra
+                .entry("response_json_schema")
+                .or_insert_with(|| schema.clone());
+        }
+        if let Some(choice) = request
+            .tool_choice
+            .as_ref()
+            .filter(|_| !generate.extra.contains_key("toolConfig"))
+        {
+            use crate::tool::ToolChoice;
+            let config = match choice {
+                ToolChoice::Auto => serde_json::json!({"mode": "AUTO"}),
+                ToolChoice::None => serde_json::json!({"mode": "NONE"}),
+                ToolChoice::Required => serde_json::json!({"mode": "ANY"}),
+                ToolChoice::Tool(name) => {
+                    serde_json::json!({"mode": "ANY", "allowedFunctionNames": [name]})
+                }
+            };
+            generate.extra.insert(
+                "toolConfig".into(),
+                serde_json::json!({"functionCallingConfig": config}),
+            );
+        }
+        generate
+    }
+
+    /// [`from_chat_for`](Self::from_chat_for) without the tools, keeping every part.
     pub fn from_chat(request: &ChatRequest) -> Self {
         let mut system: Vec<String> = Vec::new();
         let mut contents: Vec<Content> = Vec::new();
@@ -103,7 +163,10 @@ impl GenerateContentRequest {
             system_instruction: (!system.is_empty()).then(|| system.join("\n\n")),
             response_mime_type: matches!(
                 request.response_format,
-                Some(crate::tool::ResponseFormat::JsonObject)
+                Some(
+                    crate::tool::ResponseFormat::JsonObject
+                        | crate::tool::ResponseFormat::JsonSchema { .. }
+                )
             )
             .then(|| "application/json".to_owned()),
             max_output_tokens: request.max_tokens,

@@ -290,7 +290,10 @@ impl Inner {
         let (parts, body) = response.into_parts();
         let body = read_body(body, self.timeouts.request).await?;
         let result = if parts.status.is_success() {
-            reply::parse(&body)
+            reply::parse(&body).map(|mut reply| {
+                rotate_providers::adapter::sign_reasoning(&mut reply, &call.provider);
+                reply
+            })
         } else {
             Err(reply::classify(parts.status, &body, self.service))
         };
@@ -322,7 +325,10 @@ impl Inner {
 /// The same call with the chat request mapped onto Gemini contents.
 fn as_generate(call: ProviderCall) -> ProviderCall<GenerateContentRequest> {
     ProviderCall {
-        request: Arc::new(GenerateContentRequest::from_chat(&call.request)),
+        request: Arc::new(GenerateContentRequest::from_chat_for(
+            &call.request,
+            &call.provider,
+        )),
         provider: call.provider,
         model: call.model,
         key: call.key,
@@ -343,30 +349,6 @@ impl Provider for GoogleAdapter {
 
     fn speaks_generate_content(&self) -> bool {
         true
-    }
-
-    /// Tools, tool calls and results, and JSON-schema answers are not carried to Gemini by
-    /// `chat` yet; text, images (bytes or URL), PDFs, files and audio are.
-    fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String> {
-        use rotate_core::content::PartKind;
-        if !request.tools.is_empty() || request.tool_choice.is_some() {
-            return Some("the Gemini adapter does not carry tools through chat yet".to_owned());
-        }
-        if matches!(
-            request.response_format,
-            Some(rotate_core::tool::ResponseFormat::JsonSchema { .. })
-        ) {
-            return Some(
-                "the Gemini adapter does not carry a JSON schema through chat yet".to_owned(),
-            );
-        }
-        request.messages.iter().enumerate().find_map(|(i, message)| {
-            message
-                .content
-                .iter()
-                .find(|p| matches!(p.kind(), PartKind::ToolCall | PartKind::ToolResult))
-                .map(|p| format!("messages[{i}]: the Gemini adapter does not carry {:?} parts through chat yet", p.kind()))
-        })
     }
 
     /// The model is one path segment of every Gemini and Vertex URL.

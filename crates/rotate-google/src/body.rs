@@ -105,23 +105,49 @@ impl Serialize for Body<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let request = self.request;
         let mut map = serializer.serialize_map(None)?;
+        // tool results name their function: the name of the call they answer
+        let names: HashMap<&str, &str> = request
+            .contents
+            .iter()
+            .flat_map(|c| c.parts.iter())
+            .filter_map(ContentPart::as_tool_call)
+            .map(|call| (call.id.as_str(), call.name.as_str()))
+            .collect();
         let contents: Vec<WireContent<'_>> = request
             .contents
             .iter()
             .enumerate()
-            .map(|(c, content)| WireContent {
-                role: content.role.as_deref().unwrap_or("user"),
-                parts: content
-                    .parts
-                    .iter()
-                    .enumerate()
-                    // reasoning goes back only with the vendor's own signature: not yet here
-                    .filter(|(_, part)| part.kind() != PartKind::Reasoning)
-                    .map(|(p, part)| WirePart {
+            .map(|(c, content)| {
+                let mut parts = Vec::with_capacity(content.parts.len());
+                // a signature-only reasoning part goes on the function call after it;
+                // a call from another vendor gets the documented placeholder
+                let mut signature: Option<&str> = None;
+                let mut first_call = true;
+                for (p, part) in content.parts.iter().enumerate() {
+                    if let Some(reasoning) = part.as_reasoning() {
+                        if reasoning.text.is_empty() {
+                            signature = reasoning.signature.as_deref().or(signature);
+                            continue;
+                        }
+                    }
+                    let call_signature = if part.kind() == PartKind::ToolCall {
+                        let own = signature.take();
+                        let first = std::mem::replace(&mut first_call, false);
+                        own.or(first.then_some(SKIP_SIGNATURE))
+                    } else {
+                        None
+                    };
+                    parts.push(WirePart {
                         part,
                         uploaded: self.uploads.get(&(c, p)),
-                    })
-                    .collect(),
+                        signature: call_signature,
+                        names: &names,
+                    });
+                }
+                WireContent {
+                    role: content.role.as_deref().unwrap_or("user"),
+                    parts,
+                }
             })
             .collect();
         map.serialize_entry("contents", &contents)?;
@@ -161,7 +187,15 @@ impl Serialize for WireContent<'_> {
 struct WirePart<'a> {
     part: &'a ContentPart,
     uploaded: Option<&'a UploadedFile>,
+    /// For a function call: the `thoughtSignature` it goes back with.
+    signature: Option<&'a str>,
+    /// Function names by call id, for function responses.
+    names: &'a HashMap<&'a str, &'a str>,
 }
+
+/// The placeholder Gemini documents for function calls it did not sign (made by another
+/// vendor), which its signature check then skips.
+const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
 
 struct Inline<'a> {
     mime_type: &'a str,
@@ -257,11 +291,53 @@ impl Serialize for WirePart<'_> {
                 let (url, _) = part.image_url_parts().unwrap_or(("", None));
                 image_url(url).serialize(serializer)
             }
-            PartKind::ToolCall | PartKind::ToolResult | PartKind::Reasoning => {
-                Err(serde::ser::Error::custom(format!(
-                    "{:?} parts are not carried to Gemini yet",
-                    part.kind()
-                )))
+            PartKind::ToolCall => {
+                let call = part
+                    .as_tool_call()
+                    .ok_or_else(|| serde::ser::Error::custom("not a call"))?;
+                let args = call.arguments_json().map_err(|e| {
+                    serde::ser::Error::custom(format!(
+                        "the arguments of tool call `{}` are not JSON: {e}",
+                        call.id
+                    ))
+                })?;
+                let mut value = serde_json::json!({"functionCall": {"id": call.id, "name": call.name, "args": args}});
+                if let Some(signature) = self.signature {
+                    value["thoughtSignature"] = Value::String(signature.to_owned());
+                }
+                value.serialize(serializer)
+            }
+            PartKind::ToolResult => {
+                let result = part
+                    .as_tool_result()
+                    .ok_or_else(|| serde::ser::Error::custom("not a result"))?;
+                let name = self
+                    .names
+                    .get(result.call_id.as_str())
+                    .copied()
+                    .unwrap_or("");
+                let text: String = result
+                    .content
+                    .iter()
+                    .filter_map(ContentPart::as_text)
+                    .collect();
+                let response = match serde_json::from_str::<Value>(&text) {
+                    Ok(object @ Value::Object(_)) if !result.is_error => object,
+                    _ if result.is_error => serde_json::json!({"error": text}),
+                    _ => serde_json::json!({"result": text}),
+                };
+                serde_json::json!({"functionResponse": {"id": result.call_id, "name": name, "response": response}})
+                    .serialize(serializer)
+            }
+            PartKind::Reasoning => {
+                let reasoning = part
+                    .as_reasoning()
+                    .ok_or_else(|| serde::ser::Error::custom("not reasoning"))?;
+                let mut value = serde_json::json!({"text": reasoning.text, "thought": true});
+                if let Some(signature) = &reasoning.signature {
+                    value["thoughtSignature"] = Value::String(signature.clone());
+                }
+                value.serialize(serializer)
             }
         }
     }

@@ -5,9 +5,11 @@
 use std::time::Duration;
 
 use http::StatusCode;
+use rotate_core::content::ContentPart;
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::provider::{ProviderReply, StreamDelta};
 use rotate_core::response::Usage;
+use rotate_core::tool::{Reasoning, ToolCall, ToolCallDelta};
 use rotate_providers::errors::{malformed, shorten};
 use rotate_providers::json::{count, object, text as text_field};
 use rotate_providers::ratelimit::parse_duration;
@@ -44,20 +46,27 @@ pub fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
     if !value.get("candidates").is_some_and(Value::is_array) {
         return Err(malformed("Gemini response", "no `candidates`"));
     }
+    let finish_reason = piece.finish_reason.map(|reason| {
+        if reason == "STOP" && !piece.tool_calls.is_empty() {
+            "tool_calls".to_owned()
+        } else {
+            reason
+        }
+    });
     Ok(ProviderReply {
         content: piece.text,
+        tool_calls: piece.tool_calls,
+        reasoning: piece.reasoning,
         model: value
             .get("modelVersion")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned(),
         usage: piece.usage.unwrap_or_default(),
-        finish_reason: piece.finish_reason,
+        finish_reason,
         raw: value,
         headroom: None,
         upstream_provider: None,
-        tool_calls: Vec::new(),
-        reasoning: Vec::new(),
         refusal: None,
     })
 }
@@ -66,19 +75,103 @@ pub fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
 #[derive(Debug, Default)]
 pub(crate) struct Piece {
     pub(crate) text: String,
+    pub(crate) tool_calls: Vec<ToolCall>,
+    pub(crate) reasoning: Vec<ContentPart>,
     pub(crate) finish_reason: Option<String>,
     pub(crate) usage: Option<Usage>,
 }
 
 impl Piece {
-    pub(crate) fn into_delta(self) -> StreamDelta {
+    /// The stream event of this piece, its calls numbered from `first_call`.
+    pub(crate) fn into_delta(self, first_call: u32) -> StreamDelta {
+        let mut reasoning = None;
+        let mut reasoning_signature = None;
+        for part in &self.reasoning {
+            if let Some(r) = part.as_reasoning() {
+                if !r.text.is_empty() {
+                    reasoning.get_or_insert_with(String::new).push_str(&r.text);
+                }
+                if let Some(signature) = &r.signature {
+                    reasoning_signature = Some(signature.clone());
+                }
+            }
+        }
         StreamDelta {
             delta: self.text,
+            tool_calls: self
+                .tool_calls
+                .into_iter()
+                .zip(first_call..)
+                .map(|(call, index)| ToolCallDelta {
+                    index,
+                    id: Some(call.id),
+                    name: Some(call.name),
+                    arguments: call.arguments,
+                })
+                .collect(),
+            reasoning,
+            reasoning_signature,
             finish_reason: self.finish_reason,
             usage: self.usage,
-            ..StreamDelta::default()
         }
     }
+}
+
+/// A call id for a function call Gemini sent without one: unique in this process and
+/// of the form every vendor accepts.
+fn made_up_call_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("call_{:x}_{n}", std::process::id())
+}
+
+/// One part of a candidate into `piece`: text, a thought, a function call (with the
+/// signature it may carry, kept as a signature-only reasoning part before the call).
+fn read_part(part: &Value, piece: &mut Piece) -> Result<(), ProviderError> {
+    let signature = text_field(part, "thoughtSignature", "response")?.map(str::to_owned);
+    if let Some(call) = part.get("functionCall") {
+        let name = text_field(call, "name", "response")?
+            .ok_or_else(|| malformed("response", "a `functionCall` has no `name`"))?;
+        let args = match call.get("args") {
+            None | Some(Value::Null) => "{}".to_owned(),
+            Some(args @ Value::Object(_)) => args.to_string(),
+            Some(_) => {
+                return Err(malformed(
+                    "response",
+                    "a `functionCall`'s `args` is not an object",
+                ))
+            }
+        };
+        let id = text_field(call, "id", "response")?
+            .filter(|id| rotate_core::tool::is_portable_call_id(id))
+            .map_or_else(made_up_call_id, str::to_owned);
+        if signature.is_some() {
+            piece.reasoning.push(thought(String::new(), signature));
+        }
+        piece.tool_calls.push(ToolCall::new(id, name, args));
+        return Ok(());
+    }
+    let text = text_field(part, "text", "response")?;
+    if part.get("thought").and_then(Value::as_bool) == Some(true) {
+        piece
+            .reasoning
+            .push(thought(text.unwrap_or("").to_owned(), signature));
+    } else if let Some(t) = text {
+        piece.text.push_str(t);
+        if signature.is_some() {
+            piece.reasoning.push(thought(String::new(), signature));
+        }
+    }
+    Ok(())
+}
+
+fn thought(text: String, signature: Option<String>) -> ContentPart {
+    ContentPart::reasoning(Reasoning {
+        text,
+        signature,
+        redacted: None,
+        provider: String::new(),
+    })
 }
 
 /// The text, finish reason and usage of a response; blocked prompts, safety stops and
@@ -107,19 +200,14 @@ pub(crate) fn read_piece(value: &Value) -> Result<Piece, ProviderError> {
         .get("candidates")
         .and_then(Value::as_array)
         .and_then(|c| c.first());
-    let mut text = String::new();
+    let mut piece = Piece::default();
     if let Some(parts) = candidate
         .and_then(|c| c.get("content"))
         .and_then(|c| c.get("parts"))
         .and_then(Value::as_array)
     {
         for part in parts {
-            if part.get("thought").and_then(Value::as_bool) == Some(true) {
-                continue;
-            }
-            if let Some(t) = text_field(part, "text", "response")? {
-                text.push_str(t);
-            }
+            read_part(part, &mut piece)?;
         }
     }
     let finish_reason = candidate
@@ -132,11 +220,9 @@ pub(crate) fn read_piece(value: &Value) -> Result<Piece, ProviderError> {
             format!("the answer was withheld ({reason})"),
         ));
     }
-    Ok(Piece {
-        text,
-        finish_reason,
-        usage: usage(value.get("usageMetadata"))?,
-    })
+    piece.finish_reason = finish_reason;
+    piece.usage = usage(value.get("usageMetadata"))?;
+    Ok(piece)
 }
 
 /// `usageMetadata` as [`Usage`]: thinking tokens are output tokens (absent: none; any

@@ -16,6 +16,9 @@ use crate::reply::read_piece;
 #[derive(Debug, Default)]
 pub struct GeminiStream {
     done: bool,
+    /// Function calls streamed so far (numbers the next ones; a `STOP` after them is
+    /// `tool_calls`).
+    calls: u32,
 }
 
 impl StreamProtocol for GeminiStream {
@@ -28,13 +31,18 @@ impl StreamProtocol for GeminiStream {
             return Ok(());
         };
         let mut piece = read_piece(&value)?;
+        let first_call = self.calls;
+        self.calls += u32::try_from(piece.tool_calls.len()).unwrap_or(u32::MAX);
+        if piece.finish_reason.as_deref() == Some("STOP") && self.calls > 0 {
+            piece.finish_reason = Some("tool_calls".to_owned());
+        }
         if piece.finish_reason.is_some() {
             self.done = true;
         } else {
             // usage is complete on the last chunk only
             piece.usage = None;
         }
-        let delta = piece.into_delta();
+        let delta = piece.into_delta(first_call);
         if delta.has_content() {
             out.push_back(delta);
         }

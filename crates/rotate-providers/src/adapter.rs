@@ -226,7 +226,7 @@ pub async fn open_events<P: StreamProtocol>(
 
 /// Names `provider` as the producer of the reply's reasoning parts (only it is sent them
 /// back).
-fn sign_reasoning(reply: &mut ProviderReply, provider: &str) {
+pub fn sign_reasoning(reply: &mut ProviderReply, provider: &str) {
     for part in &mut reply.reasoning {
         if let Some(reasoning) = part.as_reasoning().filter(|r| r.provider.is_empty()) {
             *part = rotate_core::content::ContentPart::reasoning(rotate_core::tool::Reasoning {

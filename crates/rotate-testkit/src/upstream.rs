@@ -86,7 +86,8 @@ pub enum Behavior {
     /// 200 whose answer calls these tools: OpenAI `tool_calls` (streamed as
     /// `delta.tool_calls` pieces), Anthropic `tool_use` blocks (streamed as
     /// `input_json_delta` pieces, after a signed thinking block when thinking was
-    /// asked), the arguments streamed in three pieces. Gemini answers 500.
+    /// asked), the arguments streamed in three pieces; Gemini `functionCall` parts (no
+    /// ids, a `thoughtSignature` on the first).
     ToolCalls(Vec<rotate_core::tool::ToolCall>),
     /// One of these behaviours per request, drawn at random by weight (a fault mix).
     Mix(Arc<[(u32, Behavior)]>),

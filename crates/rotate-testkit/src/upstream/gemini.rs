@@ -119,6 +119,9 @@ pub(crate) fn respond(
     service: Service,
 ) -> Response<ReplyBody> {
     let streamed_count = behavior.streamed_count();
+    if let Behavior::ToolCalls(calls) = &behavior {
+        return function_calls(x, model, calls);
+    }
     match behavior {
         Behavior::Ok | Behavior::Reply(_) | Behavior::HeadroomExhausted(_) => {}
         Behavior::Blocked => {
@@ -205,4 +208,44 @@ pub(crate) fn respond(
         _ => Ending::Clean,
     };
     sse(events, ending, &[])
+}
+
+/// An answer that calls `calls` as Gemini does: `functionCall` parts without ids, the
+/// first carrying a `thoughtSignature`, and `finishReason: STOP`; streamed as one chunk of
+/// calls and a closing chunk.
+fn function_calls(
+    x: &Exchange<'_>,
+    model: &str,
+    calls: &[rotate_core::tool::ToolCall],
+) -> Response<ReplyBody> {
+    let parts: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let args = serde_json::from_str::<Value>(&call.arguments).unwrap_or_else(|_| json!({}));
+            let mut part = json!({"functionCall": {"name": call.name, "args": args}});
+            if i == 0 {
+                part["thoughtSignature"] = json!("sig_gemini_testkit");
+            }
+            part
+        })
+        .collect();
+    let prompt = prompt_tokens(x.body);
+    let usage = json!({"promptTokenCount": prompt, "candidatesTokenCount": 9, "totalTokenCount": prompt + 9});
+    if !x.stream {
+        let body = json!({
+            "candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": usage, "modelVersion": model
+        });
+        return json(StatusCode::OK, &body, &[]);
+    }
+    let events = vec![
+        chunk(
+            &json!({"candidates": [{"content": {"parts": parts, "role": "model"}, "index": 0}], "modelVersion": model}),
+        ),
+        chunk(
+            &json!({"candidates": [{"content": {"parts": [{"text": ""}], "role": "model"}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage, "modelVersion": model}),
+        ),
+    ];
+    sse(events, Ending::Clean, &[])
 }
