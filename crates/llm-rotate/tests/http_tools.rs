@@ -1,6 +1,8 @@
-//! Conversations beyond text against the fake upstream: a two-turn tool loop on the
-//! OpenAI protocol (the exact bodies sent, tool calls back, streamed and not), images in
-//! OpenAI's part form, requests no vendor could take refused before any call, and a
+//! Conversations beyond text against the fake upstream: two-turn tool loops on the
+//! OpenAI protocol, Anthropic (with signed thinking) and Gemini (with thought
+//! signatures), the exact bodies sent, tool calls back streamed and not, loops that
+//! cross vendors mid-conversation, media parts in each vendor's form, refusals, a stream
+//! cut inside a tool call, requests no vendor could take refused before any call, and a
 //! plan entry whose vendor cannot carry the conversation skipped with the reason.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -430,6 +432,126 @@ async fn a_tool_loop_crosses_from_openai_to_gemini() {
             {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
             {"role": "model", "parts": [{"functionCall": {"id": "call_1", "name": "weather", "args": {"city": "Paris"}}, "thoughtSignature": "skip_thought_signature_validator"}]},
             {"role": "user", "parts": [{"functionResponse": {"id": "call_1", "name": "weather", "response": {"temp_c": 18}}}]}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_stream_cut_inside_a_tool_call_is_an_error_not_a_clean_end() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = chain_client(&upstream, json!([{"provider": "openai"}]));
+    let call = ToolCall::new("call_1", "weather", r#"{"city":"Paris","unit":"celsius"}"#);
+    for (key, model, provider) in [
+        ("sk-test-oa", "gpt-4o", "openai"),
+        ("sk-test-an", "claude-sonnet-4-5", "anthropic"),
+    ] {
+        upstream.script(key, [Behavior::ToolCallsCut(vec![call.clone()])]);
+        let stream = client
+            .chat_stream(
+                model,
+                &[ChatMessage::user("weather?")],
+                options().provider(provider),
+            )
+            .await
+            .unwrap();
+        let error = stream.collect_response().await.unwrap_err();
+        assert!(
+            matches!(error, LMRotateError::Stream(_)),
+            "{provider}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refusals_come_back_as_refusals() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = chain_client(&upstream, json!([{"provider": "openai"}]));
+    for (key, model, provider) in [
+        ("sk-test-oa", "gpt-4o", "openai"),
+        ("sk-test-an", "claude-sonnet-4-5", "anthropic"),
+    ] {
+        upstream.script(key, [Behavior::Refusal("I can't help with that.".into())]);
+        let reply = client
+            .chat(
+                model,
+                &[ChatMessage::user("something bad")],
+                ChatOptions::default().provider(provider),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.refusal.as_deref(),
+            Some("I can't help with that."),
+            "{provider}"
+        );
+        assert_eq!(
+            reply.finish_reason.as_deref(),
+            Some("refusal"),
+            "{provider}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn media_parts_reach_each_vendor_in_its_form() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = chain_client(&upstream, json!([{"provider": "openai"}]));
+    let pdf = ContentPart::pdf_bytes(b"%PDF-1.7".to_vec());
+    let ask = |parts: Vec<ContentPart>| vec![ChatMessage::new(Role::User, parts)];
+    // OpenAI: a PDF as a file part, audio as input_audio
+    client
+        .chat(
+            "gpt-4o",
+            &ask(vec![pdf.clone(), ContentPart::audio(vec![1, 2, 3], "wav")]),
+            ChatOptions::default().provider("openai"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        upstream.requests()[0].body["messages"][0]["content"],
+        json!([
+            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0xLjc=", "filename": "document.pdf"}},
+            {"type": "input_audio", "input_audio": {"data": "AQID", "format": "wav"}}
+        ])
+    );
+    // Anthropic: a PDF as a document, an image URL as a url source
+    client
+        .chat(
+            "claude-sonnet-4-5",
+            &ask(vec![
+                pdf.clone(),
+                ContentPart::image_url("https://example.com/a.png"),
+            ]),
+            ChatOptions::default().provider("anthropic"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        upstream.requests()[1].body["messages"][0]["content"],
+        json!([
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjc="}},
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+        ])
+    );
+    // Gemini: inline PDF and audio, an image URL as fileData with its type from the extension
+    client
+        .chat(
+            "gemini-2.5-flash",
+            &ask(vec![
+                pdf,
+                ContentPart::audio(vec![1, 2, 3], "mp3"),
+                ContentPart::image_url("https://example.com/a.webp?x=1"),
+            ]),
+            ChatOptions::default().provider("google"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        upstream.requests()[2].body["contents"][0]["parts"],
+        json!([
+            {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0xLjc="}},
+            {"inlineData": {"mimeType": "audio/mp3", "data": "AQID"}},
+            {"fileData": {"mimeType": "image/webp", "fileUri": "https://example.com/a.webp?x=1"}}
         ])
     );
 }

@@ -89,6 +89,12 @@ pub enum Behavior {
     /// asked), the arguments streamed in three pieces; Gemini `functionCall` parts (no
     /// ids, a `thoughtSignature` on the first).
     ToolCalls(Vec<rotate_core::tool::ToolCall>),
+    /// Stream: like [`Behavior::ToolCalls`] (OpenAI and Anthropic), but the connection
+    /// breaks inside the first call's arguments. Not streamed: as `ToolCalls`.
+    ToolCallsCut(Vec<rotate_core::tool::ToolCall>),
+    /// 200 whose answer is a refusal with this text (OpenAI `message.refusal`, Anthropic
+    /// `stop_reason: refusal`); not streamed only.
+    Refusal(String),
     /// One of these behaviours per request, drawn at random by weight (a fault mix).
     Mix(Arc<[(u32, Behavior)]>),
 }

@@ -74,8 +74,22 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     let prompt = x.prompt_tokens();
     let completion = completion_tokens(&text) + if thinking { 7 } else { 0 };
     let streamed_count = behavior.streamed_count();
-    if let Behavior::ToolCalls(calls) = &behavior {
-        return tool_calls(x, calls, &id, &model, prompt, &headers);
+    match &behavior {
+        Behavior::ToolCalls(calls) => {
+            return tool_calls(x, calls, false, &id, &model, prompt, &headers)
+        }
+        Behavior::ToolCallsCut(calls) => {
+            return tool_calls(x, calls, true, &id, &model, prompt, &headers)
+        }
+        Behavior::Refusal(text) => {
+            let body = json!({
+                "id": id, "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": text}], "stop_reason": "refusal", "stop_sequence": null,
+                "usage": {"input_tokens": prompt, "output_tokens": 9}
+            });
+            return json(StatusCode::OK, &body, &headers);
+        }
+        _ => {}
     }
     match behavior {
         Behavior::Ok | Behavior::Reply(_) => {}
@@ -162,6 +176,7 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
 fn tool_calls(
     x: &Exchange<'_>,
     calls: &[rotate_core::tool::ToolCall],
+    cut: bool,
     id: &str,
     model: &str,
     prompt: u64,
@@ -213,6 +228,9 @@ fn tool_calls(
         for piece in text.chunks(third) {
             let piece: String = piece.iter().collect();
             events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})));
+            if cut {
+                return sse(events, Ending::Cut, headers);
+            }
         }
         events.push(event(
             "content_block_stop",

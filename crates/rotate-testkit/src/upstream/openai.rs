@@ -103,8 +103,22 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     let prompt = x.prompt_tokens();
     let completion = completion_tokens(&text);
     let streamed_count = behavior.streamed_count();
-    if let Behavior::ToolCalls(calls) = &behavior {
-        return tool_calls(x, calls, &id, &model, created, &headers);
+    match &behavior {
+        Behavior::ToolCalls(calls) => {
+            return tool_calls(x, calls, false, &id, &model, created, &headers)
+        }
+        Behavior::ToolCallsCut(calls) => {
+            return tool_calls(x, calls, true, &id, &model, created, &headers)
+        }
+        Behavior::Refusal(text) => {
+            let body = json!({
+                "id": id, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "refusal": text, "annotations": []}, "logprobs": null, "finish_reason": "stop"}],
+                "usage": usage(x.prompt_tokens(), 9)
+            });
+            return json(StatusCode::OK, &body, &headers);
+        }
+        _ => {}
     }
     match behavior {
         Behavior::Ok | Behavior::Reply(_) | Behavior::HeadroomExhausted(_) => {}
@@ -193,6 +207,7 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
 fn tool_calls(
     x: &Exchange<'_>,
     calls: &[rotate_core::tool::ToolCall],
+    cut: bool,
     id: &str,
     model: &str,
     created: u64,
@@ -226,6 +241,9 @@ fn tool_calls(
         for piece in text.chunks(third) {
             let piece: String = piece.iter().collect();
             events.push(chunk(id, model, created, json!([{"index": 0, "delta": {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, "logprobs": null, "finish_reason": null}]), Value::Null));
+            if cut {
+                return sse(events, Ending::Cut, headers);
+            }
         }
     }
     events.push(chunk(
