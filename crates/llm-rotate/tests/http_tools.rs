@@ -559,3 +559,39 @@ async fn media_parts_reach_each_vendor_in_its_form() {
         ])
     );
 }
+
+#[cfg(feature = "google")]
+#[tokio::test]
+async fn a_tool_loop_crosses_from_gemini_to_anthropic_without_its_signatures() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = chain_client(
+        &upstream,
+        json!([
+            {"provider": "google", "upstream": "gemini-2.5-flash"},
+            {"provider": "anthropic", "upstream": "claude-sonnet-4-5"}
+        ]),
+    );
+    upstream.script(
+        "sk-test-gm",
+        [
+            Behavior::ToolCalls(vec![ToolCall::new("x", "weather", r#"{"city":"Oslo"}"#)]),
+            Behavior::ServerError(503),
+        ],
+    );
+    let mut history = vec![ChatMessage::user("Weather in Oslo?")];
+    let first = client.chat("chain", &history, options()).await.unwrap();
+    assert_eq!(first.provider, "google");
+    let call = first.tool_calls[0].clone();
+    history.push(first.message());
+    history.push(ChatMessage::tool_result(&call.id, "-3 C"));
+    let second = client.chat("chain", &history, options()).await.unwrap();
+    assert_eq!(second.provider, "anthropic");
+    assert_eq!(
+        upstream.requests().last().unwrap().body["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Oslo?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": call.id, "name": "weather", "input": {"city": "Oslo"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": [{"type": "text", "text": "-3 C"}]}]}
+        ])
+    );
+}
