@@ -595,3 +595,57 @@ async fn a_tool_loop_crosses_from_gemini_to_anthropic_without_its_signatures() {
         ])
     );
 }
+
+#[cfg(feature = "google")]
+#[tokio::test]
+async fn response_formats_and_tool_choices_in_each_dialect() {
+    use llm_rotate::ResponseFormat;
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = chain_client(&upstream, json!([{"provider": "openai"}]));
+    let schema = json!({"type": "object", "properties": {"answer": {"type": "string"}}});
+    let opts = ChatOptions::default()
+        .tool(weather())
+        .tool_choice(ToolChoice::Tool("weather".into()))
+        .response_format(ResponseFormat::JsonSchema {
+            name: "answer".into(),
+            schema: schema.clone(),
+            strict: Some(true),
+        });
+    let hi = [ChatMessage::user("hi")];
+    for (model, provider) in [
+        ("gpt-4o", "openai"),
+        ("claude-sonnet-4-5", "anthropic"),
+        ("gemini-2.5-flash", "google"),
+    ] {
+        client
+            .chat(model, &hi, opts.clone().provider(provider))
+            .await
+            .unwrap();
+    }
+    let sent: Vec<_> = upstream.requests().into_iter().map(|r| r.body).collect();
+    assert_eq!(
+        sent[0]["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": true}})
+    );
+    assert_eq!(
+        sent[0]["tool_choice"],
+        json!({"type": "function", "function": {"name": "weather"}})
+    );
+    assert_eq!(
+        sent[1]["output_config"],
+        json!({"format": {"type": "json_schema", "schema": schema}})
+    );
+    assert_eq!(
+        sent[1]["tool_choice"],
+        json!({"type": "tool", "name": "weather"})
+    );
+    assert_eq!(
+        sent[2]["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+    assert_eq!(sent[2]["generationConfig"]["responseJsonSchema"], schema);
+    assert_eq!(
+        sent[2]["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["weather"]}})
+    );
+}

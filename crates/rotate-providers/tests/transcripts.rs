@@ -521,3 +521,17 @@ proptest! {
         prop_assert!(anthropic().parse_reply(body.as_bytes()).is_ok());
     }
 }
+
+#[test]
+fn deepseek_style_reasoning_content_is_read_as_reasoning() {
+    let body = r#"{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"42","reasoning_content":"6 times 7"}}],"model":"deepseek-reasoner"}"#;
+    let reply = openai().parse_reply(body.as_bytes()).unwrap();
+    assert_eq!(reply.content, "42");
+    assert_eq!(reply.reasoning[0].as_reasoning().unwrap().text, "6 times 7");
+    let chunk = "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"6 times\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"42\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    let (items, finished) = run_stream(openai().stream_protocol(), chunk.as_bytes(), &[]);
+    assert!(finished);
+    let deltas: Vec<_> = items.into_iter().map(Result::unwrap).collect();
+    assert_eq!(deltas[0].reasoning.as_deref(), Some("6 times"));
+    assert_eq!(deltas[1].delta, "42");
+}
