@@ -203,6 +203,13 @@ impl ContentPart {
         }
     }
 
+    /// The MIME type and base64 payload of an image-URL part given as a
+    /// `data:<mime>;base64,<payload>` URL.
+    pub fn data_url(&self) -> Option<(&str, &str)> {
+        let (url, _) = self.image_url_parts()?;
+        url.strip_prefix("data:")?.split_once(";base64,")
+    }
+
     /// The format of an audio part.
     pub fn audio_format(&self) -> Option<&str> {
         match &self.body {

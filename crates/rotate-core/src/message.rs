@@ -163,24 +163,16 @@ impl Serialize for ChatMessage {
 impl<'de> Deserialize<'de> for ChatMessage {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Content {
-            Text(String),
-            Parts(Vec<ContentPart>),
-        }
-        #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Wire {
             role: Role,
             content: serde_json::Value,
         }
         let wire = Wire::deserialize(deserializer)?;
-        let content = match serde_json::from_value::<Content>(wire.content.clone()) {
-            Ok(Content::Text(text)) => vec![ContentPart::text(text)],
-            Ok(Content::Parts(parts)) => parts,
-            // say what is wrong with the parts, not that no form matched
-            Err(_) => serde_json::from_value::<Vec<ContentPart>>(wire.content)
-                .map_err(serde::de::Error::custom)?,
+        let content = match wire.content {
+            serde_json::Value::String(text) => vec![ContentPart::text(text)],
+            // a list of parts, or an error saying what is wrong with them
+            parts => serde_json::from_value(parts).map_err(serde::de::Error::custom)?,
         };
         Ok(Self {
             role: wire.role,

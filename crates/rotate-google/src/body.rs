@@ -223,13 +223,11 @@ impl Serialize for Base64<'_> {
 /// An image URL as Gemini takes it: a `data:` URL as `inlineData`, any other as
 /// `fileData` with the MIME type guessed from the path's extension (`image/jpeg` when
 /// there is none).
-fn image_url(url: &str) -> Value {
-    if let Some((mime, data)) = url
-        .strip_prefix("data:")
-        .and_then(|rest| rest.split_once(";base64,"))
-    {
+fn image_url(part: &ContentPart) -> Value {
+    if let Some((mime, data)) = part.data_url() {
         return serde_json::json!({ "inlineData": { "mimeType": mime, "data": data } });
     }
+    let (url, _) = part.image_url_parts().unwrap_or(("", None));
     let path = url
         .split(['?', '#'])
         .next()
@@ -287,10 +285,7 @@ impl Serialize for WirePart<'_> {
                 )?;
                 map.end()
             }
-            PartKind::ImageUrl => {
-                let (url, _) = part.image_url_parts().unwrap_or(("", None));
-                image_url(url).serialize(serializer)
-            }
+            PartKind::ImageUrl => image_url(part).serialize(serializer),
             PartKind::ToolCall => {
                 let call = part
                     .as_tool_call()

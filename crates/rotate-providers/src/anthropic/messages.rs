@@ -126,10 +126,7 @@ fn block(part: &ContentPart, provider: &str) -> Option<Value> {
         }
         PartKind::ImageUrl => {
             let (url, _) = part.image_url_parts()?;
-            let source = match url
-                .strip_prefix("data:")
-                .and_then(|rest| rest.split_once(";base64,"))
-            {
+            let source = match part.data_url() {
                 Some((media_type, data)) => {
                     json!({"type": "base64", "media_type": media_type, "data": data})
                 }

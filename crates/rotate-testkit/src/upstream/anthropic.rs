@@ -127,24 +127,13 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
         });
         return json(StatusCode::OK, &body, &headers);
     }
-    let mut events = vec![event(
-        "message_start",
-        &json!({"type": "message_start", "message": {
-            "id": id, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": prompt, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
-        }}),
-    )];
-    let mut index = 0;
-    if thinking {
-        events.push(event("content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
-        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me think about this."}})));
-        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig_testkit"}})));
-        events.push(event(
-            "content_block_stop",
-            &json!({"type": "content_block_stop", "index": 0}),
-        ));
-        index = 1;
-    }
+    let mut events = opening(
+        &id,
+        &model,
+        prompt,
+        thinking.then_some(("Let me think about this.", "sig_testkit")),
+    );
+    let index = u64::from(thinking);
     events.push(event("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})));
     events.push(event("ping", &json!({"type": "ping"})));
     let all = pieces(&text);
@@ -203,25 +192,13 @@ fn tool_calls(
         });
         return json(StatusCode::OK, &body, headers);
     }
-    let mut events = vec![event(
-        "message_start",
-        &json!({"type": "message_start", "message": {
-            "id": id, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": prompt, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
-        }}),
-    )];
-    let mut index = 0;
-    if thinking {
-        events.push(event("content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
-        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "I should call a tool."}})));
-        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig_testkit_tools"}})));
-        events.push(event(
-            "content_block_stop",
-            &json!({"type": "content_block_stop", "index": 0}),
-        ));
-        index = 1;
-    }
-    for call in calls {
+    let mut events = opening(
+        id,
+        model,
+        prompt,
+        thinking.then_some(("I should call a tool.", "sig_testkit_tools")),
+    );
+    for (index, call) in (u64::from(thinking)..).zip(calls) {
         events.push(event("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}})));
         let text: Vec<char> = input(call).to_string().chars().collect();
         let third = text.len().div_ceil(3).max(1);
@@ -236,9 +213,30 @@ fn tool_calls(
             "content_block_stop",
             &json!({"type": "content_block_stop", "index": index}),
         ));
-        index += 1;
     }
     events.push(event("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 12}})));
     events.push(event("message_stop", &json!({"type": "message_stop"})));
     sse(events, Ending::Clean, headers)
+}
+
+/// A stream's `message_start`, then (with `thinking`: its text and signature) one signed
+/// thinking block at index 0.
+fn opening(id: &str, model: &str, prompt: u64, thinking: Option<(&str, &str)>) -> Vec<String> {
+    let mut events = vec![event(
+        "message_start",
+        &json!({"type": "message_start", "message": {
+            "id": id, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": prompt, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
+        }}),
+    )];
+    if let Some((text, signature)) = thinking {
+        events.push(event("content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
+        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": text}})));
+        events.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": signature}})));
+        events.push(event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": 0}),
+        ));
+    }
+    events
 }
