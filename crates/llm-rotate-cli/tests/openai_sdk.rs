@@ -83,3 +83,44 @@ async fn the_official_openai_sdk_works_against_the_gateway() {
         "the 503 on a was retried on b without the SDK noticing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_loop_through_the_gateway_with_the_official_openai_sdk() {
+    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    let call = llm_rotate::ToolCall::new("call_sdk_1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("sk-test-a", [Behavior::ToolCalls(vec![call])]);
+    upstream.set_default("sk-test-a", Behavior::Reply("18 C in Paris".into()));
+    let gateway = GatewayProcess::start(&config(&upstream, &[("a", "openai")]));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
+    let base_url = format!("{}/v1", gateway.url);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg("tools")
+            .env("OPENAI_BASE_URL", base_url)
+            .env("OPENAI_API_KEY", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["call_id"], "call_sdk_1");
+    assert_eq!(summary["answer"], "18 C in Paris");
+    // what the upstream received on the second turn: the SDK's history, translated back
+    let second = &upstream.requests()[1].body;
+    assert_eq!(
+        second["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_sdk_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}
+            ]},
+            {"role": "tool", "tool_call_id": "call_sdk_1", "content": "18 C"}
+        ])
+    );
+    assert_eq!(second["tools"][0]["function"]["name"], "weather");
+}

@@ -2,7 +2,8 @@
 
 Reads OPENAI_BASE_URL and OPENAI_API_KEY (the gateway token) from the environment, makes
 a plain and a streamed chat completion, checks what the SDK parsed, and prints one JSON
-line summarising it. Exits non-zero on any mismatch.
+line summarising it. With the argument `tools` it runs a two-turn tool loop instead.
+Exits non-zero on any mismatch.
 """
 
 import json
@@ -70,5 +71,23 @@ def main() -> int:
     return 0
 
 
+def tool_loop() -> int:
+    client = OpenAI(max_retries=0, timeout=30)
+    tools = [{"type": "function", "function": {"name": "weather", "description": "Weather in a city",
+              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+    history = [{"role": "user", "content": "Weather in Paris?"}]
+    first = client.chat.completions.create(model="gpt-4o", messages=history, tools=tools)
+    message = first.choices[0].message
+    assert first.choices[0].finish_reason == "tool_calls", first
+    assert message.content is None, message
+    call = message.tool_calls[0]
+    assert call.function.name == "weather" and json.loads(call.function.arguments) == {"city": "Paris"}, call
+    history.append(message.model_dump(exclude_none=True))
+    history.append({"role": "tool", "tool_call_id": call.id, "content": "18 C"})
+    second = client.chat.completions.create(model="gpt-4o", messages=history, tools=tools)
+    print(json.dumps({"call_id": call.id, "answer": second.choices[0].message.content}))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tool_loop() if sys.argv[1:] == ["tools"] else main())
