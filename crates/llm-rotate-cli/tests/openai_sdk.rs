@@ -3,44 +3,18 @@
 //! installed from PyPI into a virtualenv under the build directory on first run.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+#[path = "support/python_sdks.rs"]
+mod python_sdks;
 #[path = "support/gateway_process.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use python_sdks::sdk_python;
 use rotate_testkit::{Behavior, FakeUpstream};
 use serde_json::{json, Value};
 use support::{config, GatewayProcess, TOKEN};
-
-/// A virtualenv with the `openai` package, made once per build directory.
-fn sdk_python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("openai-sdk-venv");
-    let python = venv.join("bin").join("python");
-    let ready = venv.join(".installed");
-    if !ready.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap();
-        assert!(made.success(), "python3 -m venv failed");
-        let installed = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "openai>=1.40,<3",
-            ])
-            .status()
-            .unwrap();
-        assert!(installed.success(), "pip install openai failed");
-        std::fs::write(&ready, "").unwrap();
-    }
-    python
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_openai_sdk_works_against_the_gateway() {
