@@ -5,10 +5,14 @@
 //!
 //! The upstream runs on its own runtime thread; the clients share one current-thread
 //! runtime. Sequential samples interleave the two clients call by call (each sample
-//! times one and runs the other untimed), so both see the same machine load.
+//! times one for criterion and runs the other beside it, in alternating order), so both
+//! see the same machine load. The one-key samples also record each pair's difference;
+//! their median, written to `target/criterion/chat_paired_overhead.json`, is the
+//! overhead figure least moved by a noisy machine, since drift cancels within a pair.
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 #![allow(clippy::disallowed_methods)] // benchmarks time real work
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -92,8 +96,15 @@ fn setup(runtime: &tokio::runtime::Runtime) -> Setup {
     }
 }
 
-/// Times `timed` only, running `other` before each call so both clients share the load.
-async fn paired<T, O, TF, OF>(iters: u64, timed: T, other: O) -> Duration
+/// Times `timed`, running `other` beside each call (before it on even iterations, after
+/// it on odd ones) so both clients share the load; pushes each pair's difference
+/// (`timed` minus `other`, in nanoseconds) onto `differences` when given.
+async fn paired<T, O, TF, OF>(
+    iters: u64,
+    timed: T,
+    other: O,
+    differences: Option<&RefCell<Vec<f64>>>,
+) -> Duration
 where
     T: Fn() -> TF,
     O: Fn() -> OF,
@@ -101,13 +112,63 @@ where
     OF: Future<Output = ()>,
 {
     let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        other().await;
-        let start = Instant::now();
-        timed().await;
-        total += start.elapsed();
+    for i in 0..iters {
+        let (timed_took, other_took) = if i % 2 == 0 {
+            let other_took = time(other()).await;
+            (time(timed()).await, other_took)
+        } else {
+            let timed_took = time(timed()).await;
+            (timed_took, time(other()).await)
+        };
+        total += timed_took;
+        if let Some(differences) = differences {
+            let difference = timed_took.as_secs_f64() - other_took.as_secs_f64();
+            differences.borrow_mut().push(difference * 1e9);
+        }
     }
     total
+}
+
+async fn time(call: impl Future<Output = ()>) -> Duration {
+    let start = Instant::now();
+    call.await;
+    start.elapsed()
+}
+
+/// The median and quartiles of `differences`, printed under `label`; `None` when the
+/// bench that collects them was filtered out.
+fn summarize(label: &str, mut differences: Vec<f64>) -> Option<(f64, f64, f64, usize)> {
+    if differences.is_empty() {
+        return None;
+    }
+    differences.sort_by(f64::total_cmp);
+    let at = |q: usize| differences[(differences.len() - 1) * q / 4];
+    let (q1, median, q3) = (at(1), at(2), at(3));
+    eprintln!(
+        "{label}, paired: median {:.2} µs, quartiles {:.2} / {:.2} µs over {} pairs",
+        median / 1e3,
+        q1 / 1e3,
+        q3 / 1e3,
+        differences.len()
+    );
+    Some((median, q1, q3, differences.len()))
+}
+
+/// Writes the one-key client's paired figure beside criterion's own results.
+fn write_paired_overhead((median, q1, q3, pairs): (f64, f64, f64, usize)) {
+    let Some(target) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+    else {
+        return;
+    };
+    let json = format!(
+        "{{\"median_ns\": {median:.1}, \"q1_ns\": {q1:.1}, \"q3_ns\": {q3:.1}, \"pairs\": {pairs}}}\n"
+    );
+    let dir = target.join("criterion");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join("chat_paired_overhead.json"), json);
+    }
 }
 
 async fn concurrent<F, Fut>(iters: u64, call: F) -> Duration
@@ -206,15 +267,26 @@ fn chat(c: &mut Criterion) {
     let rotate_4keys_call = call_with(leak(client));
     let bare_call = || async { drop(bare.call(&messages).await) };
 
+    let differences = RefCell::new(Vec::new());
+    let adapter_differences = RefCell::new(Vec::new());
     let mut group = c.benchmark_group("chat/sequential");
     group.bench_function("bare_hyper", |b| {
-        b.iter_custom(|iters| runtime.block_on(paired(iters, bare_call, rotate_call.clone())))
+        b.iter_custom(|iters| runtime.block_on(paired(iters, bare_call, rotate_call.clone(), None)))
     });
     group.bench_function("llm_rotate", |b| {
-        b.iter_custom(|iters| runtime.block_on(paired(iters, rotate_call.clone(), bare_call)))
+        b.iter_custom(|iters| {
+            runtime.block_on(paired(
+                iters,
+                rotate_call.clone(),
+                bare_call,
+                Some(&differences),
+            ))
+        })
     });
     group.bench_function("llm_rotate_4keys", |b| {
-        b.iter_custom(|iters| runtime.block_on(paired(iters, rotate_4keys_call.clone(), bare_call)))
+        b.iter_custom(|iters| {
+            runtime.block_on(paired(iters, rotate_4keys_call.clone(), bare_call, None))
+        })
     });
     let adapter = {
         use llm_rotate::core::provider::AdapterFactory;
@@ -235,9 +307,23 @@ fn chat(c: &mut Criterion) {
     );
     let adapter_call = || async { drop(adapter.chat(call.clone()).await.expect("chat")) };
     group.bench_function("adapter_only", |b| {
-        b.iter_custom(|iters| runtime.block_on(paired(iters, adapter_call, bare_call)))
+        b.iter_custom(|iters| {
+            runtime.block_on(paired(
+                iters,
+                adapter_call,
+                bare_call,
+                Some(&adapter_differences),
+            ))
+        })
     });
     group.finish();
+    if let Some(figure) = summarize("chat() minus bare hyper", differences.into_inner()) {
+        write_paired_overhead(figure);
+    }
+    summarize(
+        "the adapter alone minus bare hyper",
+        adapter_differences.into_inner(),
+    );
 
     let mut group = c.benchmark_group("chat/concurrent64");
     #[cfg(feature = "redis")]
