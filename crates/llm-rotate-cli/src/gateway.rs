@@ -1,12 +1,15 @@
 //! `llm-rotate serve`: the rotation engine behind an HTTP gateway any language can use.
 //!
 //! Routes: `POST /v1/chat/completions` (OpenAI's format, SSE with `stream: true`),
-//! `GET /v1/models`, `POST /v1beta/models/{model}:generateContent` and
+//! `GET /v1/models` and `/v1/models/{id}`, `POST /v1/messages` and
+//! `/v1/messages/count_tokens` (Anthropic's format and event stream),
+//! `POST /v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent` (Gemini's format), `GET /health`, `GET /metrics`
 //! (Prometheus), `POST /admin/reload`. Clients present a gateway token; upstream keys
 //! never come from clients and never go back to them. SIGHUP reloads the config file;
 //! SIGTERM or Ctrl-C stops accepting, drains in-flight requests and closes the client.
 
+mod anthropic;
 mod gemini;
 mod http;
 mod metrics;
@@ -101,6 +104,14 @@ impl Gateway {
             let (response, upstream) = self.chat_completions(request).await;
             return ("chat_completions", response, upstream);
         }
+        if path == "/v1/messages" || path == "/v1/messages/count_tokens" {
+            if !post {
+                return ("messages", not_allowed(Dialect::Anthropic), None);
+            }
+            let count = path.ends_with("count_tokens");
+            let (response, upstream) = self.anthropic_messages(request, count).await;
+            return ("messages", response, upstream);
+        }
         if let Some((model, call)) = gemini::route(path) {
             if !post {
                 return ("generate_content", not_allowed(Dialect::Google), None);
@@ -114,6 +125,14 @@ impl Gateway {
                 Ok(()) => openai::models(&self.client.served_models()),
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
+            (&Method::GET, path) if path.starts_with("/v1/models/") => {
+                match self.authorize(&request, false) {
+                    Ok(()) => {
+                        openai::model(&self.client.served_models(), &path["/v1/models/".len()..])
+                    }
+                    Err(e) => e.into_response(Dialect::OpenAi),
+                }
+            }
             (&Method::GET, "/health") => match self.authorize(&request, false) {
                 Ok(()) => json_response(StatusCode::OK, &self.client.health().await),
                 Err(e) => e.into_response(Dialect::OpenAi),
@@ -164,11 +183,7 @@ impl Gateway {
         if matches!(path, "/health" | "/metrics") {
             return None;
         }
-        let dialect = if gemini::route(path).is_some() {
-            Dialect::Google
-        } else {
-            Dialect::OpenAi
-        };
+        let dialect = dialect_of(path);
         let mut refused = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "server_error",
@@ -220,6 +235,22 @@ impl Gateway {
         result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))
     }
 
+    async fn anthropic_messages(
+        &self,
+        request: Request<Incoming>,
+        count: bool,
+    ) -> (Response<Body>, Option<f64>) {
+        let result = async {
+            let body = self.authorized_body(request).await?;
+            if count {
+                return anthropic::count_tokens(&body).map(|r| (r, None));
+            }
+            anthropic::messages(&self.client, &body).await
+        }
+        .await;
+        result.unwrap_or_else(|e| (e.into_response(anthropic::DIALECT), None))
+    }
+
     async fn generate_content(
         &self,
         request: Request<Incoming>,
@@ -237,6 +268,17 @@ impl Gateway {
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(gemini::DIALECT), None))
+    }
+}
+
+/// The error shape of the route at `path`.
+fn dialect_of(path: &str) -> Dialect {
+    if gemini::route(path).is_some() {
+        Dialect::Google
+    } else if path.starts_with("/v1/messages") {
+        Dialect::Anthropic
+    } else {
+        Dialect::OpenAi
     }
 }
 

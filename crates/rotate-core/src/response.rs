@@ -80,7 +80,7 @@ impl ChatResponse {
 }
 
 /// One piece of a streamed answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamChunk {
     /// Text added by this chunk.
     pub delta: String,

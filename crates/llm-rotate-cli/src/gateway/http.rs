@@ -1,6 +1,7 @@
 //! HTTP plumbing of the gateway: the body type, reading a request body under the size
-//! limit, JSON and SSE responses, errors in OpenAI's and Google's shapes with the
-//! status that matches the failure, and token checks in constant time.
+//! limit, JSON and SSE responses, errors in OpenAI's, Google's and Anthropic's shapes
+//! with the status that matches the failure (every 429 with `Retry-After`), and token
+//! checks in constant time.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -77,6 +78,8 @@ pub enum Dialect {
     OpenAi,
     /// `{"error": {"code", "message", "status"}}` (google.rpc).
     Google,
+    /// `{"type": "error", "error": {"type", "message"}}`.
+    Anthropic,
 }
 
 /// A gateway error: status, OpenAI `type`, `code`, message and an optional wait.
@@ -123,9 +126,20 @@ impl ApiError {
             Dialect::Google => {
                 json!({"error": {"code": self.status.as_u16(), "message": self.message, "status": google_status(self.status)}})
             }
+            Dialect::Anthropic => {
+                let kind = crate::gateway::anthropic::error_type(self.status);
+                json!({"type": "error", "error": {"type": kind, "message": self.message}})
+            }
+        };
+        // every 429 says when to come back: the vendor's wait, the soonest key's, or a second
+        let retry_after = match self.status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                Some(self.retry_after.unwrap_or(Duration::from_secs(1)))
+            }
+            _ => self.retry_after,
         };
         let mut response = json_response(self.status, &body);
-        if let Some(wait) = self.retry_after {
+        if let Some(wait) = retry_after {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             if let Ok(value) = HeaderValue::from_str(&secs.max(1).to_string()) {
                 response
@@ -208,12 +222,16 @@ impl From<&LMRotateError> for ApiError {
             other => {
                 let rate_limited = matches!(other, LMRotateError::Exhausted { attempts } if attempts.iter().all(|a| matches!(a.error.kind, ErrorKind::RateLimited | ErrorKind::QuotaExhausted)));
                 if rate_limited {
-                    Self::new(
+                    let mut api = Self::new(
                         StatusCode::TOO_MANY_REQUESTS,
                         "rate_limit_error",
                         "upstream_rate_limited",
                         with_causes(other),
-                    )
+                    );
+                    if let LMRotateError::Exhausted { attempts } = other {
+                        api.retry_after = attempts.iter().filter_map(|a| a.error.retry_after).min();
+                    }
+                    api
                 } else {
                     Self::new(
                         StatusCode::BAD_GATEWAY,

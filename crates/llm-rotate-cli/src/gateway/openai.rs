@@ -1,4 +1,4 @@
-//! `POST /v1/chat/completions` and `GET /v1/models` in OpenAI's wire format: the request
+//! `POST /v1/chat/completions`, `GET /v1/models` and `/v1/models/{id}` in OpenAI's wire format: the request
 //! becomes a `chat` (or `chat_stream`) call, the answer a `chat.completion` object or
 //! `chat.completion.chunk` events ending in `data: [DONE]`.
 
@@ -104,6 +104,24 @@ pub fn models(served: &[llm_rotate::ServedModel]) -> Response<Body> {
         .map(|m| json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by}))
         .collect();
     json_response(StatusCode::OK, &json!({"object": "list", "data": data}))
+}
+
+/// `GET /v1/models/{id}`: one served model, or a 404 in OpenAI's shape.
+pub fn model(served: &[llm_rotate::ServedModel], id: &str) -> Response<Body> {
+    let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+    match served.iter().find(|m| m.id == id) {
+        Some(m) => json_response(
+            StatusCode::OK,
+            &json!({"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by}),
+        ),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            format!("The model `{id}` does not exist or is not served by this gateway."),
+        )
+        .into_response(DIALECT),
+    }
 }
 
 /// Errors of these routes speak OpenAI's shape.
