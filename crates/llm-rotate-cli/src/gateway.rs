@@ -241,11 +241,12 @@ impl Gateway {
         count: bool,
     ) -> (Response<Body>, Option<f64>) {
         let result = async {
+            let headers = request.headers().clone();
             let body = self.authorized_body(request).await?;
             if count {
                 return anthropic::count_tokens(&body).map(|r| (r, None));
             }
-            anthropic::messages(&self.client, &body).await
+            anthropic::messages(&self.client, &body, &headers).await
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(anthropic::DIALECT), None))

@@ -223,6 +223,7 @@ impl Engine {
                             reasoning: reply.reasoning,
                             refusal: reply.refusal,
                             raw: reply.raw,
+                            passthrough: reply.passthrough,
                         })
                     }
                     Err(error) => Attempted::Failed(lease, error),
@@ -248,9 +249,12 @@ impl Engine {
                     Err(error) => return Attempted::Failed(lease, error),
                 };
                 let mut events = start.events;
+                // a passthrough stream's events before the first content go out with it
+                let mut before = None;
                 loop {
                     match events.next().await {
-                        Some(Ok(delta)) if delta.has_content() => {
+                        Some(Ok(mut delta)) if delta.has_content() => {
+                            delta.raw = join_raw(before, delta.raw);
                             let first = StreamChunk::from_delta(
                                 delta,
                                 lease.provider_name(),
@@ -263,11 +267,18 @@ impl Engine {
                                 start.headroom,
                             )));
                         }
-                        Some(Ok(_)) => continue,
+                        Some(Ok(delta)) => before = join_raw(before, delta.raw),
                         Some(Err(error)) => return Attempted::Failed(lease, error),
                         None => {
+                            let first = before.map(|raw| StreamChunk {
+                                provider: lease.provider_name().to_string(),
+                                model: lease.model().to_string(),
+                                raw: Some(raw),
+                                ..StreamChunk::default()
+                            });
                             return Attempted::Done(ChatStream::leased(LeasedStream::ended(
                                 lease,
+                                first,
                                 start.headroom,
                             )));
                         }
@@ -397,6 +408,17 @@ impl Engine {
     }
 }
 
+/// Raw events held so far, then `next`'s.
+fn join_raw(held: Option<String>, next: Option<String>) -> Option<String> {
+    match (held, next) {
+        (Some(mut held), Some(next)) => {
+            held.push_str(&next);
+            Some(held)
+        }
+        (held, next) => held.or(next),
+    }
+}
+
 /// The neutral request of a chat call, checked for what no vendor could take.
 fn chat_request(
     messages: &[ChatMessage],
@@ -413,6 +435,7 @@ fn chat_request(
         reasoning_effort: opts.reasoning_effort.clone(),
         reasoning_budget_tokens: opts.reasoning_budget_tokens,
         extra: opts.extra.clone(),
+        passthrough: opts.passthrough.clone(),
     };
     request.check().map_err(|reason| {
         LMRotateError::Provider(crate::error::ProviderError::new(

@@ -36,6 +36,7 @@ pub mod message;
 pub mod model_id;
 pub mod options;
 mod outlier;
+pub mod passthrough;
 mod plan;
 pub mod provider;
 pub mod report;
@@ -64,6 +65,7 @@ pub use error::{
 pub use generate::GenerateContentRequest;
 pub use message::{ChatMessage, Role, ToolOutput};
 pub use options::{ChatOptions, GenerateOptions};
+pub use passthrough::{Passthrough, WireDialect};
 pub use report::{
     Counters, HealthReport, KeyHealth, KeyState, ProviderHealth, StoreHealth, UsageSummary,
 };

@@ -222,6 +222,8 @@ pub struct ChatRequest {
     pub reasoning_budget_tokens: Option<u32>,
     /// Extra body fields, merged after the typed ones.
     pub extra: Map<String, Value>,
+    /// The client's own body, for keys that speak its dialect.
+    pub passthrough: Option<crate::passthrough::Passthrough>,
 }
 
 impl ChatRequest {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::passthrough::Passthrough;
 use crate::tool::{ResponseFormat, ToolChoice, ToolSpec};
 
 /// Options of `chat`, `chat_stream` and `chat_sync`.
@@ -35,6 +36,9 @@ pub struct ChatOptions {
     /// Extra body fields (`top_p`, `stop`, vendor-specific ones), merged into the provider
     /// request as-is after the typed fields (an extra field wins over a typed one).
     pub extra: Map<String, Value>,
+    /// The client's own body, sent unchanged to keys that speak its dialect (the
+    /// gateway's lossless path); keys of other dialects get the neutral request.
+    pub passthrough: Option<Passthrough>,
 }
 
 impl ChatOptions {

@@ -181,6 +181,9 @@ pub struct ProviderReply {
     pub headroom: Option<Headroom>,
     /// The upstream provider an aggregator named (OpenRouter's `provider`).
     pub upstream_provider: Option<String>,
+    /// True when the request went as the client's own body (see
+    /// [`Passthrough`](crate::passthrough::Passthrough)) and `raw` is the answer to it.
+    pub passthrough: bool,
 }
 
 /// One event of an upstream stream.
@@ -198,6 +201,8 @@ pub struct StreamDelta {
     pub finish_reason: Option<String>,
     /// Set when the vendor reported usage.
     pub usage: Option<Usage>,
+    /// On a passthrough stream, the upstream's SSE event(s) behind this delta, framed.
+    pub raw: Option<String>,
 }
 
 impl StreamDelta {
@@ -282,6 +287,14 @@ pub trait Provider: Send + Sync + 'static {
     /// The engine refuses `generate_content` before any network call otherwise.
     fn speaks_generate_content(&self) -> bool {
         false
+    }
+
+    /// The wire dialect the adapter speaks, when it is one a client body can be written
+    /// in: a [`Passthrough`](crate::passthrough::Passthrough) of that dialect is sent to it
+    /// unchanged, and one of another dialect with fields no translation carries skips
+    /// it. The default (a custom adapter) speaks none.
+    fn dialect(&self) -> Option<crate::passthrough::WireDialect> {
+        None
     }
 
     /// One non-streamed `generateContent` call. The default refuses it.

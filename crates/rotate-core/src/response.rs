@@ -64,6 +64,10 @@ pub struct ChatResponse {
     pub refusal: Option<String>,
     /// The vendor's response body.
     pub raw: serde_json::Value,
+    /// True when `raw` answers the client's own body, sent unchanged to a key of its
+    /// dialect (see [`ChatOptions::passthrough`](crate::options::ChatOptions::passthrough)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub passthrough: bool,
 }
 
 impl ChatResponse {
@@ -101,6 +105,10 @@ pub struct StreamChunk {
     pub provider: String,
     /// The upstream model id serving the stream.
     pub model: String,
+    /// On a passthrough stream, the upstream's own SSE events this chunk stands for,
+    /// framed as received (events before the first content arrive with the first chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
 }
 
 impl StreamChunk {
@@ -115,6 +123,7 @@ impl StreamChunk {
             usage: delta.usage,
             provider: provider.to_owned(),
             model: model.to_owned(),
+            raw: delta.raw,
         }
     }
 }
@@ -196,6 +205,7 @@ impl ResponseCollector {
                 .collect(),
             refusal: None,
             raw: serde_json::Value::Null,
+            passthrough: false,
         }
     }
 }
@@ -227,6 +237,7 @@ mod tests {
             usage: None,
             provider: "p".into(),
             model: "m".into(),
+            raw: None,
         }
     }
 

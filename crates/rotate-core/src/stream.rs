@@ -111,11 +111,16 @@ impl LeasedStream {
         }
     }
 
-    /// A stream whose upstream already ended cleanly without any content.
-    pub(crate) fn ended(lease: Lease, headroom: Option<Headroom>) -> Self {
+    /// A stream whose upstream already ended cleanly without any content (`first`: its
+    /// raw events, on a passthrough stream).
+    pub(crate) fn ended(
+        lease: Lease,
+        first: Option<StreamChunk>,
+        headroom: Option<Headroom>,
+    ) -> Self {
         Self {
             lease,
-            first: None,
+            first,
             events: None,
             headroom,
             usage: None,

@@ -309,6 +309,7 @@ impl Inner {
         open_events(
             response,
             GeminiStream::default(),
+            false,
             self.timeouts,
             None,
             |parts, body| {
@@ -349,6 +350,10 @@ impl Provider for GoogleAdapter {
 
     fn speaks_generate_content(&self) -> bool {
         true
+    }
+
+    fn dialect(&self) -> Option<rotate_core::passthrough::WireDialect> {
+        Some(rotate_core::passthrough::WireDialect::Gemini)
     }
 
     /// The model is one path segment of every Gemini and Vertex URL.

@@ -68,6 +68,7 @@ pub fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
         headroom: None,
         upstream_provider: None,
         refusal: None,
+        passthrough: false,
     })
 }
 
@@ -113,6 +114,7 @@ impl Piece {
             reasoning_signature,
             finish_reason: self.finish_reason,
             usage: self.usage,
+            raw: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use http_body_util::Full;
 use rotate_core::clock::Clock;
 use rotate_core::config::{DefaultsConfig, ProviderConfig};
 use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::passthrough::{Passthrough, WireDialect};
 use rotate_core::provider::{
     BoxFuture, Headroom, Provider, ProviderCall, ProviderReply, ProviderStreamStart,
 };
@@ -60,6 +61,32 @@ pub trait WireProtocol: Send + Sync + 'static {
 
     /// Why this protocol cannot carry `request` (see [`Provider::cannot_carry`]).
     fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String>;
+
+    /// The dialect a client body must be written in to go to this protocol unchanged.
+    fn dialect(&self) -> Option<WireDialect>;
+
+    /// The HTTP request of a call carrying the client's own `body` (see
+    /// [`Passthrough`]): the body as sent, with the model and stream switches set.
+    fn build_passthrough(
+        &self,
+        call: &ProviderCall,
+        body: &Passthrough,
+        stream: bool,
+    ) -> Result<Request<Full<Bytes>>, ProviderError>;
+
+    /// A stream parser for a passthrough stream of a client that sent `body`.
+    fn passthrough_stream(&self, body: &Passthrough) -> Self::Stream {
+        let _ = body;
+        self.stream_protocol()
+    }
+}
+
+/// The client body `call` goes with unchanged to a protocol of `dialect`, if any.
+fn passthrough_for(call: &ProviderCall, dialect: Option<WireDialect>) -> Option<&Passthrough> {
+    call.request
+        .passthrough
+        .as_ref()
+        .filter(|p| p.passes_to(dialect))
 }
 
 /// Timeouts of one provider.
@@ -134,13 +161,25 @@ impl<W: WireProtocol> Provider for Adapter<W> {
     }
 
     fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String> {
+        if passthrough_ok(request, self.inner.wire.dialect()) {
+            return None;
+        }
         self.inner.wire.cannot_carry(request)
+    }
+
+    fn dialect(&self) -> Option<WireDialect> {
+        self.inner.wire.dialect()
     }
 
     fn chat(&self, call: ProviderCall) -> BoxFuture<'static, Result<ProviderReply, ProviderError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let request = inner.wire.build(&call, false)?;
+            let pass = passthrough_for(&call, inner.wire.dialect());
+            let request = match pass {
+                Some(body) => inner.wire.build_passthrough(&call, body, false)?,
+                None => inner.wire.build(&call, false)?,
+            };
+            let passthrough = pass.is_some();
             let (parts, body) = inner
                 .client
                 .exchange(request, inner.timeouts.request)
@@ -157,6 +196,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 .parse_reply(&body)
                 .map_err(|e| scrub(e, call.key.secret()))?;
             reply.headroom = inner.wire.headroom(&parts.headers, now);
+            reply.passthrough = passthrough;
             sign_reasoning(&mut reply, &call.provider);
             Ok(reply)
         })
@@ -168,13 +208,22 @@ impl<W: WireProtocol> Provider for Adapter<W> {
     ) -> BoxFuture<'static, Result<ProviderStreamStart, ProviderError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let request = inner.wire.build(&call, true)?;
+            let pass = passthrough_for(&call, inner.wire.dialect());
+            let (request, protocol) = match pass {
+                Some(body) => (
+                    inner.wire.build_passthrough(&call, body, true)?,
+                    inner.wire.passthrough_stream(body),
+                ),
+                None => (inner.wire.build(&call, true)?, inner.wire.stream_protocol()),
+            };
+            let passing_through = pass.is_some();
             let response = inner.client.send(request, inner.timeouts.request).await?;
             let now = inner.clock.unix_ms();
             let headroom = inner.wire.headroom(response.headers(), now);
             open_events(
                 response,
-                inner.wire.stream_protocol(),
+                protocol,
+                passing_through,
                 inner.timeouts,
                 headroom,
                 |parts, body| {
@@ -195,6 +244,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
 pub async fn open_events<P: StreamProtocol>(
     response: http::Response<hyper::body::Incoming>,
     protocol: P,
+    passing_through: bool,
     timeouts: Timeouts,
     headroom: Option<Headroom>,
     classify: impl FnOnce(&http::response::Parts, &[u8]) -> ProviderError,
@@ -218,10 +268,27 @@ pub async fn open_events<P: StreamProtocol>(
         )
         .with_status(parts.status.as_u16()));
     }
+    let events = EventStream::new(body, protocol, timeouts.stream_idle);
     Ok(ProviderStreamStart {
         headroom,
-        events: Box::pin(EventStream::new(body, protocol, timeouts.stream_idle)),
+        events: if passing_through {
+            Box::pin(events.passing_through())
+        } else {
+            Box::pin(events)
+        },
     })
+}
+
+/// True when `request` goes to a protocol of `dialect` as the client's own body, which
+/// that protocol carries whole.
+pub fn passthrough_ok(
+    request: &rotate_core::message::ChatRequest,
+    dialect: Option<WireDialect>,
+) -> bool {
+    request
+        .passthrough
+        .as_ref()
+        .is_some_and(|p| p.passes_to(dialect))
 }
 
 /// Names `provider` as the producer of the reply's reasoning parts (only it is sent them

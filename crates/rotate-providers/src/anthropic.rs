@@ -8,6 +8,7 @@ mod stream;
 use http::{HeaderMap, Request, StatusCode};
 use rotate_core::config::ProviderConfig;
 use rotate_core::error::{ConfigurationError, ProviderError};
+use rotate_core::passthrough::{Passthrough, WireDialect};
 use rotate_core::provider::{Headroom, ProviderCall, ProviderReply};
 
 pub use stream::AnthropicStream;
@@ -74,5 +75,18 @@ impl WireProtocol for AnthropicWire {
 
     fn stream_protocol(&self) -> AnthropicStream {
         AnthropicStream::default()
+    }
+
+    fn dialect(&self) -> Option<WireDialect> {
+        Some(WireDialect::Anthropic)
+    }
+
+    fn build_passthrough(
+        &self,
+        call: &ProviderCall,
+        body: &Passthrough,
+        stream: bool,
+    ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
+        request::build_passthrough(self, call, body, stream)
     }
 }

@@ -33,6 +33,12 @@ pub trait StreamProtocol: Send + 'static {
 
     /// The protocol's name, for the truncation error.
     fn name(&self) -> &'static str;
+
+    /// True when the event just handled is one the client did not ask for and a
+    /// passthrough stream keeps from it (OpenAI's usage chunk added for accounting).
+    fn hides_last_event(&self) -> bool {
+        false
+    }
 }
 
 pin_project! {
@@ -47,6 +53,7 @@ pin_project! {
         protocol: P,
         pending: VecDeque<StreamDelta>,
         done: bool,
+        raw: bool,
     }
 }
 
@@ -62,7 +69,15 @@ impl<P: StreamProtocol> EventStream<P> {
             protocol,
             pending: VecDeque::new(),
             done: false,
+            raw: false,
         }
+    }
+
+    /// Also hands on every event framed as received, on the delta it produced (an event
+    /// that produced none gets an empty delta of its own): a passthrough stream.
+    pub fn passing_through(mut self) -> Self {
+        self.raw = true;
+        self
     }
 }
 
@@ -84,11 +99,24 @@ impl<P: StreamProtocol> Stream for EventStream<P> {
             }
             let protocol = &mut *this.protocol;
             let pending = &mut *this.pending;
+            let raw = *this.raw;
             let mut on_event = |event: SseEvent<'_>| {
                 if protocol.finished() {
                     return Ok(());
                 }
-                protocol.on_event(event, pending)
+                let before = pending.len();
+                protocol.on_event(event, pending)?;
+                if raw && !protocol.hides_last_event() {
+                    let framed = Some(event.framed());
+                    match pending.get_mut(before) {
+                        Some(delta) => delta.raw = framed,
+                        None => pending.push_back(StreamDelta {
+                            raw: framed,
+                            ..StreamDelta::default()
+                        }),
+                    }
+                }
+                Ok(())
             };
             match this.body.as_mut().poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {

@@ -11,6 +11,7 @@ mod stream;
 use http::{HeaderMap, Request, StatusCode};
 use rotate_core::config::ProviderConfig;
 use rotate_core::error::{ConfigurationError, ProviderError};
+use rotate_core::passthrough::{Passthrough, WireDialect};
 use rotate_core::provider::{Headroom, ProviderCall, ProviderReply};
 
 pub use stream::OpenAiStream;
@@ -100,5 +101,22 @@ impl WireProtocol for OpenAiWire {
 
     fn stream_protocol(&self) -> OpenAiStream {
         OpenAiStream::default()
+    }
+
+    fn dialect(&self) -> Option<WireDialect> {
+        Some(WireDialect::OpenAiChat)
+    }
+
+    fn build_passthrough(
+        &self,
+        call: &ProviderCall,
+        body: &Passthrough,
+        stream: bool,
+    ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
+        request::build_passthrough(self, call, body, stream)
+    }
+
+    fn passthrough_stream(&self, body: &Passthrough) -> OpenAiStream {
+        OpenAiStream::hiding_usage(request::hides_usage(self, body))
     }
 }

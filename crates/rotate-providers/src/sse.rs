@@ -21,6 +21,24 @@ pub struct SseEvent<'a> {
 }
 
 impl SseEvent<'_> {
+    /// The event framed again as it came (`event:` line when named, one `data:` line per
+    /// line of data, a blank line), for passing it on unchanged.
+    pub fn framed(&self) -> String {
+        let mut out = String::with_capacity(self.event.len() + self.data.len() + 16);
+        if !self.event.is_empty() {
+            out.push_str("event: ");
+            out.push_str(self.event);
+            out.push('\n');
+        }
+        for line in self.data.split('\n') {
+            out.push_str("data: ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+        out
+    }
+
     /// The event's data as JSON; `None` when it is blank (keep-alives).
     pub fn json(&self, what: &str) -> Result<Option<serde_json::Value>, ProviderError> {
         if self.data.trim().is_empty() {

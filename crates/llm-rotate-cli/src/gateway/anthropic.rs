@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{Response, StatusCode};
-use llm_rotate::LMRotate;
+use http::{HeaderMap, Response, StatusCode};
+use llm_rotate::{LMRotate, StreamChunk};
 use serde_json::json;
 
 use self::reply::EventWriter;
@@ -25,18 +25,34 @@ fn message_id() -> String {
     format!("msg_llmr{:016}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Serves a Messages request body.
+/// The client headers Anthropic keys receive with its body.
+pub const FORWARDED_HEADERS: [&str; 2] = ["anthropic-version", "anthropic-beta"];
+
+/// Serves a Messages request body, sent with `headers`.
 pub async fn messages(
     client: &LMRotate,
     body: &[u8],
+    headers: &HeaderMap,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
-    let request = parse(body)?;
+    let mut request = parse(body)?;
+    if let Some(pass) = request.options.passthrough.take() {
+        let forwarded = FORWARDED_HEADERS.iter().filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            Some((*name, value))
+        });
+        request.options.passthrough =
+            Some(forwarded.fold(pass, |pass, (name, value)| pass.header(name, value)));
+    }
     if !request.stream {
         let answer = client
             .chat(&request.model, &request.messages, request.options)
             .await
             .map_err(|e| ApiError::from(&e))?;
-        let mut response = json_response(StatusCode::OK, &reply::message(&answer, &message_id()));
+        let mut response = if answer.passthrough {
+            json_response(StatusCode::OK, &answer.raw)
+        } else {
+            json_response(StatusCode::OK, &reply::message(&answer, &message_id()))
+        };
         name_the_key(&mut response, &answer.provider, &answer.key_id);
         return Ok((response, Some(answer.latency_ms)));
     }
@@ -49,6 +65,14 @@ pub async fn messages(
         let (mut stream, mut writer) = state?;
         let mut out = Vec::new();
         match stream.next().await {
+            // a passthrough stream: the upstream's events as received, its end included
+            Some(Ok(StreamChunk { raw: Some(raw), .. })) => {
+                writer.passing_through();
+                Some((Bytes::from(raw), Some((stream, writer))))
+            }
+            Some(Ok(_)) if writer.is_passing_through() => {
+                Some((Bytes::new(), Some((stream, writer))))
+            }
             Some(Ok(chunk)) => {
                 writer.chunk(&chunk, &mut out);
                 Some((Bytes::from(out), Some((stream, writer))))
@@ -59,6 +83,7 @@ pub async fn messages(
                 reply::event(&mut out, "error", &body);
                 Some((Bytes::from(out), None))
             }
+            None if writer.is_passing_through() => None,
             None => {
                 writer.finish(&mut out);
                 Some((Bytes::from(out), None))

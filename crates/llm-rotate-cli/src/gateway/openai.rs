@@ -2,12 +2,13 @@
 //! becomes a `chat` (or `chat_stream`) call, the answer a `chat.completion` object or
 //! `chat.completion.chunk` events ending in `data: [DONE]`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Response, StatusCode};
-use llm_rotate::{Clock, LMRotate, SystemClock, Usage};
+use llm_rotate::{Clock, LMRotate, StreamChunk, SystemClock, Usage};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -16,6 +17,7 @@ pub use self::request::{parse, ChatCompletion};
 use super::http::{json_response, sse_response, write_sse_event, ApiError, Body, Dialect};
 
 mod body;
+mod options;
 mod request;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -38,9 +40,12 @@ pub async fn complete(
             .chat(&request.model, &request.messages, request.options)
             .await
             .map_err(|e| ApiError::from(&e))?;
-        let id = completion_id();
-        let body = Completion::of(&answer, &id, now_secs());
-        let mut response = json_response(StatusCode::OK, &body);
+        let mut response = if answer.passthrough {
+            json_response(StatusCode::OK, &answer.raw)
+        } else {
+            let id = completion_id();
+            json_response(StatusCode::OK, &Completion::of(&answer, &id, now_secs()))
+        };
         name_the_key(&mut response, &answer.provider, &answer.key_id);
         return Ok((response, Some(answer.latency_ms)));
     }
@@ -53,8 +58,17 @@ pub async fn complete(
     let include_usage = request.include_usage;
     let mut first = true;
     let mut usage: Option<Usage> = None;
+    // a passthrough stream carries the upstream's own events, `[DONE]` included
+    let passed = Arc::new(AtomicBool::new(false));
+    let saw_raw = passed.clone();
     let events = stream
         .map(move |item| match item {
+            Ok(StreamChunk { raw: Some(raw), .. }) => {
+                saw_raw.store(true, Ordering::Relaxed);
+                Bytes::from(raw)
+            }
+            // a second delta of one upstream event: its event went out with the first
+            Ok(_) if saw_raw.load(Ordering::Relaxed) => Bytes::new(),
             Ok(chunk) => {
                 if chunk.usage.is_some() {
                     usage = chunk.usage;
@@ -76,7 +90,13 @@ pub async fn complete(
                 Bytes::from(out)
             }
         })
-        .chain(futures_util::stream::once(async { Bytes::from_static(b"data: [DONE]\n\n") }));
+        .chain(futures_util::stream::once(async move {
+            if passed.load(Ordering::Relaxed) {
+                Bytes::new()
+            } else {
+                Bytes::from_static(b"data: [DONE]\n\n")
+            }
+        }));
     Ok((sse_response(events), None))
 }
 

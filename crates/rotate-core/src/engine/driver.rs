@@ -95,7 +95,13 @@ impl Engine {
         for (i, entry) in plan.iter().enumerate() {
             let slot = &topology.providers[entry.provider];
             let budget = max_retries.unwrap_or(slot.max_retries).saturating_add(1);
-            if let Some(reason) = route.carried.and_then(|r| slot.adapter.cannot_carry(r)) {
+            let refusal = route.carried.and_then(|r| {
+                r.passthrough
+                    .as_ref()
+                    .and_then(|p| p.foreign_reason(slot.adapter.dialect()))
+                    .or_else(|| slot.adapter.cannot_carry(r))
+            });
+            if let Some(reason) = refusal {
                 tracing::debug!(provider = %slot.name, %reason, "plan entry skipped: it cannot carry the request");
                 attempts.push(Attempt {
                     provider: slot.name.to_string(),

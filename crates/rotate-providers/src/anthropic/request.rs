@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request};
 use http_body_util::Full;
 use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::passthrough::Passthrough;
 use rotate_core::provider::ProviderCall;
 use serde_json::{json, Map, Value};
 
@@ -55,6 +56,47 @@ pub(crate) fn build(
     call: &ProviderCall,
     stream: bool,
 ) -> Result<Request<Full<Bytes>>, ProviderError> {
+    let (uri, headers) = target(wire, call, stream, &[])?;
+    let body = serde_json::to_vec(&Value::Object(body(wire, call, stream)?))
+        .map_err(|e| malformed("request", e))?;
+    json_request(&uri, headers, body)
+}
+
+/// The request of a call carrying the client's own body: as sent, with `model` set to
+/// the upstream id and `stream` to the call's; the client's `anthropic-version` and
+/// `anthropic-beta` go with it.
+pub(crate) fn build_passthrough(
+    wire: &AnthropicWire,
+    call: &ProviderCall,
+    pass: &Passthrough,
+    stream: bool,
+) -> Result<Request<Full<Bytes>>, ProviderError> {
+    let (uri, headers) = target(wire, call, stream, pass.headers())?;
+    let mut body = pass.body().clone();
+    body.insert("model".to_owned(), Value::from(&*call.model));
+    if stream {
+        body.insert("stream".to_owned(), Value::Bool(true));
+    } else {
+        body.remove("stream");
+    }
+    let body = serde_json::to_vec(&body).map_err(|e| malformed("request", e))?;
+    json_request(&uri, headers, body)
+}
+
+/// The URL and headers of a call: the key's auth, `anthropic-version` (the client's,
+/// the key's or the default) and `anthropic-beta` (the key's and the client's).
+fn target(
+    wire: &AnthropicWire,
+    call: &ProviderCall,
+    stream: bool,
+    forwarded: &[(String, String)],
+) -> Result<(String, http::HeaderMap), ProviderError> {
+    let client = |name: &str| {
+        forwarded
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
     let base = base_url(call, wire.base_url.as_deref())?;
     let mut headers = wire.headers.clone();
     headers.insert(
@@ -62,17 +104,23 @@ pub(crate) fn build(
         secret_header(call.key.secret().expose())?,
     );
     let metadata = call.key.metadata();
-    let version = metadata
-        .get("anthropic_version")
-        .map_or(ANTHROPIC_VERSION, String::as_str);
+    let version = client("anthropic-version")
+        .or(metadata.get("anthropic_version").map(String::as_str))
+        .unwrap_or(ANTHROPIC_VERSION);
     if let Ok(version) = HeaderValue::from_str(version) {
         headers.insert(HeaderName::from_static("anthropic-version"), version);
     }
-    if let Some(beta) = metadata
-        .get("anthropic_beta")
-        .and_then(|b| HeaderValue::from_str(b).ok())
-    {
-        headers.insert(HeaderName::from_static("anthropic-beta"), beta);
+    let betas: Vec<&str> = [
+        metadata.get("anthropic_beta").map(String::as_str),
+        client("anthropic-beta"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let Ok(beta) = HeaderValue::from_str(&betas.join(",")) {
+        if !betas.is_empty() {
+            headers.insert(HeaderName::from_static("anthropic-beta"), beta);
+        }
     }
     if stream {
         headers.insert(
@@ -80,7 +128,5 @@ pub(crate) fn build(
             HeaderValue::from_static("text/event-stream"),
         );
     }
-    let body = serde_json::to_vec(&Value::Object(body(wire, call, stream)?))
-        .map_err(|e| malformed("request", e))?;
-    json_request(&format!("{base}/messages"), headers, body)
+    Ok((format!("{base}/messages"), headers))
 }

@@ -113,6 +113,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
         reasoning,
         refusal,
         raw,
+        passthrough: false,
     })
 }
 

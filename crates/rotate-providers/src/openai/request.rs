@@ -4,9 +4,10 @@ use bytes::Bytes;
 use http::{HeaderName, Request};
 use http_body_util::Full;
 use rotate_core::error::ProviderError;
+use rotate_core::passthrough::Passthrough;
 use rotate_core::provider::ProviderCall;
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use super::messages::{self, Messages};
 use super::OpenAiWire;
@@ -94,6 +95,72 @@ pub(crate) fn build(
     call: &ProviderCall,
     stream: bool,
 ) -> Result<Request<Full<Bytes>>, ProviderError> {
+    let (uri, headers) = target(wire, call, stream)?;
+    let token_field = if call.request.extra.contains_key("max_completion_tokens")
+        || (wire.reasoning_token_field && is_reasoning_model(&call.model))
+    {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
+    let body = serde_json::to_vec(&Body {
+        call,
+        stream,
+        stream_usage: wire.stream_usage,
+        token_field,
+    })
+    .map_err(|e| malformed("request", e))?;
+    json_request(&uri, headers, body)
+}
+
+/// The request of a call carrying the client's own body: as sent, with `model` set to
+/// the upstream id and, on a stream, `stream: true` and usage asked for (see
+/// [`hides_usage`]).
+pub(crate) fn build_passthrough(
+    wire: &OpenAiWire,
+    call: &ProviderCall,
+    pass: &Passthrough,
+    stream: bool,
+) -> Result<Request<Full<Bytes>>, ProviderError> {
+    let (uri, headers) = target(wire, call, stream)?;
+    let mut body = pass.body().clone();
+    body.insert("model".to_owned(), Value::from(&*call.model));
+    if stream {
+        body.insert("stream".to_owned(), Value::Bool(true));
+        if hides_usage(wire, pass) {
+            let options = body
+                .entry("stream_options")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(options) = options.as_object_mut() {
+                options.insert("include_usage".to_owned(), Value::Bool(true));
+            }
+        }
+    } else {
+        body.remove("stream");
+        body.remove("stream_options");
+    }
+    let body = serde_json::to_vec(&body).map_err(|e| malformed("request", e))?;
+    json_request(&uri, headers, body)
+}
+
+/// True when a passthrough stream asks for usage the client did not ask for, so its
+/// usage chunk is read for accounting and kept from the client.
+pub(crate) fn hides_usage(wire: &OpenAiWire, pass: &Passthrough) -> bool {
+    let asked = pass
+        .body()
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    wire.stream_usage && !asked
+}
+
+/// The URL and headers (auth included) of a call.
+fn target(
+    wire: &OpenAiWire,
+    call: &ProviderCall,
+    stream: bool,
+) -> Result<(String, http::HeaderMap), ProviderError> {
     let metadata = call.key.metadata();
     let uri = if let (false, None, Some(url)) =
         (wire.azure, call.key.base_url(), wire.chat_url.as_deref())
@@ -143,19 +210,5 @@ pub(crate) fn build(
             http::HeaderValue::from_static("text/event-stream"),
         );
     }
-    let token_field = if call.request.extra.contains_key("max_completion_tokens")
-        || (wire.reasoning_token_field && is_reasoning_model(&call.model))
-    {
-        "max_completion_tokens"
-    } else {
-        "max_tokens"
-    };
-    let body = serde_json::to_vec(&Body {
-        call,
-        stream,
-        stream_usage: wire.stream_usage,
-        token_field,
-    })
-    .map_err(|e| malformed("request", e))?;
-    json_request(&uri, headers, body)
+    Ok((uri, headers))
 }

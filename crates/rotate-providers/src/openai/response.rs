@@ -139,6 +139,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
             .map(str::to_owned),
         headroom: None,
         raw,
+        passthrough: false,
     })
 }
 

@@ -70,6 +70,19 @@ pub struct OpenAiStream {
     finish_reason: Option<String>,
     usage: Option<Usage>,
     done: bool,
+    hide_usage: bool,
+    hid_last: bool,
+}
+
+impl OpenAiStream {
+    /// The grammar of a passthrough stream; with `hide_usage`, the usage-only chunk
+    /// (asked for by the gateway, not the client) is kept from the client.
+    pub fn hiding_usage(hide_usage: bool) -> Self {
+        Self {
+            hide_usage,
+            ..Self::default()
+        }
+    }
 }
 
 impl StreamProtocol for OpenAiStream {
@@ -78,6 +91,7 @@ impl StreamProtocol for OpenAiStream {
         event: SseEvent<'_>,
         out: &mut VecDeque<StreamDelta>,
     ) -> Result<(), ProviderError> {
+        self.hid_last = false;
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(());
@@ -106,6 +120,7 @@ impl StreamProtocol for OpenAiStream {
             .or_else(|| chunk.x_groq.and_then(|x| x.get("usage").cloned()));
         if usage_value.is_some() {
             self.usage = Some(usage(usage_value.as_ref())?);
+            self.hid_last = self.hide_usage && chunk.choices.is_empty();
         }
         if let Some(choice) = chunk.choices.into_iter().next() {
             if let Some(delta) = choice.delta {
@@ -151,5 +166,9 @@ impl StreamProtocol for OpenAiStream {
 
     fn name(&self) -> &'static str {
         "OpenAI"
+    }
+
+    fn hides_last_event(&self) -> bool {
+        self.hid_last
     }
 }

@@ -80,6 +80,8 @@ pub struct EventWriter {
     next_index: u32,
     finish: Option<String>,
     usage: Usage,
+    /// The stream is the upstream's own (an Anthropic key): nothing is written here.
+    passing_through: bool,
 }
 
 impl EventWriter {
@@ -91,7 +93,18 @@ impl EventWriter {
             next_index: 0,
             finish: None,
             usage: Usage::default(),
+            passing_through: false,
         }
+    }
+
+    /// Marks the stream as the upstream's own events.
+    pub fn passing_through(&mut self) {
+        self.passing_through = true;
+    }
+
+    /// True once the stream is the upstream's own events.
+    pub fn is_passing_through(&self) -> bool {
+        self.passing_through
     }
 
     /// The events one chunk adds.

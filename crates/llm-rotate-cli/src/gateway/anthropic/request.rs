@@ -2,12 +2,15 @@
 //! (a string or text blocks), turns of content blocks (text, images by base64 or URL,
 //! PDF documents, `tool_use`, `tool_result`, `thinking` and `redacted_thinking`),
 //! `tools`, `tool_choice`, `thinking`, `max_tokens`, `temperature` and `stream`. Each
-//! wrong field is named in the error. `cache_control` and `metadata` are hints the
-//! translation does not need; any other top-level field goes upstream unchanged.
+//! wrong field is named in the error. The body itself goes whole to Anthropic keys (see
+//! [`Passthrough`]); keys of other vendors get the translation, without
+//! `cache_control`, `metadata` and Anthropic's other own fields, and never a request
+//! with server tools.
 
 use base64::Engine as _;
 use llm_rotate::{
-    ChatMessage, ChatOptions, ContentPart, Reasoning, Role, ToolCall, ToolChoice, ToolSpec,
+    ChatMessage, ChatOptions, ContentPart, Passthrough, Reasoning, Role, ToolCall, ToolChoice,
+    ToolSpec, WireDialect,
 };
 use serde_json::{Map, Value};
 
@@ -21,6 +24,7 @@ pub struct MessagesRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     pub stream: bool,
+    /// Carries the body itself for Anthropic keys (see [`Passthrough`]).
     pub options: ChatOptions,
 }
 
@@ -33,6 +37,8 @@ pub fn parse(body: &[u8]) -> Result<MessagesRequest, ApiError> {
             "The request body must be a JSON object.",
         ));
     };
+    let whole = fields.clone();
+    let mut untranslatable = Vec::new();
     let model = match fields.remove("model") {
         Some(Value::String(m)) if !m.is_empty() => m,
         None => return Err(ApiError::bad_request("model: Field required")),
@@ -72,7 +78,7 @@ pub fn parse(body: &[u8]) -> Result<MessagesRequest, ApiError> {
         options.temperature = Some(t as f32);
     }
     if let Some(tools) = fields.remove("tools") {
-        options.tools = read_tools(&tools)?;
+        options.tools = read_tools(&tools, &mut untranslatable)?;
     }
     if let Some(choice) = fields.remove("tool_choice") {
         read_tool_choice(&choice, &mut options)?;
@@ -81,7 +87,15 @@ pub fn parse(body: &[u8]) -> Result<MessagesRequest, ApiError> {
         read_thinking(&thinking, &mut options)?;
     }
     fields.remove("metadata");
-    options.extra = fields;
+    // the rest is Anthropic's own: it goes to Anthropic keys in the body, not elsewhere
+    if !fields.is_empty() {
+        tracing::debug!(fields = ?fields.keys().collect::<Vec<_>>(), "fields carried to Anthropic keys only");
+    }
+    let mut pass = Passthrough::new(WireDialect::Anthropic, whole);
+    for field in untranslatable {
+        pass = pass.untranslatable(field);
+    }
+    options.passthrough = Some(pass);
     Ok(MessagesRequest {
         model,
         messages,
@@ -265,20 +279,28 @@ fn tool_result(block: &Value, at: &str) -> Result<ChatMessage, ApiError> {
     ))
 }
 
-fn read_tools(tools: &Value) -> Result<Vec<ToolSpec>, ApiError> {
+/// Custom tools, typed; server tools (`web_search_…`, `bash_…`) are Anthropic's own and
+/// are named in `untranslatable`.
+fn read_tools(tools: &Value, untranslatable: &mut Vec<String>) -> Result<Vec<ToolSpec>, ApiError> {
     let Value::Array(tools) = tools else {
         return Err(wrong("tools", "a list"));
     };
     tools
         .iter()
         .enumerate()
+        .filter(
+            |(i, tool)| match tool["type"].as_str().filter(|t| *t != "custom") {
+                Some(kind) => {
+                    untranslatable.push(format!("tools.{i} (the server tool `{kind}`)"));
+                    false
+                }
+                None => true,
+            },
+        )
         .map(|(i, tool)| {
-            if let Some(kind) = tool["type"].as_str().filter(|t| *t != "custom") {
-                return Err(ApiError::bad_request(format!(
-                    "tools.{i}.type: server tools (`{kind}`) cannot be carried; only custom tools with an input_schema"
-                )));
-            }
-            let name = tool["name"].as_str().ok_or_else(|| wrong(&format!("tools.{i}.name"), "a string"))?;
+            let name = tool["name"]
+                .as_str()
+                .ok_or_else(|| wrong(&format!("tools.{i}.name"), "a string"))?;
             let schema = match &tool["input_schema"] {
                 schema @ Value::Object(_) => schema.clone(),
                 _ => return Err(wrong(&format!("tools.{i}.input_schema"), "an object")),
@@ -373,6 +395,18 @@ mod tests {
     }
 
     #[test]
+    fn server_tools_keep_a_request_on_anthropic_keys() {
+        let body = r#"{"model": "m", "max_tokens": 5, "tools": [{"type": "web_search_20250305", "name": "web_search"}, {"name": "Read", "input_schema": {"type": "object"}}], "messages": [{"role": "user", "content": "x"}]}"#;
+        let request = parse(body.as_bytes()).unwrap();
+        assert_eq!(request.options.tools.len(), 1);
+        let pass = request.options.passthrough.unwrap();
+        let reason = pass
+            .foreign_reason(Some(llm_rotate::WireDialect::OpenAiChat))
+            .unwrap();
+        assert!(reason.contains("web_search_20250305"), "{reason}");
+    }
+
+    #[test]
     fn a_claude_code_shaped_request_reads_into_the_model() {
         let body = r#"{"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": true,
             "system": [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}],
@@ -397,11 +431,16 @@ mod tests {
         assert_eq!(request.options.parallel_tool_calls, Some(false));
         assert_eq!(request.options.tool_choice, Some(ToolChoice::Auto));
         assert_eq!(request.options.tools[0].name, "Read");
+        // Anthropic's own fields stay in the body, which only Anthropic keys receive
+        assert!(request.options.extra.is_empty());
+        let pass = request.options.passthrough.as_ref().unwrap();
+        assert_eq!(pass.dialect(), llm_rotate::WireDialect::Anthropic);
+        assert_eq!(pass.body().get("top_k"), Some(&serde_json::json!(5)));
         assert_eq!(
-            request.options.extra.get("top_k"),
-            Some(&serde_json::json!(5))
+            pass.body()["system"][0]["cache_control"],
+            serde_json::json!({"type": "ephemeral"})
         );
-        assert!(!request.options.extra.contains_key("metadata"));
+        assert!(pass.untranslatable_fields().is_empty());
         let roles: Vec<Role> = request.messages.iter().map(|m| m.role).collect();
         assert_eq!(
             roles,
@@ -486,10 +525,6 @@ mod tests {
             (
                 r#"{"model": "m", "max_tokens": 5, "stream": "yes", "messages": [{"role": "user", "content": "x"}]}"#,
                 "stream",
-            ),
-            (
-                r#"{"model": "m", "max_tokens": 5, "tools": [{"type": "web_search_20250305", "name": "web_search"}], "messages": [{"role": "user", "content": "x"}]}"#,
-                "server tools",
             ),
             (
                 r#"{"model": "m", "max_tokens": 5, "tool_choice": {"type": "some"}, "messages": [{"role": "user", "content": "x"}]}"#,

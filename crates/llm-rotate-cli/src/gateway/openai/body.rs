@@ -249,6 +249,7 @@ mod tests {
             reasoning: Vec::new(),
             refusal: None,
             raw: Value::Null,
+            passthrough: false,
         };
         assert_eq!(
             to_value(&Completion::of(&answer, "chatcmpl-1", 99)),
@@ -282,6 +283,7 @@ mod tests {
             reasoning: Vec::new(),
             refusal: None,
             raw: Value::Null,
+            passthrough: false,
         };
         let value = to_value(&Completion::of(&answer, "c", 1));
         assert_eq!(
@@ -305,6 +307,7 @@ mod tests {
             usage: None,
             provider: "openai".into(),
             model: "m".into(),
+            raw: None,
         };
         assert_eq!(
             to_value(&Chunk::delta(&piece, "c", 1, false))["choices"][0]["delta"],
@@ -323,6 +326,7 @@ mod tests {
             usage: None,
             provider: "anthropic".into(),
             model: "claude".into(),
+            raw: None,
         };
         let first = to_value(&Chunk::delta(&chunk, "c", 5, true));
         assert_eq!(

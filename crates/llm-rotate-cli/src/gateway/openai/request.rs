@@ -1,13 +1,15 @@
 //! Reading a `POST /v1/chat/completions` body in one pass: the fields the gateway acts
 //! on are checked as they are read (each wrong one named in the error), messages go
-//! straight into typed values, and every other field is kept for the upstream as-is.
+//! straight into typed values for keys of other vendors, and the body itself goes whole
+//! to OpenAI-family keys (see [`Passthrough`]).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
+use base64::Engine as _;
 use http::StatusCode;
-use llm_rotate::{ChatMessage, ChatOptions, ContentPart, Role, ToolCall};
+use llm_rotate::{ChatMessage, ChatOptions, ContentPart, Passthrough, Role, ToolCall, WireDialect};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -21,18 +23,39 @@ pub struct ChatCompletion {
     pub stream: bool,
     pub include_usage: bool,
     pub options: ChatOptions,
+    /// What only an OpenAI-family key can carry (parts and fields the neutral request
+    /// has no form for).
+    pub untranslatable: Vec<String>,
 }
 
-/// Parses and checks a request body.
+/// Parses and checks a request body; the body itself goes with it for OpenAI-family
+/// keys (see [`Passthrough`]).
 pub fn parse(body: &[u8]) -> Result<ChatCompletion, ApiError> {
+    let mut request = parse_typed(body)?;
+    let whole: Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
+    let mut pass = Passthrough::new(WireDialect::OpenAiChat, whole);
+    for field in request.untranslatable.drain(..) {
+        pass = pass.untranslatable(field);
+    }
+    request.options.passthrough = Some(pass);
+    Ok(request)
+}
+
+/// Reads the body into the neutral request, for keys of other vendors.
+fn parse_typed(body: &[u8]) -> Result<ChatCompletion, ApiError> {
     let problem = RefCell::new(None);
+    let skipped = RefCell::new(Vec::new());
     let mut reader = serde_json::Deserializer::from_slice(body);
-    let fields = RequestSeed { problem: &problem }
-        .deserialize(&mut reader)
-        .and_then(|fields| reader.end().map(|()| fields));
+    let fields = RequestSeed {
+        problem: &problem,
+        skipped: &skipped,
+    }
+    .deserialize(&mut reader)
+    .and_then(|fields| reader.end().map(|()| fields));
     match (fields, problem.into_inner()) {
         (_, Some(problem)) => Err(problem),
-        (Ok(fields), None) => fields.check(),
+        (Ok(fields), None) => fields.check(skipped.into_inner()),
         (Err(e), None) if e.is_data() => Err(ApiError::bad_request(
             "The request body must be a JSON object.",
         )),
@@ -42,7 +65,8 @@ pub fn parse(body: &[u8]) -> Result<ChatCompletion, ApiError> {
     }
 }
 
-fn field_error(name: &str, expected: &str) -> ApiError {
+/// A 400 naming `name` and what it must be.
+pub fn field_error(name: &str, expected: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "invalid_request_error",
@@ -71,11 +95,16 @@ struct Fields {
     max_completion_tokens: Option<Value>,
     temperature: Option<Value>,
     n: Option<Value>,
+    tools: Option<Value>,
+    tool_choice: Option<Value>,
+    parallel_tool_calls: Option<Value>,
+    response_format: Option<Value>,
+    reasoning_effort: Option<Value>,
     extra: Map<String, Value>,
 }
 
 impl Fields {
-    fn check(self) -> Result<ChatCompletion, ApiError> {
+    fn check(self, skipped: Vec<String>) -> Result<ChatCompletion, ApiError> {
         let model = match self.model {
             Some(Value::String(m)) if !m.is_empty() => m,
             None => return Err(missing("you must provide a model parameter")),
@@ -106,8 +135,41 @@ impl Fields {
                     .ok_or_else(|| field_error("temperature", "a number"))? as f32,
             ),
         };
-        if self.n.and_then(|n| n.as_u64()).is_some_and(|n| n != 1) {
-            return Err(ApiError::bad_request("Only `n: 1` is supported."));
+        match &self.n {
+            None | Some(Value::Null) => {}
+            Some(n) if n.as_u64().is_some_and(|n| n >= 1) => {}
+            Some(_) => return Err(field_error("n", "a positive integer")),
+        }
+        let present = |v: Option<Value>| v.filter(|v| !v.is_null());
+        let tools = match present(self.tools) {
+            Some(tools) => super::options::tools(&tools)?,
+            None => Vec::new(),
+        };
+        let tool_choice = present(self.tool_choice)
+            .map(|c| super::options::tool_choice(&c))
+            .transpose()?;
+        let response_format = present(self.response_format)
+            .map(|f| super::options::response_format(&f))
+            .transpose()?;
+        let parallel_tool_calls = match present(self.parallel_tool_calls) {
+            None => None,
+            Some(Value::Bool(b)) => Some(b),
+            Some(_) => return Err(field_error("parallel_tool_calls", "a boolean")),
+        };
+        let reasoning_effort = match present(self.reasoning_effort) {
+            None => None,
+            Some(Value::String(effort)) => Some(effort),
+            Some(_) => return Err(field_error("reasoning_effort", "a string")),
+        };
+        let mut untranslatable = skipped;
+        untranslatable.extend(
+            super::options::untranslatable(self.n.as_ref(), &self.extra)
+                .into_iter()
+                .map(str::to_owned),
+        );
+        // the rest is OpenAI's own: it goes to OpenAI-family keys in the body only
+        if !self.extra.is_empty() {
+            tracing::debug!(fields = ?self.extra.keys().collect::<Vec<_>>(), "fields carried to OpenAI-family keys only");
         }
         Ok(ChatCompletion {
             model,
@@ -117,9 +179,14 @@ impl Fields {
             options: ChatOptions {
                 max_tokens,
                 temperature,
-                extra: self.extra,
+                tools,
+                tool_choice,
+                parallel_tool_calls,
+                response_format,
+                reasoning_effort,
                 ..ChatOptions::default()
             },
+            untranslatable,
         })
     }
 }
@@ -127,6 +194,7 @@ impl Fields {
 /// Reads the top-level object; a field's own problem goes to `problem`.
 struct RequestSeed<'p> {
     problem: &'p RefCell<Option<ApiError>>,
+    skipped: &'p RefCell<Vec<String>>,
 }
 
 impl<'de> DeserializeSeed<'de> for RequestSeed<'_> {
@@ -152,6 +220,7 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
                 "messages" => {
                     fields.messages = Some(map.next_value_seed(MessagesSeed {
                         problem: self.problem,
+                        skipped: self.skipped,
                     })?);
                 }
                 "stream" => fields.stream = Some(map.next_value()?),
@@ -168,6 +237,11 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
                 }
                 "temperature" => fields.temperature = Some(map.next_value()?),
                 "n" => fields.n = Some(map.next_value()?),
+                "tools" => fields.tools = Some(map.next_value()?),
+                "tool_choice" => fields.tool_choice = Some(map.next_value()?),
+                "parallel_tool_calls" => fields.parallel_tool_calls = Some(map.next_value()?),
+                "response_format" => fields.response_format = Some(map.next_value()?),
+                "reasoning_effort" => fields.reasoning_effort = Some(map.next_value()?),
                 _ => {
                     let value = map.next_value()?;
                     fields.extra.insert(key.into_owned(), value);
@@ -181,6 +255,7 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
 /// Reads `messages`, naming the first bad one.
 struct MessagesSeed<'p> {
     problem: &'p RefCell<Option<ApiError>>,
+    skipped: &'p RefCell<Vec<String>>,
 }
 
 impl MessagesSeed<'_> {
@@ -223,7 +298,7 @@ impl<'de> Visitor<'de> for MessagesSeed<'_> {
                     return Err(self.fail(ApiError::bad_request(format!("messages[{index}]: {e}"))))
                 }
             };
-            match message.into_chat(index) {
+            match message.into_chat(index, &mut self.skipped.borrow_mut()) {
                 Ok(message) => messages.push(message),
                 Err(problem) => return Err(self.fail(problem)),
             }
@@ -249,8 +324,8 @@ struct Message<'a> {
 }
 
 impl Message<'_> {
-    fn into_chat(self, index: usize) -> Result<ChatMessage, ApiError> {
-        let mut parts = parts_of(self.content, index)?;
+    fn into_chat(self, index: usize, skipped: &mut Vec<String>) -> Result<ChatMessage, ApiError> {
+        let mut parts = parts_of(self.content, index, skipped)?;
         if let Some(calls) = self.tool_calls.filter(|c| !c.is_null()) {
             parts.extend(tool_calls_of(calls, index)?);
         }
@@ -281,37 +356,52 @@ impl Message<'_> {
     }
 }
 
-/// The parts of a message's content: a string, or text and `image_url` parts.
-fn parts_of(content: Option<Value>, index: usize) -> Result<Vec<ContentPart>, ApiError> {
+/// The parts of a message's content: a string, or text, `image_url`, `input_audio` and
+/// `file` (PDF data) parts; a part of another type is left out of the neutral request
+/// and named in `skipped` (only an OpenAI-family key then serves the call).
+fn parts_of(
+    content: Option<Value>,
+    index: usize,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<ContentPart>, ApiError> {
     match content {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(text)) => Ok(vec![ContentPart::text(text)]),
         Some(Value::Array(parts)) => parts
             .iter()
-            .map(|part| {
+            .filter_map(|part| {
                 let kind = part.get("type").and_then(Value::as_str);
-                match kind {
+                let part = match kind {
                     Some("text") => part
                         .get("text")
                         .and_then(Value::as_str)
                         .map(ContentPart::text)
-                        .ok_or_else(|| field_error(&format!("messages[{index}].content[].text"), "a string")),
-                    Some("image_url") => {
-                        let image = part.get("image_url");
-                        let url = image
-                            .and_then(|i| i.get("url"))
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| field_error(&format!("messages[{index}].content[].image_url.url"), "a URL"))?;
-                        Ok(match image.and_then(|i| i.get("detail")).and_then(Value::as_str) {
-                            Some(detail) => ContentPart::image_url_with_detail(url, detail),
-                            None => ContentPart::image_url(url),
+                        .ok_or_else(|| {
+                            field_error(&format!("messages[{index}].content[].text"), "a string")
+                        }),
+                    Some("image_url") => image_part(part, index),
+                    Some("input_audio") => audio_part(part, index),
+                    Some("file") if pdf_data(part).is_some() => pdf_data(part)
+                        .and_then(|data| {
+                            base64::engine::general_purpose::STANDARD.decode(data).ok()
                         })
+                        .map(ContentPart::pdf_bytes)
+                        .ok_or_else(|| {
+                            field_error(
+                                &format!("messages[{index}].content[].file.file_data"),
+                                "a base64 PDF data URL",
+                            )
+                        }),
+                    Some(other) => {
+                        skipped.push(format!("messages[{index}].content: a `{other}` part"));
+                        return None;
                     }
-                    other => Err(ApiError::bad_request(format!(
-                        "messages[{index}].content: parts of type `{}` are not supported on this route yet",
-                        other.unwrap_or("?")
-                    ))),
-                }
+                    None => Err(field_error(
+                        &format!("messages[{index}].content[].type"),
+                        "a string",
+                    )),
+                };
+                Some(part)
             })
             .collect(),
         Some(_) => Err(field_error(
@@ -319,6 +409,59 @@ fn parts_of(content: Option<Value>, index: usize) -> Result<Vec<ContentPart>, Ap
             "a string or an array of parts",
         )),
     }
+}
+
+/// `{type: image_url, image_url: {url, detail}}`.
+fn image_part(part: &Value, index: usize) -> Result<ContentPart, ApiError> {
+    let image = part.get("image_url");
+    let url = image
+        .and_then(|i| i.get("url"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            field_error(
+                &format!("messages[{index}].content[].image_url.url"),
+                "a URL",
+            )
+        })?;
+    Ok(
+        match image.and_then(|i| i.get("detail")).and_then(Value::as_str) {
+            Some(detail) => ContentPart::image_url_with_detail(url, detail),
+            None => ContentPart::image_url(url),
+        },
+    )
+}
+
+/// `{type: input_audio, input_audio: {data, format}}`.
+fn audio_part(part: &Value, index: usize) -> Result<ContentPart, ApiError> {
+    let audio = part.get("input_audio");
+    let data = audio
+        .and_then(|a| a.get("data"))
+        .and_then(Value::as_str)
+        .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+        .ok_or_else(|| {
+            field_error(
+                &format!("messages[{index}].content[].input_audio.data"),
+                "base64 audio",
+            )
+        })?;
+    let format = audio
+        .and_then(|a| a.get("format"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            field_error(
+                &format!("messages[{index}].content[].input_audio.format"),
+                "a string",
+            )
+        })?;
+    Ok(ContentPart::audio(data, format))
+}
+
+/// The base64 data of a `file` part holding a PDF data URL.
+fn pdf_data(part: &Value) -> Option<&str> {
+    part.get("file")?
+        .get("file_data")?
+        .as_str()?
+        .strip_prefix("data:application/pdf;base64,")
 }
 
 /// An assistant message's `tool_calls`, as tool-call parts.
@@ -363,8 +506,23 @@ mod tests {
         );
         assert!(ok.stream && ok.include_usage);
         assert_eq!(ok.options.max_tokens, Some(9));
-        assert_eq!(ok.options.extra.get("top_p"), Some(&json!(0.9)));
-        assert!(!ok.options.extra.contains_key("stream_options"));
+        // OpenAI's own fields go in the body, to OpenAI-family keys only
+        assert!(ok.options.extra.is_empty());
+        let pass = ok.options.passthrough.as_ref().unwrap();
+        assert_eq!(pass.body()["top_p"], json!(0.9));
+        assert_eq!(pass.body()["messages"][0]["role"], "developer");
+        assert_eq!(pass.body()["max_completion_tokens"], 9);
+        assert!(pass.untranslatable_fields().is_empty());
+        let wide = parse(br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}, {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}, {"type": "file", "file": {"file_id": "file-1"}}]}], "n": 2, "logprobs": true}"#).ok().unwrap();
+        assert_eq!(
+            wide.messages[0].content.len(),
+            2,
+            "text and audio read; the file id cannot be"
+        );
+        assert_eq!(
+            wide.options.passthrough.unwrap().untranslatable_fields(),
+            ["messages[0].content: a `file` part", "n", "logprobs"]
+        );
         for (body, needle) in [
             (&b"{"[..], "not valid JSON"),
             (b"[]", "JSON object"),
@@ -375,13 +533,14 @@ mod tests {
             (br#"{"model": "m", "messages": [{"content": "x"}]}"#, "messages[0]"),
             (br#"{"model": "m", "messages": [{"role": "wizard", "content": "x"}]}"#, "unknown role"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": 5}]}"#, "content"),
-            (br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]}]}"#, "input_audio"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "%%", "format": "wav"}}]}]}"#, "input_audio.data"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}"#, "image_url.url"),
             (br#"{"model": "m", "messages": [{"role": "tool", "content": "x"}]}"#, "tool_call_id"),
             (br#"{"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "c"}]}]}"#, "function.name"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}"#, "`stream`"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}"#, "max_tokens"),
-            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}"#, "n: 1"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 0}"#, "`n`"),
+            (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}"#, "tools[0].function"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}]} trailing"#, "not valid JSON"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "top_p": }"#, "not valid JSON"),
             (br#"{"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "user"]}"#, "messages[1]"),
@@ -412,17 +571,16 @@ mod tests {
         assert_eq!(ok.options.max_tokens, Some(7));
         assert_eq!(ok.options.temperature, None);
         assert_eq!(
-            ok.options.extra.get("response_format"),
-            Some(
-                &json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}})
-            )
+            ok.options.response_format,
+            Some(llm_rotate::ResponseFormat::JsonSchema {
+                name: "x".into(),
+                schema: json!({"type": "object"}),
+                strict: None
+            })
         );
-        assert_eq!(ok.options.extra.get("stop"), Some(&json!(["\u{0}", "end"])));
-        assert_eq!(
-            ok.options.extra.len(),
-            2,
-            "consumed fields are not forwarded"
-        );
+        let pass = ok.options.passthrough.unwrap();
+        assert_eq!(pass.body()["stop"], json!(["\u{0}", "end"]));
+        assert_eq!(pass.body()["model"], "gpt-4o");
         assert!(!ok.stream && !ok.include_usage);
     }
 
