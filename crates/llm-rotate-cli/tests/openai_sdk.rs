@@ -103,3 +103,103 @@ async fn a_tool_loop_through_the_gateway_with_the_official_openai_sdk() {
     );
     assert_eq!(second["tools"][0]["function"]["name"], "weather");
 }
+
+/// A chat.completion with two choices and log probabilities, as OpenAI writes one.
+fn two_choices() -> Value {
+    let choice = |index: u32, text: &str| {
+        json!({"index": index, "message": {"role": "assistant", "content": text, "refusal": null, "annotations": []},
+               "logprobs": {"content": [{"token": "One", "logprob": -0.01, "bytes": [79, 110, 101], "top_logprobs": [{"token": "One", "logprob": -0.01, "bytes": [79, 110, 101]}]}], "refusal": null},
+               "finish_reason": "stop"})
+    };
+    json!({"id": "chatcmpl-two", "object": "chat.completion", "created": 1767225600, "model": "gpt-4o-2024-08-06",
+           "choices": [choice(0, "One answer"), choice(1, "Another answer")],
+           "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+           "system_fingerprint": "fp_testkit", "service_tier": "default"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_only_fields_reach_openai_keys_and_the_rest_crosses_to_anthropic() {
+    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.script(
+        "sk-test-b",
+        [
+            Behavior::Body(two_choices()),
+            Behavior::Reply("hello passthrough".into()),
+            Behavior::Refusal("I can't help with that.".into()),
+            Behavior::ContextLength,
+            Behavior::Unauthorized,
+        ],
+    );
+    let call = llm_rotate::ToolCall::new("toolu_sdk_1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("sk-test-a", [Behavior::ToolCalls(vec![call])]);
+    upstream.set_default("sk-test-a", Behavior::Reply("from anthropic".into()));
+    let mut config = config(&upstream, &[("a", "anthropic"), ("b", "openai")]);
+    config["fallback_chains"] = json!({
+        "smart": [{"provider": "anthropic", "upstream": "claude-sonnet-4-5"}, {"provider": "openai", "upstream": "gpt-4o"}],
+        "sturdy": [{"provider": "openai", "upstream": "gpt-4o"}, {"provider": "anthropic", "upstream": "claude-sonnet-4-5"}]
+    });
+    let gateway = GatewayProcess::start(&config);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
+    let base_url = format!("{}/v1", gateway.url);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg("fidelity")
+            .env("OPENAI_BASE_URL", base_url)
+            .env("OPENAI_API_KEY", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // n: 2 and logprobs skipped the Anthropic entry of `smart` and came back whole
+    assert_eq!(summary["n"], json!(["One answer", "Another answer"]));
+    assert_eq!(summary["logprob_token"], "One");
+    assert_eq!(summary["system_fingerprint"], "fp_testkit");
+    assert_eq!(summary["service_tier"], "default");
+    // the gateway asked for usage on the client's behalf and kept that chunk to itself
+    assert_eq!(summary["streamed"], "hello passthrough");
+    assert_eq!(summary["usage_chunks"], 0);
+    assert_eq!(summary["refusal"], "I can't help with that.");
+    assert_eq!(
+        summary["error"],
+        json!({"code": "context_length_exceeded", "param": "messages", "type": "invalid_request_error"})
+    );
+    // streamed tool calls from an Anthropic key, in OpenAI's delta form
+    assert_eq!(
+        summary["tool_calls"],
+        json!([{"id": "toolu_sdk_1", "name": "weather", "arguments": "{\"city\":\"Paris\"}"}])
+    );
+    assert_eq!(summary["tool_finish"], "tool_calls");
+    assert_eq!(summary["fallback"], "from anthropic");
+
+    let requests = upstream.requests();
+    let by = |key: &str| -> Vec<&rotate_testkit::RecordedRequest> {
+        requests.iter().filter(|r| r.key == key).collect()
+    };
+    let openai = by("sk-test-b");
+    assert_eq!(openai.len(), 5);
+    assert_eq!(openai[0].body["n"], 2);
+    assert_eq!(openai[0].body["logprobs"], true);
+    assert_eq!(openai[0].body["top_logprobs"], 1);
+    let streamed = &openai[1].body;
+    assert_eq!(streamed["messages"][0]["role"], "developer");
+    assert_eq!(streamed["max_completion_tokens"], 33);
+    assert!(streamed.get("max_tokens").is_none());
+    assert_eq!(streamed["stream_options"], json!({"include_usage": true}));
+    let anthropic = by("sk-test-a");
+    assert_eq!(anthropic.len(), 2, "n: 2 never went to the Anthropic key");
+    let content = &anthropic[0].body["messages"][0]["content"];
+    assert_eq!(content[1]["source"]["type"], "base64");
+    assert_eq!(content[1]["source"]["media_type"], "image/png");
+    assert_eq!(
+        content[2]["source"],
+        json!({"type": "url", "url": "https://example.com/paris.jpg"})
+    );
+    assert_eq!(anthropic[0].body["tools"][0]["name"], "weather");
+    assert_eq!(anthropic[0].body["tool_choice"], json!({"type": "auto"}));
+}

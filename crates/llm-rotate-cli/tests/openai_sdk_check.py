@@ -2,7 +2,8 @@
 
 Reads OPENAI_BASE_URL and OPENAI_API_KEY (the gateway token) from the environment, makes
 a plain and a streamed chat completion, checks what the SDK parsed, and prints one JSON
-line summarising it. With the argument `tools` it runs a two-turn tool loop instead.
+line summarising it. With the argument `tools` it runs a two-turn tool loop instead;
+with `fidelity`, the fields only OpenAI-family keys carry and a translation to Anthropic.
 Exits non-zero on any mismatch.
 """
 
@@ -89,5 +90,70 @@ def tool_loop() -> int:
     return 0
 
 
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+def fidelity() -> int:
+    """What only an OpenAI-family key carries, and what crosses to an Anthropic key."""
+    client = OpenAI(max_retries=0, timeout=30)
+    out = {}
+
+    two = client.chat.completions.create(model="smart", messages=[{"role": "user", "content": "two please"}],
+                                         n=2, logprobs=True, top_logprobs=1)
+    assert len(two.choices) == 2, two
+    out["n"] = [c.message.content for c in two.choices]
+    out["logprob_token"] = two.choices[0].logprobs.content[0].token
+    out["system_fingerprint"] = two.system_fingerprint
+    out["service_tier"] = two.service_tier
+
+    pieces, usages = [], []
+    stream = client.chat.completions.create(
+        model="gpt-4o", stream=True, max_completion_tokens=33,
+        messages=[{"role": "developer", "content": "be brief"}, {"role": "user", "content": "stream"}])
+    for chunk in stream:
+        usages.append(chunk.usage)
+        for choice in chunk.choices:
+            pieces.append(choice.delta.content or "")
+    out["streamed"] = "".join(pieces)
+    out["usage_chunks"] = sum(1 for u in usages if u is not None)
+
+    refused = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "bad idea"}])
+    out["refusal"] = refused.choices[0].message.refusal
+
+    try:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "long"}])
+        raise AssertionError("context length must fail")
+    except openai.BadRequestError as error:
+        out["error"] = {"code": error.code, "param": error.param, "type": error.type}
+
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    calls = {}
+    finish = None
+    stream = client.chat.completions.create(
+        model="smart", stream=True, tools=tools, tool_choice="auto",
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "Weather where these were taken?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG}},
+            {"type": "image_url", "image_url": {"url": "https://example.com/paris.jpg"}}]}])
+    for chunk in stream:
+        for choice in chunk.choices:
+            finish = choice.finish_reason or finish
+            for piece in choice.delta.tool_calls or []:
+                call = calls.setdefault(piece.index, {"id": None, "name": None, "arguments": ""})
+                call["id"] = piece.id or call["id"]
+                if piece.function:
+                    call["name"] = piece.function.name or call["name"]
+                    call["arguments"] += piece.function.arguments or ""
+    out["tool_calls"] = [calls[i] for i in sorted(calls)]
+    out["tool_finish"] = finish
+
+    fell = client.chat.completions.create(model="sturdy", messages=[{"role": "user", "content": "fall over"}])
+    out["fallback"] = fell.choices[0].message.content
+    print(json.dumps(out))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(tool_loop() if sys.argv[1:] == ["tools"] else main())
+    scenario = sys.argv[1] if len(sys.argv) > 1 else "basics"
+    sys.exit({"basics": main, "tools": tool_loop, "fidelity": fidelity}[scenario]())

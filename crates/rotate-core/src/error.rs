@@ -13,6 +13,22 @@ mod kind;
 
 pub use self::kind::{Disposition, ErrorKind};
 
+/// The vendor's own words about a failed request, for callers that answer in the
+/// vendor's dialect (the gateway passes a caller's-fault 4xx on with them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VendorError {
+    /// The dialect the body is written in.
+    pub dialect: Option<crate::passthrough::WireDialect>,
+    /// The error's `type` (OpenAI, Anthropic) or `status` (Google).
+    pub error_type: Option<String>,
+    /// The error's `code`.
+    pub code: Option<String>,
+    /// The request field the error is about (OpenAI's `param`).
+    pub param: Option<String>,
+    /// The error body as the vendor sent it (any echoed key removed).
+    pub body: Option<String>,
+}
+
 /// A classified failure of one call to one provider with one key.
 ///
 /// Adapters build it with [`ProviderError::new`]; the engine fills in `provider` and
@@ -31,6 +47,9 @@ pub struct ProviderError {
     pub message: String,
     /// How long the vendor asked us to wait, when it said.
     pub retry_after: Option<Duration>,
+    /// What the vendor's error body said (its `type`, `code`, `param`, the body itself),
+    /// when it answered a 4xx.
+    pub vendor: Option<Box<VendorError>>,
     /// The underlying error (I/O, JSON, HTTP), when there was one.
     cause: Cause,
 }
@@ -102,8 +121,15 @@ impl ProviderError {
             kind,
             message: message.into(),
             retry_after: None,
+            vendor: None,
             cause: Cause::default(),
         }
+    }
+
+    /// Keeps what the vendor's error body said.
+    pub fn with_vendor(mut self, vendor: VendorError) -> Self {
+        self.vendor = Some(Box::new(vendor));
+        self
     }
 
     /// Sets the HTTP status.

@@ -60,7 +60,7 @@ pub use content::{Content, ContentPart, PartKind};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{
     Attempt, ConfigurationError, Disposition, ErrorKind, LMRotateError, NoAvailableKeyError,
-    ProviderError, StoreError,
+    ProviderError, StoreError, VendorError,
 };
 pub use generate::GenerateContentRequest;
 pub use message::{ChatMessage, Role, ToolOutput};

@@ -16,12 +16,13 @@ use rotate_core::config::{DefaultsConfig, ProviderConfig};
 use rotate_core::content::ContentPart;
 use rotate_core::error::{ConfigurationError, ErrorKind, ProviderError};
 use rotate_core::generate::GenerateContentRequest;
+use rotate_core::passthrough::WireDialect;
 use rotate_core::provider::{
     BoxFuture, KeyInfo, Provider, ProviderCall, ProviderReply, ProviderStreamStart,
 };
 use rotate_providers::adapter::{open_events, Timeouts};
 use rotate_providers::client::{read_body, HttpClient};
-use rotate_providers::errors::scrub;
+use rotate_providers::errors::{scrub, with_vendor};
 use rotate_providers::events::drain;
 use rotate_providers::request::{json_request, secret_header, static_headers};
 
@@ -295,7 +296,13 @@ impl Inner {
                 reply
             })
         } else {
-            Err(reply::classify(parts.status, &body, self.service))
+            let error = reply::classify(parts.status, &body, self.service);
+            Err(with_vendor(
+                error,
+                Some(WireDialect::Gemini),
+                parts.status,
+                &body,
+            ))
         };
         result.map_err(|e| scrub(e, call.key.secret()))
     }
@@ -313,10 +320,9 @@ impl Inner {
             self.timeouts,
             None,
             |parts, body| {
-                scrub(
-                    reply::classify(parts.status, body, service),
-                    call.key.secret(),
-                )
+                let error = reply::classify(parts.status, body, service);
+                let error = with_vendor(error, Some(WireDialect::Gemini), parts.status, body);
+                scrub(error, call.key.secret())
             },
         )
         .await

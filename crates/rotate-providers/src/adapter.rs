@@ -19,7 +19,7 @@ use rotate_core::provider::{
 };
 
 use crate::client::{read_body, HttpClient};
-use crate::errors::scrub;
+use crate::errors::{scrub, with_vendor};
 use crate::events::{EventStream, StreamProtocol};
 
 /// One vendor wire protocol.
@@ -189,6 +189,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 let error = inner
                     .wire
                     .classify(parts.status, &parts.headers, &body, now);
+                let error = with_vendor(error, inner.wire.dialect(), parts.status, &body);
                 return Err(scrub(error, call.key.secret()));
             }
             let mut reply = inner
@@ -227,10 +228,9 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 inner.timeouts,
                 headroom,
                 |parts, body| {
-                    scrub(
-                        inner.wire.classify(parts.status, &parts.headers, body, now),
-                        call.key.secret(),
-                    )
+                    let error = inner.wire.classify(parts.status, &parts.headers, body, now);
+                    let error = with_vendor(error, inner.wire.dialect(), parts.status, body);
+                    scrub(error, call.key.secret())
                 },
             )
             .await

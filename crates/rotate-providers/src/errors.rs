@@ -2,9 +2,11 @@
 //! malformed body, a message shortened for logs, an echoed key removed.
 
 use http::{HeaderMap, StatusCode};
-use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::error::{ErrorKind, ProviderError, VendorError};
+use rotate_core::passthrough::WireDialect;
 use rotate_core::provider::Headroom;
 use rotate_core::secret::Secret;
+use serde_json::Value;
 
 /// The longest error message kept from a vendor body.
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -51,11 +53,51 @@ pub fn shorten(message: &str) -> String {
     short
 }
 
-/// Removes a key a vendor echoed back from an error message.
+/// Removes a key a vendor echoed back from an error message and the body kept.
 pub fn scrub(mut error: ProviderError, secret: &Secret) -> ProviderError {
     let value = secret.expose();
     if value.len() >= 8 && error.message.contains(value) {
         error.message = error.message.replace(value, &secret.mask());
     }
+    if let Some(body) = error.vendor.as_mut().and_then(|v| v.body.as_mut()) {
+        if value.len() >= 8 && body.contains(value) {
+            *body = body.replace(value, &secret.mask());
+        }
+    }
     error
+}
+
+/// The largest vendor error body kept for passing on.
+const MAX_VENDOR_BODY: usize = 64 * 1024;
+
+/// Keeps what a 4xx answer's body said, written in `dialect` (see [`VendorError`]).
+pub fn with_vendor(
+    error: ProviderError,
+    dialect: Option<WireDialect>,
+    status: StatusCode,
+    body: &[u8],
+) -> ProviderError {
+    if !status.is_client_error() {
+        return error;
+    }
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let inner = parsed
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .filter(|e| e.is_object());
+    let text = |name: &str| {
+        inner
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let kept = (parsed.is_some() && body.len() <= MAX_VENDOR_BODY)
+        .then(|| String::from_utf8_lossy(body).into_owned());
+    error.with_vendor(VendorError {
+        dialect,
+        error_type: text("type").or_else(|| text("status")),
+        code: text("code"),
+        param: text("param"),
+        body: kept,
+    })
 }

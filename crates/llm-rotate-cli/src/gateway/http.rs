@@ -13,7 +13,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use llm_rotate::core::error::with_causes;
-use llm_rotate::{LMRotateError, Secret};
+use llm_rotate::core::error::VendorError;
+use llm_rotate::{LMRotateError, Secret, WireDialect};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -82,6 +83,17 @@ pub enum Dialect {
     Anthropic,
 }
 
+impl Dialect {
+    /// The library's name for the wire format.
+    pub fn wire(self) -> WireDialect {
+        match self {
+            Self::OpenAi => WireDialect::OpenAiChat,
+            Self::Google => WireDialect::Gemini,
+            Self::Anthropic => WireDialect::Anthropic,
+        }
+    }
+}
+
 /// A gateway error: status, OpenAI `type`, `code`, message and an optional wait.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -90,6 +102,9 @@ pub struct ApiError {
     pub code: String,
     pub message: String,
     pub retry_after: Option<Duration>,
+    /// What the upstream said of a caller's-fault 4xx: its body goes back whole to a
+    /// client of its dialect, its `type` / `code` / `param` to the others.
+    pub vendor: Option<VendorError>,
 }
 
 impl ApiError {
@@ -105,6 +120,7 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             retry_after: None,
+            vendor: None,
         }
     }
 
@@ -119,15 +135,27 @@ impl ApiError {
 
     /// The error as a response in `dialect`.
     pub fn into_response(self, dialect: Dialect) -> Response<Body> {
+        let vendor = self.vendor.as_ref();
+        if let Some(body) = vendor
+            .filter(|v| v.dialect == Some(dialect.wire()))
+            .and_then(|v| v.body.as_ref())
+        {
+            return bytes_response(self.status, "application/json", Bytes::from(body.clone()));
+        }
+        let said = |pick: fn(&VendorError) -> &Option<String>| vendor.and_then(|v| pick(v).clone());
         let body = match dialect {
             Dialect::OpenAi => {
-                json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}})
+                let kind = said(|v| &v.error_type).unwrap_or_else(|| self.kind.to_owned());
+                let code = said(|v| &v.code).unwrap_or_else(|| self.code.clone());
+                json!({"error": {"message": self.message, "type": kind, "param": said(|v| &v.param), "code": code}})
             }
             Dialect::Google => {
                 json!({"error": {"code": self.status.as_u16(), "message": self.message, "status": google_status(self.status)}})
             }
             Dialect::Anthropic => {
-                let kind = crate::gateway::anthropic::error_type(self.status);
+                let kind = said(|v| &v.error_type).unwrap_or_else(|| {
+                    crate::gateway::anthropic::error_type(self.status).to_owned()
+                });
                 json!({"type": "error", "error": {"type": kind, "message": self.message}})
             }
         };
@@ -194,12 +222,14 @@ impl From<&LMRotateError> for ApiError {
                         .filter(StatusCode::is_client_error)
                         .unwrap_or(StatusCode::BAD_REQUEST),
                 };
-                Self::new(
+                let mut api = Self::new(
                     status,
                     "invalid_request_error",
                     e.kind.as_str(),
                     with_causes(error),
-                )
+                );
+                api.vendor = e.vendor.as_deref().cloned();
+                api
             }
             LMRotateError::Configuration(_) => Self::new(
                 StatusCode::BAD_REQUEST,
