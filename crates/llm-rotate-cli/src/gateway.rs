@@ -264,7 +264,10 @@ impl Gateway {
             let model = percent_encoding::percent_decode_str(model)
                 .decode_utf8()
                 .map_err(|_| ApiError::bad_request("the model in the path is not UTF-8"))?;
-            let parsed = gemini::parse(&body)?;
+            let parsed = match method {
+                gemini::Method::CountTokens => gemini::parse_count(&body)?,
+                _ => gemini::parse(&body)?,
+            };
             gemini::generate(&self.client, &model, method, parsed).await
         }
         .await;

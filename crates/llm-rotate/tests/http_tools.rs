@@ -398,7 +398,7 @@ async fn a_tool_loop_on_gemini_keeps_the_signature_on_its_call() {
         upstream.requests()[2].body["contents"],
         json!([
             {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
-            {"role": "model", "parts": [{"functionCall": {"id": call.id, "name": "weather", "args": {"city": "Paris"}}, "thoughtSignature": "sig_gemini_testkit"}]},
+            {"role": "model", "parts": [{"functionCall": {"id": call.id, "name": "weather", "args": {"city": "Paris"}}, "thoughtSignature": rotate_testkit::upstream::GEMINI_SIGNATURE}]},
             {"role": "user", "parts": [{"functionResponse": {"id": call.id, "name": "weather", "response": {"result": "18 C"}}}]}
         ])
     );

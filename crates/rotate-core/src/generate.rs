@@ -55,6 +55,9 @@ pub struct GenerateContentRequest {
     /// Extra body fields (`response_schema` becomes `generationConfig.responseSchema`).
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
+    /// A client's Gemini body, sent instead of the one built from the fields above.
+    #[serde(skip)]
+    pub passthrough: Option<crate::passthrough::Passthrough>,
 }
 
 impl GenerateContentRequest {
@@ -71,6 +74,7 @@ impl GenerateContentRequest {
             thinking_budget: opts.thinking_budget,
             disable_automatic_function_calling: opts.disable_automatic_function_calling,
             extra: opts.extra.clone(),
+            passthrough: opts.passthrough.clone(),
         }
     }
 
@@ -178,6 +182,7 @@ impl GenerateContentRequest {
                 .map(|t| i32::try_from(t).unwrap_or(i32::MAX)),
             disable_automatic_function_calling: true,
             extra: request.extra.clone(),
+            passthrough: request.passthrough.clone(),
         }
     }
 

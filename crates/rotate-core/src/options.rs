@@ -143,6 +143,9 @@ pub struct GenerateOptions {
     pub timeout: Option<Duration>,
     /// Extra body fields merged into the request (`response_schema` -> `responseSchema`).
     pub extra: Map<String, Value>,
+    /// A Gemini body to send as it is instead of the one built from the contents (the
+    /// gateway's lossless path); only its Gemini form is used.
+    pub passthrough: Option<Passthrough>,
 }
 
 impl Default for GenerateOptions {
@@ -160,6 +163,7 @@ impl Default for GenerateOptions {
             provider: None,
             timeout: None,
             extra: Map::new(),
+            passthrough: None,
         }
     }
 }

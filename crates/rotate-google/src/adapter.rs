@@ -260,8 +260,17 @@ impl Inner {
         let credential = self.credential(&call.key)?;
         let url = self.url(call, &credential, method)?;
         let (mut auth, mut token) = self.auth(&call.key, &credential).await?;
-        let uploads = self.offload(call, &auth).await?;
-        let body = Bytes::from(body::build(&call.request, &uploads)?);
+        let body = match passthrough_of(call) {
+            // the client's own Gemini body: the model and method are in the URL
+            Some(pass) => Bytes::from(serde_json::to_vec(pass.body()).map_err(|e| {
+                ProviderError::new(ErrorKind::InvalidRequest, "cannot encode the request")
+                    .with_source(e)
+            })?),
+            None => {
+                let uploads = self.offload(call, &auth).await?;
+                Bytes::from(body::build(&call.request, &uploads)?)
+            }
+        };
         let mut retried = false;
         loop {
             let mut headers = self.headers.clone();
@@ -293,6 +302,7 @@ impl Inner {
         let result = if parts.status.is_success() {
             reply::parse(&body).map(|mut reply| {
                 rotate_providers::adapter::sign_reasoning(&mut reply, &call.provider);
+                reply.passthrough = passthrough_of(&call).is_some();
                 reply
             })
         } else {
@@ -316,7 +326,7 @@ impl Inner {
         open_events(
             response,
             GeminiStream::default(),
-            false,
+            passthrough_of(&call).is_some(),
             self.timeouts,
             None,
             |parts, body| {
@@ -327,6 +337,16 @@ impl Inner {
         )
         .await
     }
+}
+
+/// The client's Gemini body a call carries, if any.
+fn passthrough_of(
+    call: &ProviderCall<GenerateContentRequest>,
+) -> Option<&rotate_core::passthrough::Passthrough> {
+    call.request
+        .passthrough
+        .as_ref()
+        .filter(|p| p.passes_to(Some(WireDialect::Gemini)))
 }
 
 /// The same call with the chat request mapped onto Gemini contents.

@@ -15,6 +15,10 @@
 
 mod anthropic;
 mod gemini;
+
+/// The `thoughtSignature` the fake Gemini puts on its first function call (base64, as
+/// Gemini's are: the SDKs decode it to bytes).
+pub const GEMINI_SIGNATURE: &str = "c2lnX2dlbWluaV90ZXN0a2l0";
 mod google;
 mod openai;
 mod render;

@@ -1,13 +1,18 @@
 //! `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` in
-//! Gemini's wire format, through `generate_content`: the body's contents, system
-//! instruction and generation config become a call; the answer is Google's own body (or
-//! `alt=sse` chunks in its shape). Errors come back as google.rpc errors.
+//! Gemini's wire format, through `generate_content`: the body is checked (contents,
+//! parts, system instruction, generation config) and goes whole to the Google key the
+//! call lands on (see [`Passthrough`]); the answer is Google's own body or its own
+//! `alt=sse` chunks, function calls, thought parts and signatures included. Errors come
+//! back as google.rpc errors.
 
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Response, StatusCode};
-use llm_rotate::{Content, ContentPart, GenerateOptions, LMRotate, StreamChunk};
+use llm_rotate::{
+    Content, ContentPart, GenerateOptions, LMRotate, Passthrough, StreamChunk, ToolCall,
+    WireDialect,
+};
 use serde_json::{json, Map, Value};
 
 use super::http::{json_response, sse_response, write_sse_event, ApiError, Body, Dialect};
@@ -21,6 +26,8 @@ pub const DIALECT: Dialect = Dialect::Google;
 pub enum Method {
     Generate,
     Stream,
+    /// `:countTokens`, estimated here.
+    CountTokens,
 }
 
 /// `(model, method)` of `/v1beta/models/{model}:{method}` (or `/v1/…`).
@@ -32,6 +39,7 @@ pub fn route(path: &str) -> Option<(&str, Method)> {
     let method = match method {
         "generateContent" => Method::Generate,
         "streamGenerateContent" => Method::Stream,
+        "countTokens" => Method::CountTokens,
         _ => return None,
     };
     (!model.is_empty()).then_some((model, method))
@@ -43,7 +51,50 @@ pub struct Generate {
     pub options: GenerateOptions,
 }
 
+/// One part, checked; function calls, function responses and thought parts are read
+/// too (the body itself is what Google keys receive, signatures and all).
 fn part(value: &Value, at: &str) -> Result<ContentPart, ApiError> {
+    if let Some(call) = value
+        .get("functionCall")
+        .or_else(|| value.get("function_call"))
+    {
+        let name = call
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request(format!("{at}.functionCall.name is required")))?;
+        let args = call.get("args").cloned().unwrap_or_else(|| json!({}));
+        if !args.is_object() {
+            return Err(ApiError::bad_request(format!(
+                "{at}.functionCall.args must be an object"
+            )));
+        }
+        let id = call.get("id").and_then(Value::as_str).unwrap_or(name);
+        return Ok(ContentPart::tool_call(ToolCall::new(
+            id,
+            name,
+            args.to_string(),
+        )));
+    }
+    if let Some(answer) = value
+        .get("functionResponse")
+        .or_else(|| value.get("function_response"))
+    {
+        let name = answer.get("name").and_then(Value::as_str).ok_or_else(|| {
+            ApiError::bad_request(format!("{at}.functionResponse.name is required"))
+        })?;
+        let response = answer
+            .get("response")
+            .filter(|r| r.is_object())
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{at}.functionResponse.response must be an object"))
+            })?;
+        let id = answer.get("id").and_then(Value::as_str).unwrap_or(name);
+        return Ok(ContentPart::tool_result(
+            id,
+            vec![ContentPart::text(response.to_string())],
+            false,
+        ));
+    }
     if let Some(text) = value.get("text") {
         return text
             .as_str()
@@ -67,13 +118,11 @@ fn part(value: &Value, at: &str) -> Result<ContentPart, ApiError> {
             .map_err(|e| {
                 ApiError::bad_request(format!("{at}.inlineData.data is not base64: {e}"))
             })?;
-        return match mime {
-            "application/pdf" => Ok(ContentPart::pdf_bytes(bytes)),
-            m if m.starts_with("image/") => Ok(ContentPart::image_bytes(bytes, Some(m))),
-            m => Err(ApiError::bad_request(format!(
-                "{at}.inlineData: `{m}` is not supported inline; upload it and send fileData"
-            ))),
-        };
+        return Ok(match mime {
+            "application/pdf" => ContentPart::pdf_bytes(bytes),
+            m if m.starts_with("image/") => ContentPart::image_bytes(bytes, Some(m)),
+            m => ContentPart::audio(bytes, m),
+        });
     }
     if let Some(file) = value.get("fileData").or_else(|| value.get("file_data")) {
         let text = |a: &str, b: &str| file.get(a).or_else(|| file.get(b)).and_then(Value::as_str);
@@ -83,7 +132,7 @@ fn part(value: &Value, at: &str) -> Result<ContentPart, ApiError> {
         return Ok(ContentPart::file(uri, mime));
     }
     Err(ApiError::bad_request(format!(
-        "{at} must have text, inlineData or fileData"
+        "{at} must have text, inlineData, fileData, functionCall or functionResponse"
     )))
 }
 
@@ -120,6 +169,7 @@ pub fn parse(body: &[u8]) -> Result<Generate, ApiError> {
             "The request body must be a JSON object.",
         ));
     };
+    let whole = object.clone();
     let Some(Value::Array(raw_contents)) = object.remove("contents") else {
         return Err(ApiError::bad_request(
             "* GenerateContentRequest.contents: contents is not specified",
@@ -212,7 +262,11 @@ pub fn parse(body: &[u8]) -> Result<Generate, ApiError> {
     }
     Ok(Generate {
         contents,
-        options: GenerateOptions { extra, ..options },
+        options: GenerateOptions {
+            extra,
+            passthrough: Some(Passthrough::new(WireDialect::Gemini, whole)),
+            ..options
+        },
     })
 }
 
@@ -235,6 +289,37 @@ fn chunk_body(chunk: &StreamChunk) -> Value {
     body
 }
 
+/// Parses a `:countTokens` body: `{contents}` or `{generateContentRequest: {…}}`.
+pub fn parse_count(body: &[u8]) -> Result<Generate, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON payload received. {e}")))?;
+    match value.get("generateContentRequest") {
+        Some(inner) => parse(inner.to_string().as_bytes()),
+        None => parse(body),
+    }
+}
+
+/// `:countTokens`: an estimate made here (about four characters a token, images and
+/// files a flat 258 as Gemini counts an image), as for the Messages route.
+fn count_tokens(request: &Generate) -> Response<Body> {
+    let chars: usize = request
+        .options
+        .system_instruction
+        .as_deref()
+        .map_or(0, str::len)
+        + request
+            .contents
+            .iter()
+            .flat_map(|c| &c.parts)
+            .map(|part| match part.as_text() {
+                Some(text) => text.len(),
+                None => 258 * 4,
+            })
+            .sum::<usize>();
+    let tokens = chars.div_ceil(4).max(1);
+    json_response(StatusCode::OK, &json!({"totalTokens": tokens}))
+}
+
 /// Serves a parsed request for `model`.
 pub async fn generate(
     client: &LMRotate,
@@ -243,6 +328,7 @@ pub async fn generate(
     request: Generate,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
     match method {
+        Method::CountTokens => Ok((count_tokens(&request), None)),
         Method::Generate => {
             let answer = client
                 .generate_content(model, request.contents, request.options)
@@ -257,8 +343,15 @@ pub async fn generate(
                 .generate_content_stream(model, request.contents, request.options)
                 .await
                 .map_err(|e| ApiError::from(&e))?;
-            let events = stream.map(|item| {
+            let mut passing_through = false;
+            let events = stream.map(move |item| {
                 let body = match item {
+                    // the upstream's own chunks, function calls and signatures included
+                    Ok(StreamChunk { raw: Some(raw), .. }) => {
+                        passing_through = true;
+                        return Bytes::from(raw);
+                    }
+                    Ok(_) if passing_through => return Bytes::new(),
                     Ok(chunk) => chunk_body(&chunk),
                     Err(error) => {
                         let api = ApiError::from(&error);
@@ -289,7 +382,11 @@ mod tests {
             Some(("m", Method::Stream))
         );
         assert_eq!(route("/v1beta/models/:generateContent"), None);
-        assert_eq!(route("/v1beta/models/m:countTokens"), None);
+        assert_eq!(
+            route("/v1beta/models/m:countTokens"),
+            Some(("m", Method::CountTokens))
+        );
+        assert_eq!(route("/v1beta/models/m:predict"), None);
         let body = br#"{"contents": [{"parts": [{"text": "hi"}, {"inlineData": {"mimeType": "application/pdf", "data": "JVBERg=="}}]}],
             "systemInstruction": {"parts": [{"text": "brief"}]},
             "generationConfig": {"temperature": 0.5, "maxOutputTokens": 10, "topK": 3, "thinkingConfig": {"thinkingBudget": 64}},

@@ -5,6 +5,7 @@
 //! prompts, and google.rpc error bodies with `QuotaFailure`, `RetryInfo` and
 //! `ErrorInfo` details (no `Retry-After` header, as Gemini sends none).
 
+use super::GEMINI_SIGNATURE;
 use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -225,7 +226,7 @@ fn function_calls(
             let args = serde_json::from_str::<Value>(&call.arguments).unwrap_or_else(|_| json!({}));
             let mut part = json!({"functionCall": {"name": call.name, "args": args}});
             if i == 0 {
-                part["thoughtSignature"] = json!("sig_gemini_testkit");
+                part["thoughtSignature"] = json!(GEMINI_SIGNATURE);
             }
             part
         })

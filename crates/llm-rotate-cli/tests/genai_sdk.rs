@@ -1,0 +1,71 @@
+//! The official google-genai Python SDK against the gateway's Gemini routes, in front of
+//! the fake upstream: a streamed function call whose thought signature reaches the SDK,
+//! the functionResponse turn carrying the model's turn back whole, and `countTokens`.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+#[path = "support/python_sdks.rs"]
+mod python_sdks;
+#[path = "support/gateway_process.rs"]
+mod support;
+
+use rotate_testkit::{Api, Behavior, FakeUpstream};
+use serde_json::{json, Value};
+use support::{config, GatewayProcess, TOKEN};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_function_calling_streams_and_comes_back_signed() {
+    tokio::task::spawn_blocking(python_sdks::sdk_python)
+        .await
+        .unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    let call = llm_rotate::ToolCall::new("unused", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("sk-test-g", [Behavior::ToolCalls(vec![call])]);
+    upstream.set_default("sk-test-g", Behavior::Reply("18 C in Paris".into()));
+    let gateway = GatewayProcess::start(&config(&upstream, &[("g", "google")]));
+    let base_url = gateway.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        python_sdks::run_script(
+            "genai_sdk_check.py",
+            &[],
+            &[("GEMINI_BASE_URL", &base_url), ("GEMINI_API_KEY", TOKEN)],
+        )
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["name"], "weather");
+    assert_eq!(summary["args"], json!({"city": "Paris"}));
+    assert_eq!(summary["answer"], "18 C in Paris");
+    assert!(summary["count"].as_u64().unwrap() > 0);
+    let requests = upstream.requests();
+    assert_eq!(requests.len(), 2, "countTokens is answered by the gateway");
+    assert!(requests.iter().all(|r| r.api == Api::Gemini));
+    assert!(requests[0]
+        .path
+        .ends_with("gemini-2.5-flash:streamGenerateContent"));
+    // the second turn as the SDK wrote it: the model's functionCall part with its
+    // signature, then the functionResponse
+    let contents = &requests[1].body["contents"];
+    let model_turn = &contents[1];
+    assert_eq!(model_turn["role"], "model");
+    let call_part = model_turn["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p.get("functionCall").is_some())
+        .unwrap();
+    assert_eq!(call_part["functionCall"]["name"], "weather");
+    assert!(call_part["thoughtSignature"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        contents[2]["parts"][0]["functionResponse"],
+        json!({"name": "weather", "response": {"result": "18 C"}})
+    );
+    assert_eq!(
+        requests[1].body["tools"][0]["functionDeclarations"][0]["name"],
+        "weather"
+    );
+}
