@@ -2,7 +2,7 @@
 //!
 //! Routes: `POST /v1/chat/completions` (OpenAI's format, SSE with `stream: true`),
 //! `GET /v1/models` and `/v1/models/{id}`, `POST /v1/messages` and
-//! `/v1/messages/count_tokens` (Anthropic's format and event stream),
+//! `/v1/messages/count_tokens` (Anthropic's format and event stream), `POST /v1/embeddings`,
 //! `POST /v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent` (Gemini's format), `GET /health`, `GET /metrics`
 //! (Prometheus), `POST /admin/reload`. Clients present a gateway token; upstream keys
@@ -10,6 +10,7 @@
 //! SIGTERM or Ctrl-C stops accepting, drains in-flight requests and closes the client.
 
 mod anthropic;
+mod embeddings;
 mod gemini;
 mod http;
 mod metrics;
@@ -103,6 +104,13 @@ impl Gateway {
             }
             let (response, upstream) = self.chat_completions(request).await;
             return ("chat_completions", response, upstream);
+        }
+        if path == "/v1/embeddings" {
+            if !post {
+                return ("embeddings", not_allowed(Dialect::OpenAi), None);
+            }
+            let (response, upstream) = self.embeddings(request).await;
+            return ("embeddings", response, upstream);
         }
         if path == "/v1/messages" || path == "/v1/messages/count_tokens" {
             if !post {
@@ -235,6 +243,16 @@ impl Gateway {
         result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))
     }
 
+    async fn embeddings(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
+        let result = async {
+            let body = self.authorized_body(request).await?;
+            let (model, parsed) = embeddings::parse_openai(&body)?;
+            embeddings::serve(&self.client, &model, parsed, embeddings::Shape::OpenAi).await
+        }
+        .await;
+        result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))
+    }
+
     async fn anthropic_messages(
         &self,
         request: Request<Incoming>,
@@ -264,11 +282,25 @@ impl Gateway {
             let model = percent_encoding::percent_decode_str(model)
                 .decode_utf8()
                 .map_err(|_| ApiError::bad_request("the model in the path is not UTF-8"))?;
-            let parsed = match method {
-                gemini::Method::CountTokens => gemini::parse_count(&body)?,
-                _ => gemini::parse(&body)?,
-            };
-            gemini::generate(&self.client, &model, method, parsed).await
+            match method {
+                gemini::Method::Embed | gemini::Method::BatchEmbed => {
+                    let batch = method == gemini::Method::BatchEmbed;
+                    let shape = if batch {
+                        embeddings::Shape::GeminiBatch
+                    } else {
+                        embeddings::Shape::GeminiOne
+                    };
+                    let parsed = embeddings::parse_gemini(&body, batch)?;
+                    embeddings::serve(&self.client, &model, parsed, shape).await
+                }
+                gemini::Method::CountTokens => {
+                    Ok((gemini::count_tokens(&gemini::parse_count(&body)?), None))
+                }
+                gemini::Method::Generate | gemini::Method::Stream => {
+                    let stream = method == gemini::Method::Stream;
+                    gemini::generate(&self.client, &model, stream, gemini::parse(&body)?).await
+                }
+            }
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(gemini::DIALECT), None))

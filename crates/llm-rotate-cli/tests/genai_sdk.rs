@@ -1,6 +1,7 @@
 //! The official google-genai Python SDK against the gateway's Gemini routes, in front of
 //! the fake upstream: a streamed function call whose thought signature reaches the SDK,
-//! the functionResponse turn carrying the model's turn back whole, and `countTokens`.
+//! the functionResponse turn carrying the model's turn back whole, `countTokens`, and
+//! embeddings passed through to `batchEmbedContents`.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[path = "support/python_sdks.rs"]
@@ -39,8 +40,19 @@ async fn gemini_function_calling_streams_and_comes_back_signed() {
     assert_eq!(summary["args"], json!({"city": "Paris"}));
     assert_eq!(summary["answer"], "18 C in Paris");
     assert!(summary["count"].as_u64().unwrap() > 0);
+    let expected: Vec<Vec<f32>> = ["hello", "worlds"]
+        .iter()
+        .map(|t| rotate_testkit::upstream::vector_of(t, Some(3)))
+        .collect();
+    assert_eq!(summary["vectors"], json!(expected));
     let requests = upstream.requests();
-    assert_eq!(requests.len(), 2, "countTokens is answered by the gateway");
+    assert_eq!(requests.len(), 3, "countTokens is answered by the gateway");
+    assert!(
+        requests[2].path.ends_with(":batchEmbedContents"),
+        "{}",
+        requests[2].path
+    );
+    assert_eq!(requests[2].body["requests"][1]["outputDimensionality"], 3);
     assert!(requests.iter().all(|r| r.api == Api::Gemini));
     assert!(requests[0]
         .path

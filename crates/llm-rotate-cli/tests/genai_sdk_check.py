@@ -2,7 +2,7 @@
 
 Reads GEMINI_BASE_URL and GEMINI_API_KEY (the gateway token) from the environment,
 streams a function call, sends the functionResponse turn with the model's turn as it
-came (thought signature included), counts tokens, and prints one JSON line of what the
+came (thought signature included), counts tokens, embeds two texts, and prints one JSON line of what the
 SDK parsed. Exits non-zero on any mismatch.
 """
 
@@ -40,8 +40,10 @@ def main() -> int:
     second = client.models.generate_content(model=MODEL, contents=history, config=config)
     count = client.models.count_tokens(model=MODEL, contents="How many tokens is this?")
     assert count.total_tokens > 0, count
+    vectors = client.models.embed_content(model="gemini-embedding-001", contents=["hello", "worlds"],
+                                          config=types.EmbedContentConfig(output_dimensionality=3))
     print(json.dumps({"name": calls[0].name, "args": calls[0].args, "answer": second.text,
-                      "count": count.total_tokens}))
+                      "count": count.total_tokens, "vectors": [e.values for e in vectors.embeddings]}))
     return 0
 
 

@@ -203,3 +203,50 @@ async fn openai_only_fields_reach_openai_keys_and_the_rest_crosses_to_anthropic(
     assert_eq!(anthropic[0].body["tools"][0]["name"], "weather");
     assert_eq!(anthropic[0].body["tool_choice"], json!({"type": "auto"}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embeddings_through_the_gateway_from_openai_and_gemini_keys() {
+    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    let mut config = config(&upstream, &[("a", "openai"), ("g", "google")]);
+    config["providers"]["openai"]["models"] = json!(["text-embedding-3-small"]);
+    config["providers"]["google"]["models"] = json!(["gemini-embedding-001"]);
+    let gateway = GatewayProcess::start(&config);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
+    let base_url = format!("{}/v1", gateway.url);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg("embeddings")
+            .env("OPENAI_BASE_URL", base_url)
+            .env("OPENAI_API_KEY", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let expected: Vec<Vec<f32>> = ["a cat", "a much longer dog"]
+        .iter()
+        .map(|t| rotate_testkit::upstream::vector_of(t, Some(5)))
+        .collect();
+    for model in ["text-embedding-3-small", "gemini-embedding-001"] {
+        assert_eq!(summary[model]["vectors"], json!(expected), "{model}");
+    }
+    assert!(
+        summary["text-embedding-3-small"]["prompt_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let requests = upstream.requests();
+    // the OpenAI key got the SDK's body whole (its base64 default included)
+    assert_eq!(requests[0].body["encoding_format"], "base64");
+    assert_eq!(requests[0].body["dimensions"], 5);
+    assert!(requests[1]
+        .path
+        .ends_with("gemini-embedding-001:batchEmbedContents"));
+    assert_eq!(requests[1].body["requests"][0]["outputDimensionality"], 5);
+}

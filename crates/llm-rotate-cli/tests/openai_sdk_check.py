@@ -154,6 +154,19 @@ def fidelity() -> int:
     return 0
 
 
+def embeddings() -> int:
+    """Embeddings from an OpenAI key (the SDK's base64 default passes through) and from a
+    Gemini key (translated, written back in base64)."""
+    client = OpenAI(max_retries=0, timeout=30)
+    out = {}
+    for model in ["text-embedding-3-small", "gemini-embedding-001"]:
+        answer = client.embeddings.create(model=model, input=["a cat", "a much longer dog"], dimensions=5)
+        assert [d.index for d in answer.data] == [0, 1], answer
+        out[model] = {"vectors": [d.embedding for d in answer.data], "prompt_tokens": answer.usage.prompt_tokens}
+    print(json.dumps(out))
+    return 0
+
+
 if __name__ == "__main__":
     scenario = sys.argv[1] if len(sys.argv) > 1 else "basics"
-    sys.exit({"basics": main, "tools": tool_loop, "fidelity": fidelity}[scenario]())
+    sys.exit({"basics": main, "tools": tool_loop, "fidelity": fidelity, "embeddings": embeddings}[scenario]())

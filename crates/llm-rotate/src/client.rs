@@ -13,8 +13,8 @@ use rotate_core::provider::{AdapterFactory, Provider};
 use rotate_core::store::StateStore;
 use rotate_core::{
     AcquireContext, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock, ConfigurationError,
-    Content, GenerateOptions, HealthReport, LMRotateConfig, LMRotateError, SystemClock,
-    UsageSummary,
+    Content, EmbedOptions, EmbedResponse, GenerateOptions, HealthReport, LMRotateConfig,
+    LMRotateError, SystemClock, UsageSummary,
 };
 use rotate_providers::{HttpAdapterFactory, HttpClientBuilder};
 use rotate_store::MemoryStore;
@@ -148,6 +148,29 @@ impl LMRotate {
         opts: ChatOptions,
     ) -> Result<ChatResponse, LMRotateError> {
         let call = self.engine.chat(model, messages, &opts);
+        self.within_deadline(opts.timeout, call).await
+    }
+
+    /// Embeds `inputs` (one vector each) with rotation, retries and fallback over the
+    /// plan entries whose provider has an embeddings API (OpenAI-family, Azure, Gemini
+    /// on AI Studio).
+    ///
+    /// ```no_run
+    /// # async fn run(client: llm_rotate::LMRotate) -> Result<(), llm_rotate::LMRotateError> {
+    /// use llm_rotate::EmbedOptions;
+    /// let answer = client
+    ///     .embed("text-embedding-3-small", &["a cat", "a dog"], EmbedOptions::default())
+    ///     .await?;
+    /// assert_eq!(answer.embeddings.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn embed(
+        &self,
+        model: &str,
+        inputs: &[impl AsRef<str>],
+        opts: EmbedOptions,
+    ) -> Result<EmbedResponse, LMRotateError> {
+        let call = self.engine.embed(model, inputs, &opts);
         self.within_deadline(opts.timeout, call).await
     }
 

@@ -69,11 +69,12 @@ pub use rotate_core::response::ResponseCollector;
 pub use rotate_core::GenerateContentRequest;
 pub use rotate_core::{
     AcquireContext, Attempt, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock,
-    ConfigurationError, Content, ContentPart, Counters, ErrorKind, GenerateOptions, HealthReport,
-    KeyHealth, KeyState, LMRotateError, ManualClock, NoAvailableKeyError, PartKind, Passthrough,
-    ProviderError, ProviderHealth, Reasoning, ReportedError, ResponseFormat, Role, Secret,
-    StoreHealth, Strategy, StreamChunk, SystemClock, ToolCall, ToolCallDelta, ToolChoice,
-    ToolOutput, ToolResult, ToolSpec, Usage, UsageSummary, WireDialect,
+    ConfigurationError, Content, ContentPart, Counters, EmbedOptions, EmbedResponse, ErrorKind,
+    GenerateOptions, HealthReport, KeyHealth, KeyState, LMRotateError, ManualClock,
+    NoAvailableKeyError, PartKind, Passthrough, ProviderError, ProviderHealth, Reasoning,
+    ReportedError, ResponseFormat, Role, Secret, StoreHealth, Strategy, StreamChunk, SystemClock,
+    ToolCall, ToolCallDelta, ToolChoice, ToolOutput, ToolResult, ToolSpec, Usage, UsageSummary,
+    WireDialect,
 };
 pub use rotate_providers::{HttpClient, HttpClientBuilder};
 pub use secrecy::{ExposeSecret, SecretString};

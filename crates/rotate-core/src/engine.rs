@@ -10,6 +10,7 @@
 
 mod builder;
 mod driver;
+mod embed;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

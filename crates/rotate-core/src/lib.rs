@@ -25,6 +25,7 @@ pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod content;
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod generate;
@@ -57,6 +58,7 @@ pub use config::{
     ProviderConfig, SecretSource, StateStoreConfig, StoreBackend, WireApi,
 };
 pub use content::{Content, ContentPart, PartKind};
+pub use embed::{EmbedOptions, EmbedResponse};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{
     Attempt, ConfigurationError, Disposition, ErrorKind, LMRotateError, NoAvailableKeyError,

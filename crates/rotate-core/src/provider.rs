@@ -289,6 +289,25 @@ pub trait Provider: Send + Sync + 'static {
         false
     }
 
+    /// True when the adapter speaks an embeddings API; `embed` calls skip plan entries
+    /// whose adapter does not.
+    fn speaks_embeddings(&self) -> bool {
+        false
+    }
+
+    /// One embedding call. The default refuses it.
+    fn embed(
+        &self,
+        call: ProviderCall<crate::embed::EmbedRequest>,
+    ) -> BoxFuture<'static, Result<crate::embed::ProviderEmbedding, ProviderError>> {
+        Box::pin(async move {
+            Err(ProviderError::new(
+                ErrorKind::Configuration,
+                format!("provider `{}` has no embeddings API", call.provider),
+            ))
+        })
+    }
+
     /// The wire dialect the adapter speaks, when it is one a client body can be written
     /// in: a [`Passthrough`](crate::passthrough::Passthrough) of that dialect is sent to it
     /// unchanged, and one of another dialect with fields no translation carries skips

@@ -33,6 +33,8 @@ use crate::files::FilesApi;
 use crate::reply::{self, Service};
 use crate::stream::GeminiStream;
 
+mod embed;
+
 /// Inline payloads above this many bytes (in total) go through the Files API.
 pub const DEFAULT_INLINE_LIMIT_BYTES: u64 = 20 * 1024 * 1024;
 
@@ -105,10 +107,7 @@ impl GoogleAdapter {
 }
 
 impl Inner {
-    fn base<'a>(
-        &'a self,
-        call: &'a ProviderCall<GenerateContentRequest>,
-    ) -> Result<&'a str, ProviderError> {
+    fn base<'a, R>(&'a self, call: &'a ProviderCall<R>) -> Result<&'a str, ProviderError> {
         call.key
             .base_url()
             .or(self.base_url.as_deref())
@@ -376,6 +375,19 @@ impl Provider for GoogleAdapter {
 
     fn speaks_generate_content(&self) -> bool {
         true
+    }
+
+    /// AI Studio has `:embedContent`; Vertex's embeddings are another API.
+    fn speaks_embeddings(&self) -> bool {
+        self.inner.service == Service::Studio
+    }
+
+    fn embed(
+        &self,
+        call: ProviderCall<rotate_core::embed::EmbedRequest>,
+    ) -> BoxFuture<'static, Result<rotate_core::embed::ProviderEmbedding, ProviderError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.embed(call).await })
     }
 
     fn dialect(&self) -> Option<rotate_core::passthrough::WireDialect> {

@@ -19,6 +19,10 @@ pub enum Method {
     Generate,
     /// `:streamGenerateContent?alt=sse`.
     Stream,
+    /// `:embedContent`.
+    Embed,
+    /// `:batchEmbedContents`.
+    BatchEmbed,
 }
 
 impl Method {
@@ -26,6 +30,8 @@ impl Method {
         match self {
             Self::Generate => ":generateContent",
             Self::Stream => ":streamGenerateContent",
+            Self::Embed => ":embedContent",
+            Self::BatchEmbed => ":batchEmbedContents",
         }
     }
 }
@@ -45,8 +51,8 @@ pub fn check_model(model: &str) -> Result<(), ProviderError> {
 fn model_url(url: RequestUrl, model: &str, method: Method) -> Result<String, ProviderError> {
     let url = url.segment_with_method("model", model_segment(model), method.verb())?;
     Ok(match method {
-        Method::Generate => url.finish(),
         Method::Stream => url.query("alt", "sse").finish(),
+        Method::Generate | Method::Embed | Method::BatchEmbed => url.finish(),
     })
 }
 

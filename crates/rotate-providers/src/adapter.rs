@@ -12,6 +12,7 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
 use rotate_core::clock::Clock;
 use rotate_core::config::{DefaultsConfig, ProviderConfig};
+use rotate_core::embed::{EmbedRequest, ProviderEmbedding};
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::passthrough::{Passthrough, WireDialect};
 use rotate_core::provider::{
@@ -74,6 +75,32 @@ pub trait WireProtocol: Send + Sync + 'static {
         stream: bool,
     ) -> Result<Request<Full<Bytes>>, ProviderError>;
 
+    /// True when the protocol has an embeddings API.
+    fn speaks_embeddings(&self) -> bool {
+        false
+    }
+
+    /// The HTTP request of an embedding call (only asked when
+    /// [`speaks_embeddings`](Self::speaks_embeddings)).
+    fn build_embed(
+        &self,
+        call: &ProviderCall<EmbedRequest>,
+    ) -> Result<Request<Full<Bytes>>, ProviderError> {
+        Err(ProviderError::new(
+            ErrorKind::Configuration,
+            format!("provider `{}` has no embeddings API", call.provider),
+        ))
+    }
+
+    /// Parses a successful embeddings answer.
+    fn parse_embed(&self, body: &[u8]) -> Result<ProviderEmbedding, ProviderError> {
+        let _ = body;
+        Err(ProviderError::new(
+            ErrorKind::Configuration,
+            "this protocol has no embeddings API",
+        ))
+    }
+
     /// A stream parser for a passthrough stream of a client that sent `body`.
     fn passthrough_stream(&self, body: &Passthrough) -> Self::Stream {
         let _ = body;
@@ -121,6 +148,25 @@ struct Inner<W> {
     client: HttpClient,
     timeouts: Timeouts,
     clock: Arc<dyn Clock>,
+}
+
+impl<W: WireProtocol> Inner<W> {
+    /// One non-streamed exchange: the headroom and body of a success, or the failure
+    /// classified (the vendor's words kept, an echoed `secret` removed).
+    async fn send_json(
+        &self,
+        request: Request<Full<Bytes>>,
+        secret: &rotate_core::secret::Secret,
+    ) -> Result<(Option<Headroom>, Bytes), ProviderError> {
+        let (parts, body) = self.client.exchange(request, self.timeouts.request).await?;
+        let now = self.clock.unix_ms();
+        if !parts.status.is_success() {
+            let error = self.wire.classify(parts.status, &parts.headers, &body, now);
+            let error = with_vendor(error, self.wire.dialect(), parts.status, &body);
+            return Err(scrub(error, secret));
+        }
+        Ok((self.wire.headroom(&parts.headers, now), body))
+    }
 }
 
 /// A [`Provider`] speaking protocol `W` over a pooled client.
@@ -180,25 +226,41 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 None => inner.wire.build(&call, false)?,
             };
             let passthrough = pass.is_some();
-            let (parts, body) = inner
-                .client
-                .exchange(request, inner.timeouts.request)
-                .await?;
-            let now = inner.clock.unix_ms();
-            if !parts.status.is_success() {
-                let error = inner
-                    .wire
-                    .classify(parts.status, &parts.headers, &body, now);
-                let error = with_vendor(error, inner.wire.dialect(), parts.status, &body);
-                return Err(scrub(error, call.key.secret()));
-            }
+            let (headroom, body) = inner.send_json(request, call.key.secret()).await?;
             let mut reply = inner
                 .wire
                 .parse_reply(&body)
                 .map_err(|e| scrub(e, call.key.secret()))?;
-            reply.headroom = inner.wire.headroom(&parts.headers, now);
+            reply.headroom = headroom;
             reply.passthrough = passthrough;
             sign_reasoning(&mut reply, &call.provider);
+            Ok(reply)
+        })
+    }
+
+    fn speaks_embeddings(&self) -> bool {
+        self.inner.wire.speaks_embeddings()
+    }
+
+    fn embed(
+        &self,
+        call: ProviderCall<EmbedRequest>,
+    ) -> BoxFuture<'static, Result<ProviderEmbedding, ProviderError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let request = inner.wire.build_embed(&call)?;
+            let passthrough = call
+                .request
+                .passthrough
+                .as_ref()
+                .is_some_and(|p| p.passes_to(inner.wire.dialect()));
+            let (headroom, body) = inner.send_json(request, call.key.secret()).await?;
+            let mut reply = inner
+                .wire
+                .parse_embed(&body)
+                .map_err(|e| scrub(e, call.key.secret()))?;
+            reply.headroom = headroom;
+            reply.passthrough = passthrough;
             Ok(reply)
         })
     }

@@ -3,6 +3,7 @@
 //! Fireworks, Cerebras, Perplexity, local servers) and, in its deployment form, by
 //! Azure OpenAI.
 
+mod embeddings;
 mod messages;
 mod request;
 mod response;
@@ -10,6 +11,7 @@ mod stream;
 
 use http::{HeaderMap, Request, StatusCode};
 use rotate_core::config::ProviderConfig;
+use rotate_core::embed::{EmbedRequest, ProviderEmbedding};
 use rotate_core::error::{ConfigurationError, ProviderError};
 use rotate_core::passthrough::{Passthrough, WireDialect};
 use rotate_core::provider::{Headroom, ProviderCall, ProviderReply};
@@ -114,6 +116,21 @@ impl WireProtocol for OpenAiWire {
         stream: bool,
     ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
         request::build_passthrough(self, call, body, stream)
+    }
+
+    fn speaks_embeddings(&self) -> bool {
+        true
+    }
+
+    fn build_embed(
+        &self,
+        call: &ProviderCall<EmbedRequest>,
+    ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
+        embeddings::build(self, call)
+    }
+
+    fn parse_embed(&self, body: &[u8]) -> Result<ProviderEmbedding, ProviderError> {
+        embeddings::parse(body)
     }
 
     fn passthrough_stream(&self, body: &Passthrough) -> OpenAiStream {

@@ -9,8 +9,8 @@ use rotate_core::error::{ConfigurationError, ErrorKind, ProviderError};
 use rotate_core::provider::ProviderCall;
 
 /// The base URL a call goes to: the key's own, else the provider's.
-pub fn base_url<'a>(
-    call: &'a ProviderCall,
+pub fn base_url<'a, R>(
+    call: &'a ProviderCall<R>,
     provider_base: Option<&'a str>,
 ) -> Result<&'a str, ProviderError> {
     call.key

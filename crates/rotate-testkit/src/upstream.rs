@@ -8,12 +8,14 @@
 //! and `:streamGenerateContent?alt=sse` (Gemini on AI Studio, `x-goog-api-key`), the same
 //! under `…/publishers/google/models/` (Vertex: a bearer token from `POST /token`, or an
 //! API key in express mode), `POST /upload/v1beta/files` and `GET /v1beta/files/{id}`
-//! (the Files API). The key comes from `Authorization: Bearer`, `api-key`, `x-api-key`
+//! (the Files API), `POST …/embeddings` (OpenAI) and `:embedContent` /
+//! `:batchEmbedContents` (Gemini). The key comes from `Authorization: Bearer`, `api-key`, `x-api-key`
 //! or `x-goog-api-key`; for Vertex tokens it is the service account's `client_email`.
 //! Each key plays its queued [`Behavior`]s one per request, then its default (a success
 //! naming the key).
 
 mod anthropic;
+mod embeddings;
 mod gemini;
 
 /// The `thoughtSignature` the fake Gemini puts on its first function call (base64, as
@@ -39,6 +41,7 @@ use rotate_core::clock::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use embeddings::vector_of;
 pub use render::ReplyBody;
 
 /// What the upstream does with one request of a key.
@@ -446,11 +449,19 @@ pub fn fail_then_ok(n: usize, failure: Behavior) -> Vec<Behavior> {
 
 /// What a request is, from its method and path.
 fn route(method: &http::Method, path: &str) -> Option<Api> {
-    if path.ends_with("/chat/completions") {
+    if path.ends_with("/chat/completions") || path.ends_with("/embeddings") {
         Some(Api::OpenAi)
     } else if path.ends_with("/messages") {
         Some(Api::Anthropic)
-    } else if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+    } else if [
+        ":generateContent",
+        ":streamGenerateContent",
+        ":embedContent",
+        ":batchEmbedContents",
+    ]
+    .iter()
+    .any(|verb| path.contains(verb))
+    {
         if path.contains("/publishers/google/models/") {
             Some(Api::Vertex)
         } else {
@@ -621,6 +632,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         serial: n,
     };
     match api {
+        Api::OpenAi if path.ends_with("/embeddings") => embeddings::openai(&exchange, behavior),
         Api::OpenAi => openai::respond(&exchange, behavior),
         Api::Anthropic => anthropic::respond(&exchange, behavior),
         Api::Gemini | Api::Vertex => {
@@ -633,6 +645,10 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
             } else {
                 gemini::Service::Studio
             };
+            if path.contains("mbedContent") || path.contains(":batchEmbedContents") {
+                let batch = path.contains(":batchEmbedContents");
+                return embeddings::gemini(&exchange, model, behavior, batch);
+            }
             gemini::respond(&exchange, model, behavior, service)
         }
         Api::Files | Api::Token | Api::Unrouted => {

@@ -28,6 +28,10 @@ pub enum Method {
     Stream,
     /// `:countTokens`, estimated here.
     CountTokens,
+    /// `:embedContent`.
+    Embed,
+    /// `:batchEmbedContents`.
+    BatchEmbed,
 }
 
 /// `(model, method)` of `/v1beta/models/{model}:{method}` (or `/v1/…`).
@@ -40,6 +44,8 @@ pub fn route(path: &str) -> Option<(&str, Method)> {
         "generateContent" => Method::Generate,
         "streamGenerateContent" => Method::Stream,
         "countTokens" => Method::CountTokens,
+        "embedContent" => Method::Embed,
+        "batchEmbedContents" => Method::BatchEmbed,
         _ => return None,
     };
     (!model.is_empty()).then_some((model, method))
@@ -301,7 +307,7 @@ pub fn parse_count(body: &[u8]) -> Result<Generate, ApiError> {
 
 /// `:countTokens`: an estimate made here (about four characters a token, images and
 /// files a flat 258 as Gemini counts an image), as for the Messages route.
-fn count_tokens(request: &Generate) -> Response<Body> {
+pub fn count_tokens(request: &Generate) -> Response<Body> {
     let chars: usize = request
         .options
         .system_instruction
@@ -320,16 +326,15 @@ fn count_tokens(request: &Generate) -> Response<Body> {
     json_response(StatusCode::OK, &json!({"totalTokens": tokens}))
 }
 
-/// Serves a parsed request for `model`.
+/// Serves a parsed request for `model`, streamed or not.
 pub async fn generate(
     client: &LMRotate,
     model: &str,
-    method: Method,
+    stream: bool,
     request: Generate,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
-    match method {
-        Method::CountTokens => Ok((count_tokens(&request), None)),
-        Method::Generate => {
+    match stream {
+        false => {
             let answer = client
                 .generate_content(model, request.contents, request.options)
                 .await
@@ -338,7 +343,7 @@ pub async fn generate(
             name_the_key(&mut response, &answer.provider, &answer.key_id);
             Ok((response, Some(answer.latency_ms)))
         }
-        Method::Stream => {
+        true => {
             let stream = client
                 .generate_content_stream(model, request.contents, request.options)
                 .await

@@ -15,6 +15,7 @@ use crate::error::{
 };
 use crate::lease::Lease;
 use crate::outlier::Outliers;
+use crate::passthrough::Passthrough;
 use crate::provider::{BoxFuture, ChatRequest, Provider, ProviderCall};
 use crate::topology::{PlanEntry, Topology};
 
@@ -25,6 +26,11 @@ pub(super) struct Route<'a> {
     pub(super) provider: Option<&'a str>,
     pub(super) max_retries: Option<u32>,
     pub(super) carried: Option<&'a ChatRequest>,
+    /// Only plan entries whose adapter speaks an embeddings API.
+    pub(super) embedding: bool,
+    /// The client's own body: entries of other dialects are skipped when it holds
+    /// fields no translation carries.
+    pub(super) passthrough: Option<&'a Passthrough>,
 }
 
 impl<'a> Route<'a> {
@@ -34,13 +40,27 @@ impl<'a> Route<'a> {
             provider,
             max_retries,
             carried: None,
+            embedding: false,
+            passthrough: None,
         }
+    }
+
+    /// Skips plan entries that cannot take what only `passthrough`'s dialect carries.
+    pub(super) fn passing(mut self, passthrough: Option<&'a Passthrough>) -> Self {
+        self.passthrough = passthrough;
+        self
+    }
+
+    /// Skips plan entries whose adapter has no embeddings API.
+    pub(super) fn embedding(mut self) -> Self {
+        self.embedding = true;
+        self
     }
 
     /// Skips plan entries whose adapter cannot carry `request`.
     pub(super) fn carrying(mut self, request: &'a ChatRequest) -> Self {
         self.carried = Some(request);
-        self
+        self.passing(request.passthrough.as_ref())
     }
 }
 
@@ -95,12 +115,14 @@ impl Engine {
         for (i, entry) in plan.iter().enumerate() {
             let slot = &topology.providers[entry.provider];
             let budget = max_retries.unwrap_or(slot.max_retries).saturating_add(1);
-            let refusal = route.carried.and_then(|r| {
-                r.passthrough
-                    .as_ref()
+            let refusal = if route.embedding && !slot.adapter.speaks_embeddings() {
+                Some(format!("provider `{}` has no embeddings API", slot.name))
+            } else {
+                route
+                    .passthrough
                     .and_then(|p| p.foreign_reason(slot.adapter.dialect()))
-                    .or_else(|| slot.adapter.cannot_carry(r))
-            });
+                    .or_else(|| route.carried.and_then(|r| slot.adapter.cannot_carry(r)))
+            };
             if let Some(reason) = refusal {
                 tracing::debug!(provider = %slot.name, %reason, "plan entry skipped: it cannot carry the request");
                 attempts.push(Attempt {

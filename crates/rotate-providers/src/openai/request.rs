@@ -161,28 +161,39 @@ fn target(
     call: &ProviderCall,
     stream: bool,
 ) -> Result<(String, http::HeaderMap), ProviderError> {
+    target_of(wire, call, "chat/completions", "deployment", stream)
+}
+
+/// The URL and headers of a call to `endpoint` (`chat/completions`, `embeddings`); on
+/// Azure the deployment is the key's `deployment_field` metadata, else the model.
+pub(crate) fn target_of<R>(
+    wire: &OpenAiWire,
+    call: &ProviderCall<R>,
+    endpoint: &str,
+    deployment_field: &str,
+    stream: bool,
+) -> Result<(String, http::HeaderMap), ProviderError> {
     let metadata = call.key.metadata();
-    let uri = if let (false, None, Some(url)) =
-        (wire.azure, call.key.base_url(), wire.chat_url.as_deref())
-    {
+    let chat_url = wire
+        .chat_url
+        .as_deref()
+        .filter(|_| endpoint == "chat/completions");
+    let uri = if let (false, None, Some(url)) = (wire.azure, call.key.base_url(), chat_url) {
         url.to_owned()
     } else if wire.azure {
         let base = base_url(call, wire.base_url.as_deref())?;
         let deployment = metadata
-            .get("deployment")
+            .get(deployment_field)
             .map_or(&*call.model, String::as_str);
         let version = metadata.get("api_version").unwrap_or(&wire.api_version);
         RequestUrl::new(base)
             .path("openai/deployments")
             .segment("deployment", deployment)?
-            .path("chat/completions")
+            .path(endpoint)
             .query("api-version", version)
             .finish()
     } else {
-        format!(
-            "{}/chat/completions",
-            base_url(call, wire.base_url.as_deref())?
-        )
+        format!("{}/{endpoint}", base_url(call, wire.base_url.as_deref())?)
     };
     let mut headers = wire.headers.clone();
     if wire.azure {
