@@ -13,6 +13,8 @@ mod anthropic;
 mod embeddings;
 mod gemini;
 mod http;
+#[cfg(test)]
+mod ingress_fuzz;
 mod metrics;
 mod openai;
 pub mod settings;

@@ -139,11 +139,21 @@ async fn gemini_routes_serve_generate_content() {
         .filter_map(|e| e.strip_prefix("data: "))
         .map(|d| serde_json::from_str(d).unwrap())
         .collect();
-    let joined: String = chunks
+    // Google's own chunks: thought parts as they came, then the answer
+    let parts: Vec<&Value> = chunks
         .iter()
-        .filter_map(|c| c["candidates"][0]["content"]["parts"][0]["text"].as_str())
+        .filter_map(|c| c["candidates"][0]["content"]["parts"].as_array())
+        .flatten()
         .collect();
-    assert_eq!(joined, "ok from sk-test-g");
+    let text_of = |thought: bool| -> String {
+        parts
+            .iter()
+            .filter(|p| p["thought"].as_bool().unwrap_or(false) == thought)
+            .filter_map(|p| p["text"].as_str())
+            .collect()
+    };
+    assert_eq!(text_of(false), "ok from sk-test-g");
+    assert!(!text_of(true).is_empty(), "thought parts pass through");
     assert_eq!(
         chunks.last().unwrap()["candidates"][0]["finishReason"],
         "STOP"

@@ -56,16 +56,19 @@ pub struct ProviderError {
 
 /// The underlying error of a failure (I/O, JSON, HTTP), kept for
 /// [`std::error::Error::source`]. Errors that differ only in their cause are equal.
+/// One thin pointer, so that errors stay small on the hot path.
 #[derive(Clone, Default)]
-struct Cause(Option<Arc<dyn std::error::Error + Send + Sync + 'static>>);
+struct Cause(Option<Arc<BoxedError>>);
+
+type BoxedError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl Cause {
-    fn of(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self(Some(Arc::from(cause.into())))
+    fn of(cause: impl Into<BoxedError>) -> Self {
+        Self(Some(Arc::new(cause.into())))
     }
 
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.as_deref().map(|c| c as _)
+        self.0.as_deref().map(|c| &**c as _)
     }
 }
 

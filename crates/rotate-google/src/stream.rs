@@ -56,6 +56,11 @@ impl StreamProtocol for GeminiStream {
     fn name(&self) -> &'static str {
         "Gemini"
     }
+
+    /// Gemini frames its `alt=sse` events with `\r\n`.
+    fn line_end(&self) -> &'static str {
+        "\r\n"
+    }
 }
 
 #[cfg(test)]

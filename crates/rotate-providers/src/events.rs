@@ -39,6 +39,11 @@ pub trait StreamProtocol: Send + 'static {
     fn hides_last_event(&self) -> bool {
         false
     }
+
+    /// The line ending the vendor frames its events with, for passing them on.
+    fn line_end(&self) -> &'static str {
+        "\n"
+    }
 }
 
 pin_project! {
@@ -107,7 +112,7 @@ impl<P: StreamProtocol> Stream for EventStream<P> {
                 let before = pending.len();
                 protocol.on_event(event, pending)?;
                 if raw && !protocol.hides_last_event() {
-                    let framed = Some(event.framed());
+                    let framed = Some(event.framed(protocol.line_end()));
                     match pending.get_mut(before) {
                         Some(delta) => delta.raw = framed,
                         None => pending.push_back(StreamDelta {

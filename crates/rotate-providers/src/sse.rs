@@ -22,20 +22,21 @@ pub struct SseEvent<'a> {
 
 impl SseEvent<'_> {
     /// The event framed again as it came (`event:` line when named, one `data:` line per
-    /// line of data, a blank line), for passing it on unchanged.
-    pub fn framed(&self) -> String {
+    /// line of data, a blank line), lines ended by `eol` (`\n`, or `\r\n` for vendors
+    /// that frame so), for passing it on unchanged.
+    pub fn framed(&self, eol: &str) -> String {
         let mut out = String::with_capacity(self.event.len() + self.data.len() + 16);
         if !self.event.is_empty() {
             out.push_str("event: ");
             out.push_str(self.event);
-            out.push('\n');
+            out.push_str(eol);
         }
         for line in self.data.split('\n') {
             out.push_str("data: ");
             out.push_str(line);
-            out.push('\n');
+            out.push_str(eol);
         }
-        out.push('\n');
+        out.push_str(eol);
         out
     }
 

@@ -104,7 +104,7 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// What the upstream said of a caller's-fault 4xx: its body goes back whole to a
     /// client of its dialect, its `type` / `code` / `param` to the others.
-    pub vendor: Option<VendorError>,
+    pub vendor: Option<Box<VendorError>>,
 }
 
 impl ApiError {
@@ -228,7 +228,7 @@ impl From<&LMRotateError> for ApiError {
                     e.kind.as_str(),
                     with_causes(error),
                 );
-                api.vendor = e.vendor.as_deref().cloned();
+                api.vendor = e.vendor.clone();
                 api
             }
             LMRotateError::Configuration(_) => Self::new(
