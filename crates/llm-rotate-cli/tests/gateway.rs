@@ -469,3 +469,45 @@ async fn http2_clients_multiplex_requests_over_one_connection() {
     assert_eq!(served_by_a, 8, "round robin over both keys");
     assert_eq!(upstream.requests().len(), 16);
 }
+
+#[tokio::test]
+async fn a_passthrough_stream_that_ends_early_ends_with_an_error_event_of_its_dialect() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let mut config = config(&upstream, &[("o", "openai"), ("a", "anthropic"), ("g", "google")]);
+    config["defaults"]["max_retries"] = json!(0);
+    let gateway = GatewayProcess::start(&config);
+    for key in ["sk-test-o", "sk-test-a", "sk-test-g"] {
+        upstream.script(key, [Behavior::EndWithoutTerminal(2)]);
+    }
+    let cases = [
+        (
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+            "\"error\"",
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 50, "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+            "event: error",
+        ),
+        (
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+            "\"error\"",
+        ),
+    ];
+    for (path, body, error_marker) in cases {
+        let (status, _, bytes) = gateway
+            .send(Method::POST, path, Some(TOKEN), body.to_string())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        // the events that came before the cut passed through, then the dialect's error
+        assert!(text.contains(error_marker), "{path}: {text}");
+        assert!(text.contains("without its terminal event"), "{path}: {text}");
+        assert!(!text.contains("[DONE]"), "{path}: a cut stream never ends cleanly");
+        assert!(!text.contains("message_stop"), "{path}: {text}");
+        let error_at = text.find(error_marker).unwrap();
+        assert!(error_at > 0, "{path}: content came before the error");
+    }
+}
