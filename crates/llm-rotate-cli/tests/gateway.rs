@@ -473,7 +473,10 @@ async fn http2_clients_multiplex_requests_over_one_connection() {
 #[tokio::test]
 async fn a_passthrough_stream_that_ends_early_ends_with_an_error_event_of_its_dialect() {
     let upstream = FakeUpstream::start().await.unwrap();
-    let mut config = config(&upstream, &[("o", "openai"), ("a", "anthropic"), ("g", "google")]);
+    let mut config = config(
+        &upstream,
+        &[("o", "openai"), ("a", "anthropic"), ("g", "google")],
+    );
     config["defaults"]["max_retries"] = json!(0);
     let gateway = GatewayProcess::start(&config);
     for key in ["sk-test-o", "sk-test-a", "sk-test-g"] {
@@ -504,8 +507,14 @@ async fn a_passthrough_stream_that_ends_early_ends_with_an_error_event_of_its_di
         let text = String::from_utf8(bytes.to_vec()).unwrap();
         // the events that came before the cut passed through, then the dialect's error
         assert!(text.contains(error_marker), "{path}: {text}");
-        assert!(text.contains("without its terminal event"), "{path}: {text}");
-        assert!(!text.contains("[DONE]"), "{path}: a cut stream never ends cleanly");
+        assert!(
+            text.contains("without its terminal event"),
+            "{path}: {text}"
+        );
+        assert!(
+            !text.contains("[DONE]"),
+            "{path}: a cut stream never ends cleanly"
+        );
         assert!(!text.contains("message_stop"), "{path}: {text}");
         let error_at = text.find(error_marker).unwrap();
         assert!(error_at > 0, "{path}: content came before the error");

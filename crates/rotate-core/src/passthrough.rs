@@ -8,20 +8,31 @@
 //! key goes through the neutral model. Rotation, retries, fallback and classification
 //! are the engine's, as for any `chat` call.
 //!
+//! The body is kept as its top-level fields, each value as the raw JSON text it came
+//! as: reading it costs one pass with no tree built, and writing it again (with the
+//! model replaced) copies those texts.
+//!
 //! ```
 //! use rotate_core::passthrough::{Passthrough, WireDialect};
+//! use serde_json::json;
 //!
-//! let body = serde_json::json!({"model": "gpt-4o", "messages": [], "n": 2});
-//! let pass = Passthrough::new(WireDialect::OpenAiChat, body.as_object().unwrap().clone())
+//! let pass = Passthrough::from_json(WireDialect::OpenAiChat, br#"{"model": "smart", "messages": [], "n": 2}"#)
+//!     .unwrap()
 //!     .untranslatable("n");
 //! assert!(pass.foreign_reason(Some(WireDialect::Anthropic)).unwrap().contains("`n`"));
 //! assert!(pass.foreign_reason(Some(WireDialect::OpenAiChat)).is_none());
+//! let sent: serde_json::Value =
+//!     serde_json::from_slice(&pass.write_with(&[("model", json!("gpt-4o"))], &[])).unwrap();
+//! assert_eq!(sent, json!({"model": "gpt-4o", "messages": [], "n": 2}));
 //! ```
 
 use std::fmt;
 use std::sync::Arc;
 
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// A vendor wire dialect a request body can be written in.
@@ -47,21 +58,55 @@ impl WireDialect {
     }
 }
 
+/// A body's top-level fields in order, each value as its raw JSON text.
+type Fields = Vec<(String, Box<RawValue>)>;
+
 /// The body a client sent, in `dialect`, for keys that speak it.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Passthrough {
     dialect: WireDialect,
-    body: Arc<Map<String, Value>>,
+    fields: Arc<Fields>,
     headers: Arc<[(String, String)]>,
     untranslatable: Arc<[String]>,
+}
+
+impl PartialEq for Passthrough {
+    fn eq(&self, other: &Self) -> bool {
+        let same = self.fields.len() == other.fields.len()
+            && self
+                .fields
+                .iter()
+                .zip(other.fields.iter())
+                .all(|((a, x), (b, y))| a == b && x.get() == y.get());
+        self.dialect == other.dialect
+            && same
+            && self.headers == other.headers
+            && self.untranslatable == other.untranslatable
+    }
 }
 
 impl Passthrough {
     /// `body`, written in `dialect`.
     pub fn new(dialect: WireDialect, body: Map<String, Value>) -> Self {
+        let fields = body
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, serde_json::value::to_raw_value(&v).ok()?)))
+            .collect();
+        Self::of_fields(dialect, fields)
+    }
+
+    /// The JSON object `body`, written in `dialect`, read without building a tree.
+    pub fn from_json(dialect: WireDialect, body: &[u8]) -> Result<Self, serde_json::Error> {
+        let mut reader = serde_json::Deserializer::from_slice(body);
+        let fields = reader.deserialize_map(FieldsVisitor)?;
+        reader.end()?;
+        Ok(Self::of_fields(dialect, fields))
+    }
+
+    fn of_fields(dialect: WireDialect, fields: Fields) -> Self {
         Self {
             dialect,
-            body: Arc::new(body),
+            fields: Arc::new(fields),
             headers: Arc::from(Vec::new()),
             untranslatable: Arc::from(Vec::new()),
         }
@@ -90,9 +135,44 @@ impl Passthrough {
         self.dialect
     }
 
-    /// The body as the client sent it.
-    pub fn body(&self) -> &Map<String, Value> {
-        &self.body
+    /// A top-level field of the body, read (the last one when the body repeats it, as
+    /// JSON readers take it).
+    pub fn get(&self, name: &str) -> Option<Value> {
+        let raw = self.fields.iter().rev().find(|(k, _)| k == name)?;
+        serde_json::from_str(raw.1.get()).ok()
+    }
+
+    /// True when the body has a top-level field `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.fields.iter().any(|(k, _)| k == name)
+    }
+
+    /// The body as JSON, with the fields of `set` put in (replacing any of that name) and
+    /// those named in `remove` left out; every other field as the client wrote it.
+    pub fn write_with(&self, set: &[(&str, Value)], remove: &[&str]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            self.fields
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>()
+                + 64,
+        );
+        let mut writer = serde_json::Serializer::new(&mut out);
+        // writing to memory cannot fail, and every value is already JSON
+        let _ = (|| -> Result<(), serde_json::Error> {
+            let mut map = writer.serialize_map(None)?;
+            for (key, value) in self.fields.iter() {
+                let dropped = remove.contains(&key.as_str()) || set.iter().any(|(k, _)| k == key);
+                if !dropped {
+                    map.serialize_entry(key, value)?;
+                }
+            }
+            for (key, value) in set {
+                map.serialize_entry(key, value)?;
+            }
+            map.end()
+        })();
+        out
     }
 
     /// The headers to forward.
@@ -130,10 +210,32 @@ impl fmt::Debug for Passthrough {
         // the body holds the client's conversation: its field names are enough here
         f.debug_struct("Passthrough")
             .field("dialect", &self.dialect)
-            .field("fields", &self.body.keys().collect::<Vec<_>>())
+            .field(
+                "fields",
+                &self.fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("headers", &self.headers)
             .field("untranslatable", &self.untranslatable)
             .finish()
+    }
+}
+
+/// Reads a JSON object into its top-level fields, values kept raw.
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some(key) = map.next_key::<String>()? {
+            fields.push((key, map.next_value::<Box<RawValue>>()?));
+        }
+        Ok(fields)
     }
 }
 
@@ -169,6 +271,22 @@ mod tests {
         assert!(reason.contains("OpenAI Chat Completions"), "{reason}");
         assert!(reason.contains("Gemini"), "{reason}");
         assert_eq!(pass.headers(), &[("x-extra".to_owned(), "1".to_owned())]);
+    }
+
+    #[test]
+    fn the_body_is_written_again_as_sent_with_fields_set_and_removed() {
+        let body = br#"{"model":"smart","messages":[{"role":"developer","content":"x"}],"n":2,"logprobs":true,"stream":false}"#;
+        let pass = Passthrough::from_json(WireDialect::OpenAiChat, body).unwrap();
+        assert_eq!(pass.get("n"), Some(serde_json::json!(2)));
+        assert!(pass.contains("logprobs") && !pass.contains("tools"));
+        let sent = pass.write_with(&[("model", serde_json::json!("gpt-4o"))], &["stream"]);
+        assert_eq!(
+            std::str::from_utf8(&sent).unwrap(),
+            r#"{"messages":[{"role":"developer","content":"x"}],"n":2,"logprobs":true,"model":"gpt-4o"}"#
+        );
+        for bad in [&b"[]"[..], b"{", b"{} x", b"\"s\""] {
+            assert!(Passthrough::from_json(WireDialect::OpenAiChat, bad).is_err());
+        }
     }
 
     #[test]

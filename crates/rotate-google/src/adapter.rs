@@ -261,10 +261,7 @@ impl Inner {
         let (mut auth, mut token) = self.auth(&call.key, &credential).await?;
         let body = match passthrough_of(call) {
             // the client's own Gemini body: the model and method are in the URL
-            Some(pass) => Bytes::from(serde_json::to_vec(pass.body()).map_err(|e| {
-                ProviderError::new(ErrorKind::InvalidRequest, "cannot encode the request")
-                    .with_source(e)
-            })?),
+            Some(pass) => Bytes::from(pass.write_with(&[], &[])),
             None => {
                 let uploads = self.offload(call, &auth).await?;
                 Bytes::from(body::build(&call.request, &uploads)?)

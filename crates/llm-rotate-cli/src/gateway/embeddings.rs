@@ -31,6 +31,11 @@ fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+fn passthrough(dialect: WireDialect, body: &[u8]) -> Result<Passthrough, ApiError> {
+    Passthrough::from_json(dialect, body)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
+}
+
 fn wrong(name: &str, expected: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -89,7 +94,7 @@ pub fn parse_openai(body: &[u8]) -> Result<(String, Embed), ApiError> {
         Some(_) => return Err(wrong("encoding_format", "`float` or `base64`")),
     };
     let pass = untranslatable.into_iter().fold(
-        Passthrough::new(WireDialect::OpenAiChat, object),
+        passthrough(WireDialect::OpenAiChat, body)?,
         Passthrough::untranslatable,
     );
     Ok((
@@ -154,7 +159,7 @@ pub fn parse_gemini(body: &[u8], batch: bool) -> Result<Embed, ApiError> {
         inputs,
         options: EmbedOptions {
             dimensions,
-            passthrough: Some(Passthrough::new(WireDialect::Gemini, object)),
+            passthrough: Some(passthrough(WireDialect::Gemini, body)?),
             ..EmbedOptions::default()
         },
         base64: false,
@@ -236,7 +241,7 @@ mod tests {
         assert_eq!(embed.inputs, ["a", "bb"]);
         assert_eq!(embed.options.dimensions, Some(8));
         let pass = embed.options.passthrough.unwrap();
-        assert_eq!(pass.body()["user"], "u");
+        assert_eq!(pass.get("user").unwrap(), "u");
         assert!(pass.untranslatable_fields().is_empty());
         let (_, tokens) = parse_openai(br#"{"model": "m", "input": [[1, 2], [3]]}"#)
             .ok()

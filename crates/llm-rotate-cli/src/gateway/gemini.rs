@@ -175,7 +175,6 @@ pub fn parse(body: &[u8]) -> Result<Generate, ApiError> {
             "The request body must be a JSON object.",
         ));
     };
-    let whole = object.clone();
     let Some(Value::Array(raw_contents)) = object.remove("contents") else {
         return Err(ApiError::bad_request(
             "* GenerateContentRequest.contents: contents is not specified",
@@ -270,7 +269,11 @@ pub fn parse(body: &[u8]) -> Result<Generate, ApiError> {
         contents,
         options: GenerateOptions {
             extra,
-            passthrough: Some(Passthrough::new(WireDialect::Gemini, whole)),
+            passthrough: Some(
+                Passthrough::from_json(WireDialect::Gemini, body).map_err(|e| {
+                    ApiError::bad_request(format!("Invalid JSON payload received. {e}"))
+                })?,
+            ),
             ..options
         },
     })

@@ -32,17 +32,20 @@ impl Inner {
             .filter(|p| p.passes_to(Some(WireDialect::Gemini)));
         // the client's body says which method it is written for
         let (method, body) = match pass {
-            Some(pass) if pass.body().contains_key("requests") => {
-                (Method::BatchEmbed, Value::Object(pass.body().clone()))
+            Some(pass) if pass.contains("requests") => {
+                (Method::BatchEmbed, pass.write_with(&[], &[]))
             }
-            Some(pass) => (Method::Embed, Value::Object(pass.body().clone())),
-            None => (Method::BatchEmbed, batch_body(&call)),
+            Some(pass) => (Method::Embed, pass.write_with(&[], &[])),
+            None => {
+                let body =
+                    serde_json::to_vec(&batch_body(&call)).map_err(|e| malformed("request", e))?;
+                (Method::BatchEmbed, body)
+            }
         };
         let url = endpoint::studio_url(self.base(&call)?, &call.model, method)?;
         let mut headers = self.headers.clone();
         headers.extend(auth);
-        let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| malformed("request", e))?);
-        let request = json_request(&url, headers, body)?;
+        let request = json_request(&url, headers, Bytes::from(body))?;
         let response = self.client.send(request, self.timeouts.request).await?;
         let (parts, body) = response.into_parts();
         let body = read_body(body, self.timeouts.request).await?;

@@ -72,14 +72,12 @@ pub(crate) fn build_passthrough(
     stream: bool,
 ) -> Result<Request<Full<Bytes>>, ProviderError> {
     let (uri, headers) = target(wire, call, stream, pass.headers())?;
-    let mut body = pass.body().clone();
-    body.insert("model".to_owned(), Value::from(&*call.model));
-    if stream {
-        body.insert("stream".to_owned(), Value::Bool(true));
+    let model = ("model", Value::from(&*call.model));
+    let body = if stream {
+        pass.write_with(&[model, ("stream", Value::Bool(true))], &[])
     } else {
-        body.remove("stream");
-    }
-    let body = serde_json::to_vec(&body).map_err(|e| malformed("request", e))?;
+        pass.write_with(&[model], &["stream"])
+    };
     json_request(&uri, headers, body)
 }
 

@@ -33,9 +33,8 @@ pub(crate) fn build(
         .filter(|p| p.passes_to(Some(WireDialect::OpenAiChat)))
     {
         Some(pass) => {
-            let mut body = pass.body().clone();
-            body.insert("model".to_owned(), Value::from(&*call.model));
-            body
+            let body = pass.write_with(&[("model", Value::from(&*call.model))], &[]);
+            return json_request(&uri, headers, body);
         }
         None => {
             let mut body = Map::new();

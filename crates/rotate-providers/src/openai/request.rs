@@ -123,23 +123,20 @@ pub(crate) fn build_passthrough(
     stream: bool,
 ) -> Result<Request<Full<Bytes>>, ProviderError> {
     let (uri, headers) = target(wire, call, stream)?;
-    let mut body = pass.body().clone();
-    body.insert("model".to_owned(), Value::from(&*call.model));
-    if stream {
-        body.insert("stream".to_owned(), Value::Bool(true));
-        if hides_usage(wire, pass) {
-            let options = body
-                .entry("stream_options")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(options) = options.as_object_mut() {
-                options.insert("include_usage".to_owned(), Value::Bool(true));
-            }
-        }
+    let model = ("model", Value::from(&*call.model));
+    let body = if !stream {
+        pass.write_with(&[model], &["stream", "stream_options"])
+    } else if hides_usage(wire, pass) {
+        let mut options = match pass.get("stream_options") {
+            Some(Value::Object(options)) => options,
+            _ => Map::new(),
+        };
+        options.insert("include_usage".to_owned(), Value::Bool(true));
+        let options = ("stream_options", Value::Object(options));
+        pass.write_with(&[model, ("stream", Value::Bool(true)), options], &[])
     } else {
-        body.remove("stream");
-        body.remove("stream_options");
-    }
-    let body = serde_json::to_vec(&body).map_err(|e| malformed("request", e))?;
+        pass.write_with(&[model, ("stream", Value::Bool(true))], &[])
+    };
     json_request(&uri, headers, body)
 }
 
@@ -147,10 +144,9 @@ pub(crate) fn build_passthrough(
 /// usage chunk is read for accounting and kept from the client.
 pub(crate) fn hides_usage(wire: &OpenAiWire, pass: &Passthrough) -> bool {
     let asked = pass
-        .body()
         .get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
+        .and_then(|o| o.get("include_usage").cloned())
+        .and_then(|v| v.as_bool())
         .unwrap_or(false);
     wire.stream_usage && !asked
 }

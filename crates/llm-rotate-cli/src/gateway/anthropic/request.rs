@@ -37,7 +37,6 @@ pub fn parse(body: &[u8]) -> Result<MessagesRequest, ApiError> {
             "The request body must be a JSON object.",
         ));
     };
-    let whole = fields.clone();
     let mut untranslatable = Vec::new();
     let model = match fields.remove("model") {
         Some(Value::String(m)) if !m.is_empty() => m,
@@ -91,7 +90,8 @@ pub fn parse(body: &[u8]) -> Result<MessagesRequest, ApiError> {
     if !fields.is_empty() {
         tracing::debug!(fields = ?fields.keys().collect::<Vec<_>>(), "fields carried to Anthropic keys only");
     }
-    let mut pass = Passthrough::new(WireDialect::Anthropic, whole);
+    let mut pass = Passthrough::from_json(WireDialect::Anthropic, body)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
     for field in untranslatable {
         pass = pass.untranslatable(field);
     }
@@ -435,9 +435,9 @@ mod tests {
         assert!(request.options.extra.is_empty());
         let pass = request.options.passthrough.as_ref().unwrap();
         assert_eq!(pass.dialect(), llm_rotate::WireDialect::Anthropic);
-        assert_eq!(pass.body().get("top_k"), Some(&serde_json::json!(5)));
+        assert_eq!(pass.get("top_k"), Some(serde_json::json!(5)));
         assert_eq!(
-            pass.body()["system"][0]["cache_control"],
+            pass.get("system").unwrap()[0]["cache_control"],
             serde_json::json!({"type": "ephemeral"})
         );
         assert!(pass.untranslatable_fields().is_empty());

@@ -32,9 +32,8 @@ pub struct ChatCompletion {
 /// keys (see [`Passthrough`]).
 pub fn parse(body: &[u8]) -> Result<ChatCompletion, ApiError> {
     let mut request = parse_typed(body)?;
-    let whole: Map<String, Value> = serde_json::from_slice(body)
+    let mut pass = Passthrough::from_json(WireDialect::OpenAiChat, body)
         .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
-    let mut pass = Passthrough::new(WireDialect::OpenAiChat, whole);
     for field in request.untranslatable.drain(..) {
         pass = pass.untranslatable(field);
     }
@@ -509,9 +508,9 @@ mod tests {
         // OpenAI's own fields go in the body, to OpenAI-family keys only
         assert!(ok.options.extra.is_empty());
         let pass = ok.options.passthrough.as_ref().unwrap();
-        assert_eq!(pass.body()["top_p"], json!(0.9));
-        assert_eq!(pass.body()["messages"][0]["role"], "developer");
-        assert_eq!(pass.body()["max_completion_tokens"], 9);
+        assert_eq!(pass.get("top_p").unwrap(), json!(0.9));
+        assert_eq!(pass.get("messages").unwrap()[0]["role"], "developer");
+        assert_eq!(pass.get("max_completion_tokens").unwrap(), 9);
         assert!(pass.untranslatable_fields().is_empty());
         let wide = parse(br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}, {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}, {"type": "file", "file": {"file_id": "file-1"}}]}], "n": 2, "logprobs": true}"#).ok().unwrap();
         assert_eq!(
@@ -579,8 +578,8 @@ mod tests {
             })
         );
         let pass = ok.options.passthrough.unwrap();
-        assert_eq!(pass.body()["stop"], json!(["\u{0}", "end"]));
-        assert_eq!(pass.body()["model"], "gpt-4o");
+        assert_eq!(pass.get("stop").unwrap(), json!(["\u{0}", "end"]));
+        assert_eq!(pass.get("model").unwrap(), "gpt-4o");
         assert!(!ok.stream && !ok.include_usage);
     }
 
