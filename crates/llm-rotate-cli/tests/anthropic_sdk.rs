@@ -163,3 +163,33 @@ async fn the_anthropic_sdk_reads_the_gateways_errors() {
     // the wrong token and the bad field never reached an upstream
     assert!(upstream.requests().len() <= 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_anthropic_entry_falls_back_to_an_openai_key() {
+    tokio::task::spawn_blocking(python_sdks::sdk_python)
+        .await
+        .unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.set_default("sk-test-a", Behavior::Overloaded);
+    upstream.set_default("sk-test-o", Behavior::Reply("hello from openai".into()));
+    let mut config = config(&upstream, &[("a", "anthropic"), ("o", "openai")]);
+    config["defaults"]["max_retries"] = json!(0);
+    config["fallback_chains"] = json!({"sturdy": [
+        {"provider": "anthropic", "upstream": MODEL},
+        {"provider": "openai", "upstream": "gpt-4o"}
+    ]});
+    let gateway = GatewayProcess::start(&config);
+    let summary = sdk(&gateway, "fallback").await;
+    assert_eq!(summary["text"], "hello from openai");
+    assert!(summary["output_tokens"].as_u64().unwrap() > 0);
+    let requests = upstream.requests();
+    assert_eq!(requests[0].api, Api::Anthropic);
+    let served = requests.last().unwrap();
+    assert_eq!(served.api, Api::OpenAi);
+    // the translation: the system prompt as a system message, the model the chain's
+    assert_eq!(served.body["model"], "gpt-4o");
+    assert_eq!(
+        served.body["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}])
+    );
+}

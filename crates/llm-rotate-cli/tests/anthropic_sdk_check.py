@@ -8,6 +8,7 @@ SDK parsed, and exits non-zero on any mismatch.
   thinking, tools, metadata, an anthropic-beta header), plain and streamed.
 - `tools`: a streamed tool call, then the tool_result turn.
 - `errors`: a wrong token, and rate limits on every key.
+- `fallback`: a chain whose Anthropic entry is overloaded, served by an OpenAI key.
 """
 
 import json
@@ -101,8 +102,17 @@ def errors() -> dict:
     return {"auth": auth_type, "limit": limit_type, "retry_after": retry_after, "bad": bad}
 
 
+def fallback() -> dict:
+    answer = client().messages.create(model="sturdy", max_tokens=64, system="Be brief.",
+                                      messages=[{"role": "user", "content": "hello"}])
+    assert answer.type == "message" and answer.role == "assistant", answer
+    assert answer.stop_reason == "end_turn", answer
+    return {"text": "".join(b.text for b in answer.content if b.type == "text"),
+            "output_tokens": answer.usage.output_tokens}
+
+
 def main() -> int:
-    scenario = {"claude-code": claude_code, "tools": tools, "errors": errors}[sys.argv[1]]
+    scenario = {"claude-code": claude_code, "tools": tools, "errors": errors, "fallback": fallback}[sys.argv[1]]
     summary = scenario()
     summary["sdk"] = anthropic.__version__
     print(json.dumps(summary))
