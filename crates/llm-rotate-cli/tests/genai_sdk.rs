@@ -81,3 +81,48 @@ async fn gemini_function_calling_streams_and_comes_back_signed() {
         "weather"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_gemini_entry_falls_back_to_an_openai_key_in_geminis_shape() {
+    tokio::task::spawn_blocking(python_sdks::sdk_python)
+        .await
+        .unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.set_default("sk-test-g", Behavior::Overloaded);
+    let call = llm_rotate::ToolCall::new("call_g1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("sk-test-o", [Behavior::ToolCalls(vec![call])]);
+    upstream.set_default("sk-test-o", Behavior::Reply("hello from openai".into()));
+    let mut config = config(&upstream, &[("g", "google"), ("o", "openai")]);
+    config["defaults"]["max_retries"] = json!(0);
+    config["fallback_chains"] = json!({"sturdy": [
+        {"provider": "google", "upstream": "gemini-2.5-flash"},
+        {"provider": "openai", "upstream": "gpt-4o"}
+    ]});
+    let gateway = GatewayProcess::start(&config);
+    let base_url = gateway.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        python_sdks::run_script(
+            "genai_sdk_check.py",
+            &["fallback"],
+            &[("GEMINI_BASE_URL", &base_url), ("GEMINI_API_KEY", TOKEN)],
+        )
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["name"], "weather");
+    assert_eq!(summary["args"], json!({"city": "Paris"}));
+    assert_eq!(summary["text"], "hello from openai");
+    assert_eq!(summary["finish"], "STOP");
+    let requests = upstream.requests();
+    assert_eq!(requests[0].api, Api::Gemini);
+    let openai: Vec<_> = requests.iter().filter(|r| r.api == Api::OpenAi).collect();
+    assert_eq!(openai.len(), 2);
+    assert_eq!(
+        openai[0].body["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}])
+    );
+    assert_eq!(openai[0].body["tools"][0]["function"]["name"], "weather");
+}

@@ -1,22 +1,28 @@
 //! `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` in
-//! Gemini's wire format, through `generate_content`: the body is checked (contents,
-//! parts, system instruction, generation config) and goes whole to the Google key the
-//! call lands on (see [`Passthrough`]); the answer is Google's own body or its own
-//! `alt=sse` chunks, function calls, thought parts and signatures included. Errors come
-//! back as google.rpc errors.
+//! Gemini's wire format, as chat calls: the body is checked (contents, parts, system
+//! instruction, generation config) and goes whole to a Google key the call lands on
+//! (see [`Passthrough`]), whose answer is Google's own body or its own `alt=sse` chunks,
+//! function calls, thought parts and signatures included; a key of another vendor gets
+//! the translation and its answer is written in Gemini's shape. Errors come back as
+//! google.rpc errors.
 
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Response, StatusCode};
 use llm_rotate::{
-    Content, ContentPart, GenerateOptions, LMRotate, Passthrough, StreamChunk, ToolCall,
+    Content, ContentPart, GenerateOptions, LMRotate, Passthrough, Reasoning, StreamChunk, ToolCall,
     WireDialect,
 };
 use serde_json::{json, Map, Value};
 
 use super::http::{json_response, sse_response, write_sse_event, ApiError, Body, Dialect};
 use super::openai::name_the_key;
+
+mod chat;
+
+/// The provider name thought parts from Gemini clients are sent back to.
+pub const SIGNER: &str = "google";
 
 /// Errors of these routes speak google.rpc's shape.
 pub const DIALECT: Dialect = Dialect::Google;
@@ -100,6 +106,20 @@ fn part(value: &Value, at: &str) -> Result<ContentPart, ApiError> {
             vec![ContentPart::text(response.to_string())],
             false,
         ));
+    }
+    if value.get("thought").and_then(Value::as_bool) == Some(true) {
+        // a thought part: Google's own, sent back only to Google keys (in the body)
+        let text = value
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let signature = value.get("thoughtSignature").and_then(Value::as_str);
+        return Ok(ContentPart::reasoning(Reasoning {
+            text: text.to_owned(),
+            signature: signature.map(str::to_owned),
+            redacted: None,
+            provider: SIGNER.to_owned(),
+        }));
     }
     if let Some(text) = value.get("text") {
         return text
@@ -279,25 +299,6 @@ pub fn parse(body: &[u8]) -> Result<Generate, ApiError> {
     })
 }
 
-fn chunk_body(chunk: &StreamChunk) -> Value {
-    let mut candidate =
-        json!({"content": {"parts": [{"text": chunk.delta}], "role": "model"}, "index": 0});
-    if let Some(reason) = &chunk.finish_reason {
-        candidate["finishReason"] = json!(reason);
-    }
-    let mut body = json!({"candidates": [candidate], "modelVersion": chunk.model});
-    if let Some(u) = chunk.usage {
-        body["usageMetadata"] = json!({
-            "promptTokenCount": u.prompt_tokens,
-            "candidatesTokenCount": u.completion_tokens - u.reasoning_tokens,
-            "thoughtsTokenCount": u.reasoning_tokens,
-            "cachedContentTokenCount": u.cached_tokens,
-            "totalTokenCount": u.total_tokens
-        });
-    }
-    body
-}
-
 /// Parses a `:countTokens` body: `{contents}` or `{generateContentRequest: {…}}`.
 pub fn parse_count(body: &[u8]) -> Result<Generate, ApiError> {
     let value: Value = serde_json::from_slice(body)
@@ -329,50 +330,58 @@ pub fn count_tokens(request: &Generate) -> Response<Body> {
     json_response(StatusCode::OK, &json!({"totalTokens": tokens}))
 }
 
-/// Serves a parsed request for `model`, streamed or not.
+/// Serves a parsed request for `model`, streamed or not, as a chat call: Google keys get
+/// the body whole and their answer comes back as sent; keys of other vendors get the
+/// translation and their answer is written in Gemini's shape.
 pub async fn generate(
     client: &LMRotate,
     model: &str,
     stream: bool,
     request: Generate,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
-    match stream {
-        false => {
-            let answer = client
-                .generate_content(model, request.contents, request.options)
-                .await
-                .map_err(|e| ApiError::from(&e))?;
-            let mut response = json_response(StatusCode::OK, &answer.raw);
-            name_the_key(&mut response, &answer.provider, &answer.key_id);
-            Ok((response, Some(answer.latency_ms)))
-        }
-        true => {
-            let stream = client
-                .generate_content_stream(model, request.contents, request.options)
-                .await
-                .map_err(|e| ApiError::from(&e))?;
-            let mut passing_through = false;
-            let events = stream.map(move |item| {
-                let body = match item {
-                    // the upstream's own chunks, function calls and signatures included
-                    Ok(StreamChunk { raw: Some(raw), .. }) => {
-                        passing_through = true;
-                        return Bytes::from(raw);
-                    }
-                    Ok(_) if passing_through => return Bytes::new(),
-                    Ok(chunk) => chunk_body(&chunk),
-                    Err(error) => {
-                        let api = ApiError::from(&error);
-                        json!({"error": {"code": api.status.as_u16(), "message": api.message, "status": "INTERNAL"}})
-                    }
-                };
-                let mut out = Vec::new();
-                write_sse_event(&mut out, &body, b"\r\n\r\n");
-                Bytes::from(out)
-            });
-            Ok((sse_response(events), None))
-        }
+    let (messages, options) = chat::to_chat(request)?;
+    if !stream {
+        let answer = client
+            .chat(model, &messages, options)
+            .await
+            .map_err(|e| ApiError::from(&e))?;
+        let body = if answer.passthrough {
+            answer.raw.clone()
+        } else {
+            chat::response(&answer)
+        };
+        let mut response = json_response(StatusCode::OK, &body);
+        name_the_key(&mut response, &answer.provider, &answer.key_id);
+        return Ok((response, Some(answer.latency_ms)));
     }
+    let stream = client
+        .chat_stream(model, &messages, options)
+        .await
+        .map_err(|e| ApiError::from(&e))?;
+    let mut passing_through = false;
+    let mut writer = chat::ChunkWriter::default();
+    let events = stream.map(move |item| {
+        let body = match item {
+            // Google's own chunks, function calls and signatures included
+            Ok(StreamChunk { raw: Some(raw), .. }) => {
+                passing_through = true;
+                return Bytes::from(raw);
+            }
+            Ok(_) if passing_through => return Bytes::new(),
+            Ok(chunk) => match writer.chunk(&chunk) {
+                Some(body) => body,
+                None => return Bytes::new(),
+            },
+            Err(error) => {
+                let api = ApiError::from(&error);
+                json!({"error": {"code": api.status.as_u16(), "message": api.message, "status": "INTERNAL"}})
+            }
+        };
+        let mut out = Vec::new();
+        write_sse_event(&mut out, &body, b"\r\n\r\n");
+        Bytes::from(out)
+    });
+    Ok((sse_response(events), None))
 }
 
 #[cfg(test)]
