@@ -2,7 +2,8 @@
 //!
 //! Routes: `POST /v1/chat/completions` (OpenAI's format, SSE with `stream: true`),
 //! `GET /v1/models` and `/v1/models/{id}`, `POST /v1/messages` and
-//! `/v1/messages/count_tokens` (Anthropic's format and event stream), `POST /v1/embeddings`,
+//! `/v1/messages/count_tokens` (Anthropic's format and event stream), `POST /v1/responses`
+//! (OpenAI's Responses API), `POST /v1/embeddings`,
 //! `POST /v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent` (Gemini's format), `GET /health`, `GET /metrics`
 //! (Prometheus), `POST /admin/reload`. Clients present a gateway token; upstream keys
@@ -17,6 +18,7 @@ mod http;
 mod ingress_fuzz;
 mod metrics;
 mod openai;
+mod responses;
 pub mod settings;
 
 use std::net::SocketAddr;
@@ -106,6 +108,13 @@ impl Gateway {
             }
             let (response, upstream) = self.chat_completions(request).await;
             return ("chat_completions", response, upstream);
+        }
+        if path == "/v1/responses" {
+            if !post {
+                return ("responses", not_allowed(Dialect::OpenAi), None);
+            }
+            let (response, upstream) = self.responses(request).await;
+            return ("responses", response, upstream);
         }
         if path == "/v1/embeddings" {
             if !post {
@@ -240,6 +249,15 @@ impl Gateway {
             let body = self.authorized_body(request).await?;
             let parsed = openai::parse(&body)?;
             openai::complete(&self.client, parsed).await
+        }
+        .await;
+        result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))
+    }
+
+    async fn responses(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
+        let result = async {
+            let body = self.authorized_body(request).await?;
+            responses::serve(&self.client, &body).await
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))

@@ -250,3 +250,81 @@ async fn embeddings_through_the_gateway_from_openai_and_gemini_keys() {
         .ends_with("gemini-embedding-001:batchEmbedContents"));
     assert_eq!(requests[1].body["requests"][0]["outputDimensionality"], 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_responses_api_passes_through_to_openai_and_is_translated_for_anthropic() {
+    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.set_default("sk-test-o", Behavior::Reply("hello from responses".into()));
+    let call = llm_rotate::ToolCall::new("toolu_r1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("sk-test-a", [Behavior::ToolCalls(vec![call])]);
+    upstream.set_default("sk-test-a", Behavior::Reply("18 C in Paris".into()));
+    let mut config = config(&upstream, &[("o", "openai"), ("a", "anthropic")]);
+    config["fallback_chains"] = json!({"smart": [
+        {"provider": "anthropic", "upstream": "claude-sonnet-4-5"},
+        {"provider": "openai", "upstream": "gpt-4o"}
+    ]});
+    let gateway = GatewayProcess::start(&config);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
+    let base_url = format!("{}/v1", gateway.url);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg("responses")
+            .env("OPENAI_BASE_URL", base_url)
+            .env("OPENAI_API_KEY", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // passed through: OpenAI's own response object and events
+    assert_eq!(summary["plain"]["text"], "hello from responses");
+    assert!(summary["plain"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("resp_testkit"));
+    assert!(summary["plain"]["input_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(summary["streamed"]["text"], "hello from responses");
+    assert_eq!(summary["streamed"]["final"], "hello from responses");
+    assert_eq!(summary["streamed"]["first"], "response.created");
+    assert_eq!(summary["streamed"]["last"], "response.completed");
+    // translated for an Anthropic key, both ways
+    assert_eq!(
+        summary["translated"]["call"],
+        json!({"call_id": "toolu_r1", "name": "weather", "arguments": "{\"city\":\"Paris\"}"})
+    );
+    assert_eq!(summary["translated"]["answer"], "18 C in Paris");
+    assert_eq!(summary["translated"]["streamed"], "18 C in Paris");
+    assert_eq!(summary["translated"]["completed_text"], "18 C in Paris");
+    let events = summary["translated"]["events"].as_array().unwrap();
+    assert_eq!(events[0], "response.created");
+    assert_eq!(events.last().unwrap(), "response.completed");
+    // previous_response_id skipped the Anthropic entry of `smart`
+    assert_eq!(summary["kept"], "hello from responses");
+
+    let requests = upstream.requests();
+    let openai: Vec<_> = requests.iter().filter(|r| r.key == "sk-test-o").collect();
+    assert_eq!(openai.len(), 3);
+    assert!(openai.iter().all(|r| r.path.ends_with("/responses")));
+    assert_eq!(openai[0].body["instructions"], "Be brief.");
+    assert_eq!(openai[0].body["store"], false);
+    assert_eq!(
+        openai[2].body["previous_response_id"],
+        summary["plain"]["id"]
+    );
+    let anthropic: Vec<_> = requests.iter().filter(|r| r.key == "sk-test-a").collect();
+    assert_eq!(anthropic.len(), 3);
+    assert_eq!(anthropic[0].body["tools"][0]["name"], "weather");
+    assert_eq!(
+        anthropic[1].body["messages"][1]["content"][0],
+        json!({"type": "tool_use", "id": "toolu_r1", "name": "weather", "input": {"city": "Paris"}})
+    );
+    assert_eq!(
+        anthropic[1].body["messages"][2]["content"][0]["tool_use_id"],
+        "toolu_r1"
+    );
+}

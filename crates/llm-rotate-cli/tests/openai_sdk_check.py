@@ -167,6 +167,51 @@ def embeddings() -> int:
     return 0
 
 
+def responses() -> int:
+    """The Responses API: whole and streamed from an OpenAI key (passed through), from an
+    Anthropic key (translated, a function call and a stream), and a request holding
+    `previous_response_id` kept on the OpenAI key."""
+    client = OpenAI(max_retries=0, timeout=30)
+    out = {}
+    plain = client.responses.create(model="gpt-4o", instructions="Be brief.", input="hello", store=False)
+    out["plain"] = {"id": plain.id, "text": plain.output_text, "input_tokens": plain.usage.input_tokens}
+    kinds, text = [], []
+    with client.responses.stream(model="gpt-4o", input=[{"role": "user", "content": [{"type": "input_text", "text": "stream"}]}]) as stream:
+        for event in stream:
+            kinds.append(event.type)
+            if event.type == "response.output_text.delta":
+                text.append(event.delta)
+        final = stream.get_final_response()
+    out["streamed"] = {"text": "".join(text), "final": final.output_text, "first": kinds[0], "last": kinds[-1]}
+
+    tools = [{"type": "function", "name": "weather", "description": "Weather in a city",
+              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+    called = client.responses.create(model="claude-sonnet-4-5", input="Weather in Paris?", tools=tools)
+    calls = [item for item in called.output if item.type == "function_call"]
+    assert len(calls) == 1, called
+    followed = client.responses.create(model="claude-sonnet-4-5", tools=tools, input=[
+        {"role": "user", "content": "Weather in Paris?"},
+        {"type": "function_call", "call_id": calls[0].call_id, "name": calls[0].name, "arguments": calls[0].arguments},
+        {"type": "function_call_output", "call_id": calls[0].call_id, "output": "18 C"}])
+    events, deltas = [], []
+    stream = client.responses.create(model="claude-sonnet-4-5", input="stream please", stream=True)
+    for event in stream:
+        events.append(event.type)
+        if event.type == "response.output_text.delta":
+            deltas.append(event.delta)
+        if event.type == "response.completed":
+            completed = event.response
+    out["translated"] = {"call": {"call_id": calls[0].call_id, "name": calls[0].name, "arguments": calls[0].arguments},
+                         "answer": followed.output_text, "streamed": "".join(deltas),
+                         "completed_text": completed.output_text, "events": events}
+    kept = client.responses.create(model="smart", input="and then?", previous_response_id=plain.id)
+    out["kept"] = kept.output_text
+    print(json.dumps(out))
+    return 0
+
+
 if __name__ == "__main__":
     scenario = sys.argv[1] if len(sys.argv) > 1 else "basics"
-    sys.exit({"basics": main, "tools": tool_loop, "fidelity": fidelity, "embeddings": embeddings}[scenario]())
+    scenarios = {"basics": main, "tools": tool_loop, "fidelity": fidelity, "embeddings": embeddings,
+                 "responses": responses}
+    sys.exit(scenarios[scenario]())

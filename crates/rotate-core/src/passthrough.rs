@@ -41,6 +41,8 @@ use serde_json::{Map, Value};
 pub enum WireDialect {
     /// OpenAI Chat Completions (OpenAI, Azure OpenAI, every OpenAI-compatible vendor).
     OpenAiChat,
+    /// OpenAI's Responses API (OpenAI and Azure OpenAI keys).
+    OpenAiResponses,
     /// Anthropic Messages.
     Anthropic,
     /// Gemini `generateContent` (Google AI Studio and Vertex AI).
@@ -52,6 +54,7 @@ impl WireDialect {
     pub fn label(self) -> &'static str {
         match self {
             Self::OpenAiChat => "OpenAI Chat Completions",
+            Self::OpenAiResponses => "OpenAI Responses",
             Self::Anthropic => "Anthropic Messages",
             Self::Gemini => "Gemini generateContent",
         }
@@ -193,7 +196,13 @@ impl Passthrough {
     /// Why a key speaking `dialect` (`None`: a protocol with no dialect) cannot serve
     /// this request: a field the translation would lose.
     pub fn foreign_reason(&self, dialect: Option<WireDialect>) -> Option<String> {
-        if self.passes_to(dialect) {
+        self.reason_unless(self.passes_to(dialect), dialect)
+    }
+
+    /// [`foreign_reason`](Self::foreign_reason) for a key that `accepts` this body or
+    /// not, and speaks `dialect` (for the message).
+    pub fn reason_unless(&self, accepts: bool, dialect: Option<WireDialect>) -> Option<String> {
+        if accepts {
             return None;
         }
         let field = self.untranslatable.first()?;

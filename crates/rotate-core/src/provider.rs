@@ -316,6 +316,12 @@ pub trait Provider: Send + Sync + 'static {
         None
     }
 
+    /// True when a client body of `dialect` goes to this adapter unchanged: its own
+    /// dialect, and for OpenAI and Azure keys the Responses API too.
+    fn accepts(&self, dialect: crate::passthrough::WireDialect) -> bool {
+        self.dialect() == Some(dialect)
+    }
+
     /// One non-streamed `generateContent` call. The default refuses it.
     fn generate(
         &self,

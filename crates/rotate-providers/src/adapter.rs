@@ -66,6 +66,23 @@ pub trait WireProtocol: Send + Sync + 'static {
     /// The dialect a client body must be written in to go to this protocol unchanged.
     fn dialect(&self) -> Option<WireDialect>;
 
+    /// True when a client body of `dialect` goes to this protocol unchanged (its own
+    /// dialect unless the protocol says more).
+    fn accepts(&self, dialect: WireDialect) -> bool {
+        self.dialect() == Some(dialect)
+    }
+
+    /// Parses the answer to a passthrough body (the body's dialect may differ from the
+    /// protocol's own, as Responses does from Chat Completions).
+    fn parse_passthrough_reply(
+        &self,
+        body: &Passthrough,
+        reply: &[u8],
+    ) -> Result<ProviderReply, ProviderError> {
+        let _ = body;
+        self.parse_reply(reply)
+    }
+
     /// The HTTP request of a call carrying the client's own `body` (see
     /// [`Passthrough`]): the body as sent, with the model and stream switches set.
     fn build_passthrough(
@@ -108,12 +125,15 @@ pub trait WireProtocol: Send + Sync + 'static {
     }
 }
 
-/// The client body `call` goes with unchanged to a protocol of `dialect`, if any.
-fn passthrough_for(call: &ProviderCall, dialect: Option<WireDialect>) -> Option<&Passthrough> {
+/// The client body `call` goes with unchanged to `wire`, if any.
+fn passthrough_for<'a>(
+    call: &'a ProviderCall,
+    wire: &impl WireProtocol,
+) -> Option<&'a Passthrough> {
     call.request
         .passthrough
         .as_ref()
-        .filter(|p| p.passes_to(dialect))
+        .filter(|p| wire.accepts(p.dialect()))
 }
 
 /// Timeouts of one provider.
@@ -207,7 +227,11 @@ impl<W: WireProtocol> Provider for Adapter<W> {
     }
 
     fn cannot_carry(&self, request: &rotate_core::message::ChatRequest) -> Option<String> {
-        if passthrough_ok(request, self.inner.wire.dialect()) {
+        let whole = request
+            .passthrough
+            .as_ref()
+            .is_some_and(|p| self.inner.wire.accepts(p.dialect()));
+        if whole {
             return None;
         }
         self.inner.wire.cannot_carry(request)
@@ -217,20 +241,25 @@ impl<W: WireProtocol> Provider for Adapter<W> {
         self.inner.wire.dialect()
     }
 
+    fn accepts(&self, dialect: WireDialect) -> bool {
+        self.inner.wire.accepts(dialect)
+    }
+
     fn chat(&self, call: ProviderCall) -> BoxFuture<'static, Result<ProviderReply, ProviderError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let pass = passthrough_for(&call, inner.wire.dialect());
+            let pass = passthrough_for(&call, &inner.wire);
             let request = match pass {
                 Some(body) => inner.wire.build_passthrough(&call, body, false)?,
                 None => inner.wire.build(&call, false)?,
             };
             let passthrough = pass.is_some();
             let (headroom, body) = inner.send_json(request, call.key.secret()).await?;
-            let mut reply = inner
-                .wire
-                .parse_reply(&body)
-                .map_err(|e| scrub(e, call.key.secret()))?;
+            let parsed = match pass {
+                Some(pass) => inner.wire.parse_passthrough_reply(pass, &body),
+                None => inner.wire.parse_reply(&body),
+            };
+            let mut reply = parsed.map_err(|e| scrub(e, call.key.secret()))?;
             reply.headroom = headroom;
             reply.passthrough = passthrough;
             sign_reasoning(&mut reply, &call.provider);
@@ -253,7 +282,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 .request
                 .passthrough
                 .as_ref()
-                .is_some_and(|p| p.passes_to(inner.wire.dialect()));
+                .is_some_and(|p| inner.wire.accepts(p.dialect()));
             let (headroom, body) = inner.send_json(request, call.key.secret()).await?;
             let mut reply = inner
                 .wire
@@ -271,7 +300,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
     ) -> BoxFuture<'static, Result<ProviderStreamStart, ProviderError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let pass = passthrough_for(&call, inner.wire.dialect());
+            let pass = passthrough_for(&call, &inner.wire);
             let (request, protocol) = match pass {
                 Some(body) => (
                     inner.wire.build_passthrough(&call, body, true)?,
@@ -339,18 +368,6 @@ pub async fn open_events<P: StreamProtocol>(
             Box::pin(events)
         },
     })
-}
-
-/// True when `request` goes to a protocol of `dialect` as the client's own body, which
-/// that protocol carries whole.
-pub fn passthrough_ok(
-    request: &rotate_core::message::ChatRequest,
-    dialect: Option<WireDialect>,
-) -> bool {
-    request
-        .passthrough
-        .as_ref()
-        .is_some_and(|p| p.passes_to(dialect))
 }
 
 /// Names `provider` as the producer of the reply's reasoning parts (only it is sent them

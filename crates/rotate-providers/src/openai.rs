@@ -7,6 +7,7 @@ mod embeddings;
 mod messages;
 mod request;
 mod response;
+mod responses;
 mod stream;
 
 use http::{HeaderMap, Request, StatusCode};
@@ -34,6 +35,8 @@ pub struct OpenAiWire {
     api_version: String,
     stream_usage: bool,
     reasoning_token_field: bool,
+    /// OpenAI and Azure have the Responses API; the compatible vendors are not assumed to.
+    responses: bool,
 }
 
 impl OpenAiWire {
@@ -55,6 +58,7 @@ impl OpenAiWire {
                 .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
             stream_usage: config.stream_usage.unwrap_or(true),
             reasoning_token_field: name == "openai" || azure,
+            responses: name == "openai" || azure,
         })
     }
 }
@@ -109,13 +113,35 @@ impl WireProtocol for OpenAiWire {
         Some(WireDialect::OpenAiChat)
     }
 
+    fn accepts(&self, dialect: WireDialect) -> bool {
+        match dialect {
+            WireDialect::OpenAiChat => true,
+            WireDialect::OpenAiResponses => self.responses,
+            _ => false,
+        }
+    }
+
     fn build_passthrough(
         &self,
         call: &ProviderCall,
         body: &Passthrough,
         stream: bool,
     ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
+        if body.dialect() == WireDialect::OpenAiResponses {
+            return responses::build(self, call, body, stream);
+        }
         request::build_passthrough(self, call, body, stream)
+    }
+
+    fn parse_passthrough_reply(
+        &self,
+        body: &Passthrough,
+        reply: &[u8],
+    ) -> Result<ProviderReply, ProviderError> {
+        if body.dialect() == WireDialect::OpenAiResponses {
+            return responses::parse(reply);
+        }
+        response::parse(reply)
     }
 
     fn speaks_embeddings(&self) -> bool {
@@ -134,6 +160,9 @@ impl WireProtocol for OpenAiWire {
     }
 
     fn passthrough_stream(&self, body: &Passthrough) -> OpenAiStream {
+        if body.dialect() == WireDialect::OpenAiResponses {
+            return OpenAiStream::responses();
+        }
         OpenAiStream::hiding_usage(request::hides_usage(self, body))
     }
 }

@@ -8,7 +8,8 @@
 //! and `:streamGenerateContent?alt=sse` (Gemini on AI Studio, `x-goog-api-key`), the same
 //! under `…/publishers/google/models/` (Vertex: a bearer token from `POST /token`, or an
 //! API key in express mode), `POST /upload/v1beta/files` and `GET /v1beta/files/{id}`
-//! (the Files API), `POST …/embeddings` (OpenAI) and `:embedContent` /
+//! (the Files API), `POST …/responses` (OpenAI's Responses API), `POST …/embeddings`
+//! (OpenAI) and `:embedContent` /
 //! `:batchEmbedContents` (Gemini). The key comes from `Authorization: Bearer`, `api-key`, `x-api-key`
 //! or `x-goog-api-key`; for Vertex tokens it is the service account's `client_email`.
 //! Each key plays its queued [`Behavior`]s one per request, then its default (a success
@@ -17,6 +18,7 @@
 mod anthropic;
 mod embeddings;
 mod gemini;
+mod responses;
 
 /// The `thoughtSignature` the fake Gemini puts on its first function call (base64, as
 /// Gemini's are: the SDKs decode it to bytes).
@@ -449,7 +451,10 @@ pub fn fail_then_ok(n: usize, failure: Behavior) -> Vec<Behavior> {
 
 /// What a request is, from its method and path.
 fn route(method: &http::Method, path: &str) -> Option<Api> {
-    if path.ends_with("/chat/completions") || path.ends_with("/embeddings") {
+    if ["/chat/completions", "/embeddings", "/responses"]
+        .iter()
+        .any(|end| path.ends_with(end))
+    {
         Some(Api::OpenAi)
     } else if path.ends_with("/messages") {
         Some(Api::Anthropic)
@@ -633,6 +638,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
     };
     match api {
         Api::OpenAi if path.ends_with("/embeddings") => embeddings::openai(&exchange, behavior),
+        Api::OpenAi if path.ends_with("/responses") => responses::respond(&exchange, behavior),
         Api::OpenAi => openai::respond(&exchange, behavior),
         Api::Anthropic => anthropic::respond(&exchange, behavior),
         Api::Gemini | Api::Vertex => {

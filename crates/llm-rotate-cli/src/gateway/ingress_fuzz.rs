@@ -7,10 +7,13 @@ use rotate_testkit::arbitrary::any_json;
 use serde_json::{json, Value};
 
 use super::http::ApiError;
-use super::{anthropic, embeddings, gemini, openai};
+use super::{anthropic, embeddings, gemini, openai, responses};
+
+/// A body reader, its result dropped.
+type Reader = fn(&[u8]) -> Result<(), ApiError>;
 
 /// Every reader, by name, as a function of the body.
-fn readers() -> Vec<(&'static str, fn(&[u8]) -> Result<(), ApiError>)> {
+fn readers() -> Vec<(&'static str, Reader)> {
     vec![
         ("openai chat", |b| openai::parse(b).map(drop)),
         ("anthropic messages", |b| anthropic::parse(b).map(drop)),
@@ -25,6 +28,7 @@ fn readers() -> Vec<(&'static str, fn(&[u8]) -> Result<(), ApiError>)> {
         ("gemini batch embed", |b| {
             embeddings::parse_gemini(b, true).map(drop)
         }),
+        ("openai responses", |b| responses::parse(b).map(drop)),
     ]
 }
 
@@ -110,6 +114,28 @@ fn valid(reader: usize) -> (Value, &'static [&'static str]) {
                 "/outputDimensionality",
             ],
         ),
+        7 => (
+            json!({"model": "gpt-5", "instructions": "i", "stream": true, "max_output_tokens": 9,
+                   "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}, {"type": "input_image", "image_url": "https://x/y.png"}]},
+                             {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                             {"type": "function_call_output", "call_id": "c", "output": "ok"}],
+                   "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}], "tool_choice": "auto",
+                   "text": {"format": {"type": "json_object"}}}),
+            &[
+                "/model",
+                "/instructions",
+                "/input",
+                "/input/0",
+                "/input/0/content/1",
+                "/input/1",
+                "/input/1/arguments",
+                "/input/2/output",
+                "/tools/0",
+                "/tool_choice",
+                "/text/format",
+                "/max_output_tokens",
+            ],
+        ),
         _ => (
             json!({"requests": [{"model": "models/e", "content": {"parts": [{"text": "a"}]}}]}),
             &[
@@ -147,7 +173,7 @@ proptest! {
 
     /// Arbitrary bytes to every reader: read, or a 4xx that names the problem.
     #[test]
-    fn arbitrary_bytes_never_panic(reader in 0usize..7, bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+    fn arbitrary_bytes_never_panic(reader in 0usize..8, bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let (_, read) = readers()[reader];
         if let Err(error) = read(&bytes) {
             prop_assert!(refused_well(&error));
@@ -156,7 +182,7 @@ proptest! {
 
     /// A valid body with any value swapped for any JSON: read, or a 4xx.
     #[test]
-    fn mutated_bodies_never_panic(reader in 0usize..7, slot in 0usize..12, replacement in any_json()) {
+    fn mutated_bodies_never_panic(reader in 0usize..8, slot in 0usize..12, replacement in any_json()) {
         let (_, read) = readers()[reader];
         if let Err(error) = read(&mutated(reader, slot, replacement)) {
             prop_assert!(refused_well(&error));

@@ -120,7 +120,9 @@ impl Engine {
             } else {
                 route
                     .passthrough
-                    .and_then(|p| p.foreign_reason(slot.adapter.dialect()))
+                    .and_then(|p| {
+                        p.reason_unless(slot.adapter.accepts(p.dialect()), slot.adapter.dialect())
+                    })
                     .or_else(|| route.carried.and_then(|r| slot.adapter.cannot_carry(r)))
             };
             if let Some(reason) = refusal {

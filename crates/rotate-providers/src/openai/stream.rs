@@ -72,9 +72,19 @@ pub struct OpenAiStream {
     done: bool,
     hide_usage: bool,
     hid_last: bool,
+    /// Set on a Responses API stream (`response.*` events).
+    responses: Option<super::responses::ResponsesState>,
 }
 
 impl OpenAiStream {
+    /// The grammar of a Responses API stream.
+    pub fn responses() -> Self {
+        Self {
+            responses: Some(super::responses::ResponsesState::default()),
+            ..Self::default()
+        }
+    }
+
     /// The grammar of a passthrough stream; with `hide_usage`, the usage-only chunk
     /// (asked for by the gateway, not the client) is kept from the client.
     pub fn hiding_usage(hide_usage: bool) -> Self {
@@ -92,6 +102,9 @@ impl StreamProtocol for OpenAiStream {
         out: &mut VecDeque<StreamDelta>,
     ) -> Result<(), ProviderError> {
         self.hid_last = false;
+        if let Some(state) = self.responses.as_mut() {
+            return super::responses::on_event(state, event, out);
+        }
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(());
@@ -161,7 +174,9 @@ impl StreamProtocol for OpenAiStream {
     }
 
     fn finished(&self) -> bool {
-        self.done
+        self.responses
+            .as_ref()
+            .map_or(self.done, |state| state.done)
     }
 
     fn name(&self) -> &'static str {
