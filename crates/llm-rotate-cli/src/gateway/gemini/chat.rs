@@ -1,7 +1,7 @@
 //! A Gemini request as a chat call, so that it can land on a key of any vendor: the
 //! turns become messages (function calls on the assistant turn, function responses as
 //! tool results), `functionDeclarations` tools, `toolConfig` and `generationConfig`
-//! typed options. Google keys still get the body whole (the [`Passthrough`] the reader
+//! typed options. Google keys still get the body whole (the [`Passthrough`](llm_rotate::Passthrough) the reader
 //! attached); this is what other keys get. Answers from other keys are written back in
 //! Gemini's shape, whole or as `alt=sse` chunks.
 
