@@ -10,6 +10,7 @@
 //! never come from clients and never go back to them. SIGHUP reloads the config file;
 //! SIGTERM or Ctrl-C stops accepting, drains in-flight requests and closes the client.
 
+mod answer;
 mod anthropic;
 mod embeddings;
 mod gemini;

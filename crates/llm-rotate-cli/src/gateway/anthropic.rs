@@ -5,16 +5,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use http::{HeaderMap, Response, StatusCode};
-use llm_rotate::{LMRotate, StreamChunk};
+use llm_rotate::LMRotate;
 use serde_json::json;
 
 use self::reply::EventWriter;
 pub use self::request::parse;
-use super::http::{json_response, sse_response, ApiError, Body, Dialect};
-use super::openai::name_the_key;
+use super::answer::{served, streamed};
+use super::http::{json_response, ApiError, Body, Dialect};
 
 mod reply;
 mod request;
@@ -48,49 +46,23 @@ pub async fn messages(
             .chat(&request.model, &request.messages, request.options)
             .await
             .map_err(|e| ApiError::from(&e))?;
-        let mut response = if answer.passthrough {
-            json_response(StatusCode::OK, &answer.raw)
+        let (provider, key, latency) = (&answer.provider, &answer.key_id, answer.latency_ms);
+        return Ok(if answer.passthrough {
+            served(&answer.raw, provider, key, latency)
         } else {
-            json_response(StatusCode::OK, &reply::message(&answer, &message_id()))
-        };
-        name_the_key(&mut response, &answer.provider, &answer.key_id);
-        return Ok((response, Some(answer.latency_ms)));
+            served(
+                &reply::message(&answer, &message_id()),
+                provider,
+                key,
+                latency,
+            )
+        });
     }
     let stream = client
         .chat_stream(&request.model, &request.messages, request.options)
         .await
         .map_err(|e| ApiError::from(&e))?;
-    let writer = EventWriter::new(message_id());
-    let events = futures_util::stream::unfold(Some((stream, writer)), |state| async move {
-        let (mut stream, mut writer) = state?;
-        let mut out = Vec::new();
-        match stream.next().await {
-            // a passthrough stream: the upstream's events as received, its end included
-            Some(Ok(StreamChunk { raw: Some(raw), .. })) => {
-                writer.passing_through();
-                Some((Bytes::from(raw), Some((stream, writer))))
-            }
-            Some(Ok(_)) if writer.is_passing_through() => {
-                Some((Bytes::new(), Some((stream, writer))))
-            }
-            Some(Ok(chunk)) => {
-                writer.chunk(&chunk, &mut out);
-                Some((Bytes::from(out), Some((stream, writer))))
-            }
-            Some(Err(error)) => {
-                let api = ApiError::from(&error);
-                let body = json!({"type": "error", "error": {"type": error_type(api.status), "message": api.message}});
-                reply::event(&mut out, "error", &body);
-                Some((Bytes::from(out), None))
-            }
-            None if writer.is_passing_through() => None,
-            None => {
-                writer.finish(&mut out);
-                Some((Bytes::from(out), None))
-            }
-        }
-    });
-    Ok((sse_response(events), None))
+    Ok((streamed(stream, EventWriter::new(message_id())), None))
 }
 
 /// `count_tokens`: an estimate made here (about four characters a token), since the

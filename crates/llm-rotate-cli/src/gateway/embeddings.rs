@@ -8,8 +8,8 @@ use http::{Response, StatusCode};
 use llm_rotate::{EmbedOptions, EmbedResponse, LMRotate, Passthrough, WireDialect};
 use serde_json::{json, Map, Value};
 
-use super::http::{json_response, ApiError, Body};
-use super::openai::name_the_key;
+use super::answer::served;
+use super::http::{ApiError, Body};
 
 /// A parsed embedding request.
 pub struct Embed {
@@ -185,14 +185,17 @@ pub async fn serve(
         .embed(model, &request.inputs, request.options)
         .await
         .map_err(|e| ApiError::from(&e))?;
-    let body = if answer.passthrough {
-        answer.raw.clone()
+    let (provider, key, latency) = (&answer.provider, &answer.key_id, answer.latency_ms);
+    Ok(if answer.passthrough {
+        served(&answer.raw, provider, key, latency)
     } else {
-        written(&answer, shape, request.base64)
-    };
-    let mut response = json_response(StatusCode::OK, &body);
-    name_the_key(&mut response, &answer.provider, &answer.key_id);
-    Ok((response, Some(answer.latency_ms)))
+        served(
+            &written(&answer, shape, request.base64),
+            provider,
+            key,
+            latency,
+        )
+    })
 }
 
 /// A translated answer in the client's shape.

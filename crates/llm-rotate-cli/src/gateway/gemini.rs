@@ -7,17 +7,14 @@
 //! google.rpc errors.
 
 use base64::Engine as _;
-use bytes::Bytes;
-use futures_util::StreamExt;
 use http::{Response, StatusCode};
 use llm_rotate::{
-    Content, ContentPart, GenerateOptions, LMRotate, Passthrough, Reasoning, StreamChunk, ToolCall,
-    WireDialect,
+    Content, ContentPart, GenerateOptions, LMRotate, Passthrough, Reasoning, ToolCall, WireDialect,
 };
 use serde_json::{json, Map, Value};
 
-use super::http::{json_response, sse_response, write_sse_event, ApiError, Body, Dialect};
-use super::openai::name_the_key;
+use super::answer::{served, streamed};
+use super::http::{json_response, ApiError, Body, Dialect};
 
 mod chat;
 
@@ -345,43 +342,18 @@ pub async fn generate(
             .chat(model, &messages, options)
             .await
             .map_err(|e| ApiError::from(&e))?;
-        let body = if answer.passthrough {
-            answer.raw.clone()
+        let (provider, key, latency) = (&answer.provider, &answer.key_id, answer.latency_ms);
+        return Ok(if answer.passthrough {
+            served(&answer.raw, provider, key, latency)
         } else {
-            chat::response(&answer)
-        };
-        let mut response = json_response(StatusCode::OK, &body);
-        name_the_key(&mut response, &answer.provider, &answer.key_id);
-        return Ok((response, Some(answer.latency_ms)));
+            served(&chat::response(&answer), provider, key, latency)
+        });
     }
     let stream = client
         .chat_stream(model, &messages, options)
         .await
         .map_err(|e| ApiError::from(&e))?;
-    let mut passing_through = false;
-    let mut writer = chat::ChunkWriter::default();
-    let events = stream.map(move |item| {
-        let body = match item {
-            // Google's own chunks, function calls and signatures included
-            Ok(StreamChunk { raw: Some(raw), .. }) => {
-                passing_through = true;
-                return Bytes::from(raw);
-            }
-            Ok(_) if passing_through => return Bytes::new(),
-            Ok(chunk) => match writer.chunk(&chunk) {
-                Some(body) => body,
-                None => return Bytes::new(),
-            },
-            Err(error) => {
-                let api = ApiError::from(&error);
-                json!({"error": {"code": api.status.as_u16(), "message": api.message, "status": "INTERNAL"}})
-            }
-        };
-        let mut out = Vec::new();
-        write_sse_event(&mut out, &body, b"\r\n\r\n");
-        Bytes::from(out)
-    });
-    Ok((sse_response(events), None))
+    Ok((streamed(stream, chat::ChunkWriter::default()), None))
 }
 
 #[cfg(test)]

@@ -133,17 +133,11 @@ impl ApiError {
         )
     }
 
-    /// The error as a response in `dialect`.
-    pub fn into_response(self, dialect: Dialect) -> Response<Body> {
+    /// The error body in `dialect` (the upstream's `type`, `code` and `param` kept).
+    pub fn body(&self, dialect: Dialect) -> serde_json::Value {
         let vendor = self.vendor.as_ref();
-        if let Some(body) = vendor
-            .filter(|v| v.dialect == Some(dialect.wire()))
-            .and_then(|v| v.body.as_ref())
-        {
-            return bytes_response(self.status, "application/json", Bytes::from(body.clone()));
-        }
         let said = |pick: fn(&VendorError) -> &Option<String>| vendor.and_then(|v| pick(v).clone());
-        let body = match dialect {
+        match dialect {
             Dialect::OpenAi => {
                 let kind = said(|v| &v.error_type).unwrap_or_else(|| self.kind.to_owned());
                 let code = said(|v| &v.code).unwrap_or_else(|| self.code.clone());
@@ -158,7 +152,20 @@ impl ApiError {
                 });
                 json!({"type": "error", "error": {"type": kind, "message": self.message}})
             }
-        };
+        }
+    }
+
+    /// The error as a response in `dialect`.
+    pub fn into_response(self, dialect: Dialect) -> Response<Body> {
+        if let Some(body) = self
+            .vendor
+            .as_ref()
+            .filter(|v| v.dialect == Some(dialect.wire()))
+            .and_then(|v| v.body.as_ref())
+        {
+            return bytes_response(self.status, "application/json", Bytes::from(body.clone()));
+        }
+        let body = self.body(dialect);
         // every 429 says when to come back: the vendor's wait, the soonest key's, or a second
         let retry_after = match self.status {
             StatusCode::TOO_MANY_REQUESTS => {

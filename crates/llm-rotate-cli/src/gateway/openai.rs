@@ -2,11 +2,8 @@
 //! becomes a `chat` (or `chat_stream`) call, the answer a `chat.completion` object or
 //! `chat.completion.chunk` events ending in `data: [DONE]`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use http::{Response, StatusCode};
 use llm_rotate::{Clock, LMRotate, StreamChunk, SystemClock, Usage};
 use serde::Serialize;
@@ -14,7 +11,8 @@ use serde_json::{json, Value};
 
 use self::body::{Chunk, Completion};
 pub use self::request::{parse, ChatCompletion};
-use super::http::{json_response, sse_response, write_sse_event, ApiError, Body, Dialect};
+use super::answer::{served, streamed, Translation};
+use super::http::{json_response, write_sse_event, ApiError, Body, Dialect};
 
 mod body;
 mod options;
@@ -40,81 +38,74 @@ pub async fn complete(
             .chat(&request.model, &request.messages, request.options)
             .await
             .map_err(|e| ApiError::from(&e))?;
-        let mut response = if answer.passthrough {
-            json_response(StatusCode::OK, &answer.raw)
+        let (provider, key, latency) = (&answer.provider, &answer.key_id, answer.latency_ms);
+        return Ok(if answer.passthrough {
+            served(&answer.raw, provider, key, latency)
         } else {
             let id = completion_id();
-            json_response(StatusCode::OK, &Completion::of(&answer, &id, now_secs()))
-        };
-        name_the_key(&mut response, &answer.provider, &answer.key_id);
-        return Ok((response, Some(answer.latency_ms)));
+            served(
+                &Completion::of(&answer, &id, now_secs()),
+                provider,
+                key,
+                latency,
+            )
+        });
     }
     let stream = client
         .chat_stream(&request.model, &request.messages, request.options)
         .await
         .map_err(|e| ApiError::from(&e))?;
-    let id = completion_id();
-    let created = now_secs();
-    let include_usage = request.include_usage;
-    let mut first = true;
-    let mut usage: Option<Usage> = None;
-    // a passthrough stream carries the upstream's own events, `[DONE]` included
-    let passed = Arc::new(AtomicBool::new(false));
-    let saw_raw = passed.clone();
-    let events = stream
-        .map(move |item| match item {
-            Ok(StreamChunk { raw: Some(raw), .. }) => {
-                saw_raw.store(true, Ordering::Relaxed);
-                Bytes::from(raw)
+    let translation = Chunks {
+        id: completion_id(),
+        created: now_secs(),
+        include_usage: request.include_usage,
+        first: true,
+        usage: None,
+    };
+    Ok((streamed(stream, translation), None))
+}
+
+/// A stream from a key of another vendor as `chat.completion.chunk` events: the role on
+/// the first, the usage chunk when the client asked for it, `data: [DONE]` at the end.
+struct Chunks {
+    id: String,
+    created: u64,
+    include_usage: bool,
+    first: bool,
+    usage: Option<Usage>,
+}
+
+impl Translation for Chunks {
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut Vec<u8>) {
+        if chunk.usage.is_some() {
+            self.usage = chunk.usage;
+        }
+        let first = std::mem::replace(&mut self.first, false);
+        write_event(out, &Chunk::delta(chunk, &self.id, self.created, first));
+        if chunk.finish_reason.is_some() && self.include_usage {
+            if let Some(u) = &self.usage {
+                write_event(out, &Chunk::usage(u, &chunk.model, &self.id, self.created));
             }
-            // a second delta of one upstream event: its event went out with the first
-            Ok(_) if saw_raw.load(Ordering::Relaxed) => Bytes::new(),
-            Ok(chunk) => {
-                if chunk.usage.is_some() {
-                    usage = chunk.usage;
-                }
-                let first = std::mem::replace(&mut first, false);
-                let mut out = Vec::new();
-                write_event(&mut out, &Chunk::delta(&chunk, &id, created, first));
-                if chunk.finish_reason.is_some() && include_usage {
-                    if let Some(u) = &usage {
-                        write_event(&mut out, &Chunk::usage(u, &chunk.model, &id, created));
-                    }
-                }
-                Bytes::from(out)
-            }
-            Err(error) => {
-                let api = ApiError::from(&error);
-                let mut out = Vec::new();
-                write_event(&mut out, &json!({"error": {"message": api.message, "type": api.kind, "param": null, "code": api.code}}));
-                Bytes::from(out)
-            }
-        })
-        .chain(futures_util::stream::once(async move {
-            if passed.load(Ordering::Relaxed) {
-                Bytes::new()
-            } else {
-                Bytes::from_static(b"data: [DONE]\n\n")
-            }
-        }));
-    Ok((sse_response(events), None))
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+
+    /// The error event; a translated stream still closes with `[DONE]` after it (a
+    /// passed-through one ends as the upstream left it).
+    fn error(&mut self, error: &ApiError, passed_through: bool, out: &mut Vec<u8>) {
+        write_event(out, &error.body(DIALECT));
+        if !passed_through {
+            self.finish(out);
+        }
+    }
 }
 
 /// Appends one SSE `data:` event holding `value` as JSON, framed as OpenAI frames it.
 fn write_event(out: &mut Vec<u8>, value: &impl Serialize) {
     write_sse_event(out, value, b"\n\n");
-}
-
-/// Says which provider and key served (ids only, never values).
-pub fn name_the_key(response: &mut Response<Body>, provider: &str, key_id: &str) {
-    for (name, value) in [
-        ("x-llm-rotate-provider", provider),
-        ("x-llm-rotate-key-id", key_id),
-    ] {
-        if let Ok(value) = http::HeaderValue::from_str(value) {
-            response.headers_mut().insert(name, value);
-        }
-    }
 }
 
 /// `GET /v1/models`: every model name the config answers to.

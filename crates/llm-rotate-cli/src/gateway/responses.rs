@@ -6,15 +6,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use http::{Response, StatusCode};
-use llm_rotate::{Clock, LMRotate, StreamChunk, SystemClock};
+use http::Response;
+use llm_rotate::{Clock, LMRotate, SystemClock};
 
 use self::reply::EventWriter;
 pub use self::request::parse;
-use super::http::{json_response, sse_response, ApiError, Body};
-use super::openai::name_the_key;
+use super::answer::{served, streamed};
+use super::http::{ApiError, Body};
 
 mod reply;
 mod request;
@@ -37,44 +35,24 @@ pub async fn serve(
             .chat(&request.model, &request.messages, request.options)
             .await
             .map_err(|e| ApiError::from(&e))?;
-        let body = if answer.passthrough {
-            answer.raw.clone()
+        let (provider, key, latency) = (&answer.provider, &answer.key_id, answer.latency_ms);
+        return Ok(if answer.passthrough {
+            served(&answer.raw, provider, key, latency)
         } else {
-            reply::whole(&answer, &response_id(), created)
-        };
-        let mut response = json_response(StatusCode::OK, &body);
-        name_the_key(&mut response, &answer.provider, &answer.key_id);
-        return Ok((response, Some(answer.latency_ms)));
+            served(
+                &reply::whole(&answer, &response_id(), created),
+                provider,
+                key,
+                latency,
+            )
+        });
     }
     let stream = client
         .chat_stream(&request.model, &request.messages, request.options)
         .await
         .map_err(|e| ApiError::from(&e))?;
-    let writer = EventWriter::new(response_id(), created);
-    let events = futures_util::stream::unfold(Some((stream, writer, false)), |state| async move {
-        let (mut stream, mut writer, passing) = state?;
-        let mut out = Vec::new();
-        match stream.next().await {
-            // OpenAI's own events, `response.completed` included
-            Some(Ok(StreamChunk { raw: Some(raw), .. })) => {
-                Some((Bytes::from(raw), Some((stream, writer, true))))
-            }
-            Some(Ok(_)) if passing => Some((Bytes::new(), Some((stream, writer, true)))),
-            Some(Ok(chunk)) => {
-                writer.chunk(&chunk, &mut out);
-                Some((Bytes::from(out), Some((stream, writer, false))))
-            }
-            Some(Err(error)) => {
-                let api = ApiError::from(&error);
-                writer.error(&mut out, &api.code, &api.message);
-                Some((Bytes::from(out), None))
-            }
-            None if passing => None,
-            None => {
-                writer.finish(&mut out);
-                Some((Bytes::from(out), None))
-            }
-        }
-    });
-    Ok((sse_response(events), None))
+    Ok((
+        streamed(stream, EventWriter::new(response_id(), created)),
+        None,
+    ))
 }

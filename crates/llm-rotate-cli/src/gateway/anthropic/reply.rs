@@ -7,6 +7,9 @@
 use llm_rotate::{ChatResponse, StreamChunk, Usage};
 use serde_json::{json, Value};
 
+use crate::gateway::answer::Translation;
+use crate::gateway::http::{ApiError, Dialect};
+
 /// Anthropic's `stop_reason` for a normalised finish reason.
 pub fn stop_reason(finish: Option<&str>) -> &'static str {
     match finish {
@@ -80,8 +83,6 @@ pub struct EventWriter {
     next_index: u32,
     finish: Option<String>,
     usage: Usage,
-    /// The stream is the upstream's own (an Anthropic key): nothing is written here.
-    passing_through: bool,
 }
 
 impl EventWriter {
@@ -93,18 +94,7 @@ impl EventWriter {
             next_index: 0,
             finish: None,
             usage: Usage::default(),
-            passing_through: false,
         }
-    }
-
-    /// Marks the stream as the upstream's own events.
-    pub fn passing_through(&mut self) {
-        self.passing_through = true;
-    }
-
-    /// True once the stream is the upstream's own events.
-    pub fn is_passing_through(&self) -> bool {
-        self.passing_through
     }
 
     /// The events one chunk adds.
@@ -199,6 +189,21 @@ impl EventWriter {
         let event_body =
             json!({"type": "content_block_delta", "index": self.next_index, "delta": delta});
         event(out, "content_block_delta", &event_body);
+    }
+}
+
+impl Translation for EventWriter {
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut Vec<u8>) {
+        EventWriter::chunk(self, chunk, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        EventWriter::finish(self, out);
+    }
+
+    /// Anthropic's `error` event, the stream passed through or not.
+    fn error(&mut self, error: &ApiError, _passed_through: bool, out: &mut Vec<u8>) {
+        event(out, "error", &error.body(Dialect::Anthropic));
     }
 }
 

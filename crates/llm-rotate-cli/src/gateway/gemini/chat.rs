@@ -12,7 +12,8 @@ use llm_rotate::{
 use serde_json::{json, Map, Value};
 
 use super::Generate;
-use crate::gateway::http::ApiError;
+use crate::gateway::answer::Translation;
+use crate::gateway::http::{write_sse_event, ApiError};
 
 /// The chat call a parsed request stands for.
 pub fn to_chat(request: Generate) -> Result<(Vec<ChatMessage>, ChatOptions), ApiError> {
@@ -233,6 +234,23 @@ impl ChunkWriter {
         }
         body.insert("modelVersion".into(), json!(chunk.model));
         Some(Value::Object(body))
+    }
+}
+
+impl Translation for ChunkWriter {
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut Vec<u8>) {
+        if let Some(body) = ChunkWriter::chunk(self, chunk) {
+            write_sse_event(out, &body, b"\r\n\r\n");
+        }
+    }
+
+    /// A Gemini stream just ends.
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
+
+    /// A google.rpc error chunk, the stream passed through or not.
+    fn error(&mut self, error: &ApiError, _passed_through: bool, out: &mut Vec<u8>) {
+        let body = json!({"error": {"code": error.status.as_u16(), "message": error.message, "status": "INTERNAL"}});
+        write_sse_event(out, &body, b"\r\n\r\n");
     }
 }
 

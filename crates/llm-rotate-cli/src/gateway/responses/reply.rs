@@ -6,6 +6,9 @@
 use llm_rotate::{ChatResponse, StreamChunk, Usage};
 use serde_json::{json, Value};
 
+use crate::gateway::answer::Translation;
+use crate::gateway::http::ApiError;
+
 fn usage(u: &Usage) -> Value {
     json!({"input_tokens": u.prompt_tokens, "input_tokens_details": {"cached_tokens": u.cached_tokens},
            "output_tokens": u.completion_tokens, "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
@@ -255,13 +258,22 @@ impl EventWriter {
         );
         self.event(out, json!({"type": kind, "response": done}));
     }
+}
+
+impl Translation for EventWriter {
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut Vec<u8>) {
+        EventWriter::chunk(self, chunk, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        EventWriter::finish(self, out);
+    }
 
     /// A mid-stream failure, as Responses' `error` event.
-    pub fn error(&mut self, out: &mut Vec<u8>, code: &str, message: &str) {
-        self.event(
-            out,
-            json!({"type": "error", "code": code, "message": message, "param": null}),
-        );
+    fn error(&mut self, error: &ApiError, _passed_through: bool, out: &mut Vec<u8>) {
+        let body =
+            json!({"type": "error", "code": error.code, "message": error.message, "param": null});
+        self.event(out, body);
     }
 }
 
