@@ -98,11 +98,14 @@ pub trait WireProtocol: Send + Sync + 'static {
     }
 
     /// The HTTP request of an embedding call (only asked when
-    /// [`speaks_embeddings`](Self::speaks_embeddings)).
+    /// [`speaks_embeddings`](Self::speaks_embeddings)), carrying the client's own `body`
+    /// when it is in this protocol's dialect.
     fn build_embed(
         &self,
         call: &ProviderCall<EmbedRequest>,
+        body: Option<&Passthrough>,
     ) -> Result<Request<Full<Bytes>>, ProviderError> {
+        let _ = body;
         Err(ProviderError::new(
             ErrorKind::Configuration,
             format!("provider `{}` has no embeddings API", call.provider),
@@ -277,12 +280,13 @@ impl<W: WireProtocol> Provider for Adapter<W> {
     ) -> BoxFuture<'static, Result<ProviderEmbedding, ProviderError>> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let request = inner.wire.build_embed(&call)?;
-            let passthrough = call
+            let pass = call
                 .request
                 .passthrough
                 .as_ref()
-                .is_some_and(|p| inner.wire.accepts(p.dialect()));
+                .filter(|p| p.passes_to(inner.wire.dialect()));
+            let request = inner.wire.build_embed(&call, pass)?;
+            let passthrough = pass.is_some();
             let (headroom, body) = inner.send_json(request, call.key.secret()).await?;
             let mut reply = inner
                 .wire

@@ -151,8 +151,9 @@ impl WireProtocol for OpenAiWire {
     fn build_embed(
         &self,
         call: &ProviderCall<EmbedRequest>,
+        body: Option<&Passthrough>,
     ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
-        embeddings::build(self, call)
+        embeddings::build(self, call, body)
     }
 
     fn parse_embed(&self, body: &[u8]) -> Result<ProviderEmbedding, ProviderError> {

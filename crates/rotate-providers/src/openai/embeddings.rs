@@ -9,7 +9,7 @@ use http::Request;
 use http_body_util::Full;
 use rotate_core::embed::{EmbedRequest, ProviderEmbedding};
 use rotate_core::error::{ErrorKind, ProviderError};
-use rotate_core::passthrough::WireDialect;
+use rotate_core::passthrough::Passthrough;
 use rotate_core::provider::ProviderCall;
 use rotate_core::response::Usage;
 use serde::Deserialize;
@@ -24,29 +24,21 @@ use crate::request::json_request;
 pub(crate) fn build(
     wire: &OpenAiWire,
     call: &ProviderCall<EmbedRequest>,
+    pass: Option<&Passthrough>,
 ) -> Result<Request<Full<Bytes>>, ProviderError> {
     let (uri, headers) = target_of(wire, call, "embeddings", "embedding_deployment", false)?;
+    if let Some(pass) = pass {
+        let body = pass.write_with(&[("model", Value::from(&*call.model))], &[]);
+        return json_request(&uri, headers, body);
+    }
     let request = &call.request;
-    let body = match request
-        .passthrough
-        .as_ref()
-        .filter(|p| p.passes_to(Some(WireDialect::OpenAiChat)))
-    {
-        Some(pass) => {
-            let body = pass.write_with(&[("model", Value::from(&*call.model))], &[]);
-            return json_request(&uri, headers, body);
-        }
-        None => {
-            let mut body = Map::new();
-            body.insert("model".to_owned(), Value::from(&*call.model));
-            body.insert("input".to_owned(), Value::from(request.inputs.clone()));
-            if let Some(dimensions) = request.dimensions {
-                body.insert("dimensions".to_owned(), Value::from(dimensions));
-            }
-            body.extend(request.extra.clone());
-            body
-        }
-    };
+    let mut body = Map::new();
+    body.insert("model".to_owned(), Value::from(&*call.model));
+    body.insert("input".to_owned(), Value::from(request.inputs.clone()));
+    if let Some(dimensions) = request.dimensions {
+        body.insert("dimensions".to_owned(), Value::from(dimensions));
+    }
+    body.extend(request.extra.clone());
     let body = serde_json::to_vec(&body).map_err(|e| malformed("request", e))?;
     json_request(&uri, headers, body)
 }
