@@ -207,18 +207,13 @@ impl Engine {
                             reply.headroom,
                             reply.upstream_provider.as_deref(),
                         );
-                        let latency = clock.monotonic().saturating_sub(started);
                         Attempted::Done(ChatResponse {
                             content: reply.content,
                             provider: lease.provider_name().to_string(),
-                            model: if reply.model.is_empty() {
-                                lease.model().to_string()
-                            } else {
-                                reply.model
-                            },
+                            model: lease.answering_model(reply.model),
                             key_id: lease.info().id().to_owned(),
                             usage: reply.usage,
-                            latency_ms: latency.as_secs_f64() * 1000.0,
+                            latency_ms: elapsed_ms(clock.as_ref(), started),
                             finish_reason: reply.finish_reason,
                             tool_calls: reply.tool_calls,
                             reasoning: reply.reasoning,
@@ -407,6 +402,11 @@ impl Engine {
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
     }
+}
+
+/// Milliseconds since `started` by `clock`'s monotonic time.
+fn elapsed_ms(clock: &dyn Clock, started: Duration) -> f64 {
+    clock.monotonic().saturating_sub(started).as_secs_f64() * 1000.0
 }
 
 /// Raw events held so far, then `next`'s.

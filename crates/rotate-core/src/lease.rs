@@ -84,6 +84,15 @@ impl Lease {
         &self.model
     }
 
+    /// The model the vendor said answered, or the one called when it said none.
+    pub(crate) fn answering_model(&self, reported: String) -> String {
+        if reported.is_empty() {
+            self.model.to_string()
+        } else {
+            reported
+        }
+    }
+
     pub(crate) fn adapter(&self) -> Arc<dyn Provider> {
         self.slot().adapter.clone()
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use super::driver::{Attempted, Route};
+use super::elapsed_ms;
 use super::Engine;
 use crate::embed::{EmbedOptions, EmbedRequest, EmbedResponse};
 use crate::error::LMRotateError;
@@ -36,18 +37,13 @@ impl Engine {
                 match adapter.embed(call).await {
                     Ok(reply) => {
                         lease.succeed(reply.usage, reply.headroom, None);
-                        let latency = clock.monotonic().saturating_sub(started);
                         Attempted::Done(EmbedResponse {
                             embeddings: reply.embeddings,
                             provider: lease.provider_name().to_string(),
-                            model: if reply.model.is_empty() {
-                                lease.model().to_string()
-                            } else {
-                                reply.model
-                            },
+                            model: lease.answering_model(reply.model),
                             key_id: lease.info().id().to_owned(),
                             usage: reply.usage,
-                            latency_ms: latency.as_secs_f64() * 1000.0,
+                            latency_ms: elapsed_ms(clock.as_ref(), started),
                             raw: reply.raw,
                             passthrough: reply.passthrough,
                         })
