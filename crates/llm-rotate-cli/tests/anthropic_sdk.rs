@@ -19,26 +19,12 @@ use support::{config, GatewayProcess, TOKEN};
 const MODEL: &str = "claude-sonnet-4-5";
 
 /// Runs a scenario of the SDK script against `gateway` and returns its summary.
-async fn sdk(gateway: &GatewayProcess, scenario: &'static str) -> Value {
-    let base_url = gateway.url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        python_sdks::run_script(
-            "anthropic_sdk_check.py",
-            &[scenario],
-            &[
-                ("ANTHROPIC_BASE_URL", &base_url),
-                ("ANTHROPIC_AUTH_TOKEN", TOKEN),
-            ],
-        )
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the SDK script failed ({scenario}):\n{stderr}"
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+async fn sdk(gateway: &GatewayProcess, scenario: &str) -> Value {
+    let envs = [
+        ("ANTHROPIC_BASE_URL", gateway.url.as_str()),
+        ("ANTHROPIC_AUTH_TOKEN", TOKEN),
+    ];
+    python_sdks::summary("anthropic_sdk_check.py", &[scenario], &envs).await
 }
 
 fn header<'a>(request: &'a rotate_testkit::RecordedRequest, name: &str) -> Option<&'a str> {
@@ -51,9 +37,6 @@ fn header<'a>(request: &'a rotate_testkit::RecordedRequest, name: &str) -> Optio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claude_code_request_reaches_an_anthropic_key_whole() {
-    tokio::task::spawn_blocking(python_sdks::sdk_python)
-        .await
-        .unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.set_default("sk-test-a", Behavior::Reply("terse hello".into()));
     upstream.set_default("sk-test-b", Behavior::Reply("terse hello".into()));
@@ -104,9 +87,6 @@ async fn a_claude_code_request_reaches_an_anthropic_key_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_anthropic_sdk_tool_loop_served_by_an_openai_key() {
-    tokio::task::spawn_blocking(python_sdks::sdk_python)
-        .await
-        .unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     let call = llm_rotate::ToolCall::new("call_oa_1", "weather", r#"{"city":"Paris"}"#);
     upstream.script("sk-test-a", [Behavior::ToolCalls(vec![call])]);
@@ -141,9 +121,6 @@ async fn an_anthropic_sdk_tool_loop_served_by_an_openai_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_anthropic_sdk_reads_the_gateways_errors() {
-    tokio::task::spawn_blocking(python_sdks::sdk_python)
-        .await
-        .unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     for key in ["sk-test-a", "sk-test-b"] {
         upstream.set_default(key, Behavior::RateLimited(Some(Duration::from_secs(7))));
@@ -166,9 +143,6 @@ async fn the_anthropic_sdk_reads_the_gateways_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overloaded_anthropic_entry_falls_back_to_an_openai_key() {
-    tokio::task::spawn_blocking(python_sdks::sdk_python)
-        .await
-        .unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.set_default("sk-test-a", Behavior::Overloaded);
     upstream.set_default("sk-test-o", Behavior::Reply("hello from openai".into()));

@@ -13,29 +13,23 @@ use rotate_testkit::{Api, Behavior, FakeUpstream};
 use serde_json::{json, Value};
 use support::{config, GatewayProcess, TOKEN};
 
+/// The summary `genai_sdk_check.py` prints for `args` against `gateway`.
+async fn genai_summary(gateway: &GatewayProcess, args: &[&str]) -> Value {
+    let envs = [
+        ("GEMINI_BASE_URL", gateway.url.as_str()),
+        ("GEMINI_API_KEY", TOKEN),
+    ];
+    python_sdks::summary("genai_sdk_check.py", args, &envs).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gemini_function_calling_streams_and_comes_back_signed() {
-    tokio::task::spawn_blocking(python_sdks::sdk_python)
-        .await
-        .unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     let call = llm_rotate::ToolCall::new("unused", "weather", r#"{"city":"Paris"}"#);
     upstream.script("sk-test-g", [Behavior::ToolCalls(vec![call])]);
     upstream.set_default("sk-test-g", Behavior::Reply("18 C in Paris".into()));
     let gateway = GatewayProcess::start(&config(&upstream, &[("g", "google")]));
-    let base_url = gateway.url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        python_sdks::run_script(
-            "genai_sdk_check.py",
-            &[],
-            &[("GEMINI_BASE_URL", &base_url), ("GEMINI_API_KEY", TOKEN)],
-        )
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = genai_summary(&gateway, &[]).await;
     assert_eq!(summary["name"], "weather");
     assert_eq!(summary["args"], json!({"city": "Paris"}));
     assert_eq!(summary["answer"], "18 C in Paris");
@@ -84,9 +78,6 @@ async fn gemini_function_calling_streams_and_comes_back_signed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overloaded_gemini_entry_falls_back_to_an_openai_key_in_geminis_shape() {
-    tokio::task::spawn_blocking(python_sdks::sdk_python)
-        .await
-        .unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.set_default("sk-test-g", Behavior::Overloaded);
     let call = llm_rotate::ToolCall::new("call_g1", "weather", r#"{"city":"Paris"}"#);
@@ -99,19 +90,7 @@ async fn an_overloaded_gemini_entry_falls_back_to_an_openai_key_in_geminis_shape
         {"provider": "openai", "upstream": "gpt-4o"}
     ]});
     let gateway = GatewayProcess::start(&config);
-    let base_url = gateway.url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        python_sdks::run_script(
-            "genai_sdk_check.py",
-            &["fallback"],
-            &[("GEMINI_BASE_URL", &base_url), ("GEMINI_API_KEY", TOKEN)],
-        )
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = genai_summary(&gateway, &["fallback"]).await;
     assert_eq!(summary["name"], "weather");
     assert_eq!(summary["args"], json!({"city": "Paris"}));
     assert_eq!(summary["text"], "hello from openai");

@@ -8,17 +8,22 @@ mod python_sdks;
 #[path = "support/gateway_process.rs"]
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-
-use python_sdks::sdk_python;
 use rotate_testkit::{Behavior, FakeUpstream};
 use serde_json::{json, Value};
 use support::{config, GatewayProcess, TOKEN};
 
+/// The summary `openai_sdk_check.py` prints for a scenario against `gateway`.
+async fn openai_summary(gateway: &GatewayProcess, args: &[&str]) -> Value {
+    let base_url = format!("{}/v1", gateway.url);
+    let envs = [
+        ("OPENAI_BASE_URL", base_url.as_str()),
+        ("OPENAI_API_KEY", TOKEN),
+    ];
+    python_sdks::summary("openai_sdk_check.py", args, &envs).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_openai_sdk_works_against_the_gateway() {
-    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.set_default(
         "sk-test-a",
@@ -32,21 +37,7 @@ async fn the_official_openai_sdk_works_against_the_gateway() {
     let mut config = config(&upstream, &[("a", "openai"), ("b", "openai")]);
     config["providers"]["openai"]["models"] = json!(["gpt-4o", "gpt-4o-mini"]);
     let gateway = GatewayProcess::start(&config);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
-    let base_url = format!("{}/v1", gateway.url);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .env("OPENAI_BASE_URL", base_url)
-            .env("OPENAI_API_KEY", TOKEN)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = openai_summary(&gateway, &[]).await;
     assert_eq!(summary["plain"], "hello from the fake upstream");
     assert_eq!(summary["streamed"], "hello from the fake upstream");
     assert_eq!(summary["models"], json!(["gpt-4o", "gpt-4o-mini"]));
@@ -60,28 +51,12 @@ async fn the_official_openai_sdk_works_against_the_gateway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_loop_through_the_gateway_with_the_official_openai_sdk() {
-    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     let call = llm_rotate::ToolCall::new("call_sdk_1", "weather", r#"{"city":"Paris"}"#);
     upstream.script("sk-test-a", [Behavior::ToolCalls(vec![call])]);
     upstream.set_default("sk-test-a", Behavior::Reply("18 C in Paris".into()));
     let gateway = GatewayProcess::start(&config(&upstream, &[("a", "openai")]));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
-    let base_url = format!("{}/v1", gateway.url);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg("tools")
-            .env("OPENAI_BASE_URL", base_url)
-            .env("OPENAI_API_KEY", TOKEN)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = openai_summary(&gateway, &["tools"]).await;
     assert_eq!(summary["call_id"], "call_sdk_1");
     assert_eq!(summary["answer"], "18 C in Paris");
     // what the upstream received on the second turn: the SDK's history as it sent it
@@ -119,7 +94,6 @@ fn two_choices() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openai_only_fields_reach_openai_keys_and_the_rest_crosses_to_anthropic() {
-    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.script(
         "sk-test-b",
@@ -140,22 +114,7 @@ async fn openai_only_fields_reach_openai_keys_and_the_rest_crosses_to_anthropic(
         "sturdy": [{"provider": "openai", "upstream": "gpt-4o"}, {"provider": "anthropic", "upstream": "claude-sonnet-4-5"}]
     });
     let gateway = GatewayProcess::start(&config);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
-    let base_url = format!("{}/v1", gateway.url);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg("fidelity")
-            .env("OPENAI_BASE_URL", base_url)
-            .env("OPENAI_API_KEY", TOKEN)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = openai_summary(&gateway, &["fidelity"]).await;
     // n: 2 and logprobs skipped the Anthropic entry of `smart` and came back whole
     assert_eq!(summary["n"], json!(["One answer", "Another answer"]));
     assert_eq!(summary["logprob_token"], "One");
@@ -206,28 +165,12 @@ async fn openai_only_fields_reach_openai_keys_and_the_rest_crosses_to_anthropic(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embeddings_through_the_gateway_from_openai_and_gemini_keys() {
-    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     let mut config = config(&upstream, &[("a", "openai"), ("g", "google")]);
     config["providers"]["openai"]["models"] = json!(["text-embedding-3-small"]);
     config["providers"]["google"]["models"] = json!(["gemini-embedding-001"]);
     let gateway = GatewayProcess::start(&config);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
-    let base_url = format!("{}/v1", gateway.url);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg("embeddings")
-            .env("OPENAI_BASE_URL", base_url)
-            .env("OPENAI_API_KEY", TOKEN)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = openai_summary(&gateway, &["embeddings"]).await;
     let expected: Vec<Vec<f32>> = ["a cat", "a much longer dog"]
         .iter()
         .map(|t| rotate_testkit::upstream::vector_of(t, Some(5)))
@@ -253,7 +196,6 @@ async fn embeddings_through_the_gateway_from_openai_and_gemini_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_responses_api_passes_through_to_openai_and_is_translated_for_anthropic() {
-    let python = tokio::task::spawn_blocking(sdk_python).await.unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.set_default("sk-test-o", Behavior::Reply("hello from responses".into()));
     let call = llm_rotate::ToolCall::new("toolu_r1", "weather", r#"{"city":"Paris"}"#);
@@ -265,22 +207,7 @@ async fn the_responses_api_passes_through_to_openai_and_is_translated_for_anthro
         {"provider": "openai", "upstream": "gpt-4o"}
     ]});
     let gateway = GatewayProcess::start(&config);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_sdk_check.py");
-    let base_url = format!("{}/v1", gateway.url);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg("responses")
-            .env("OPENAI_BASE_URL", base_url)
-            .env("OPENAI_API_KEY", TOKEN)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = openai_summary(&gateway, &["responses"]).await;
     // passed through: OpenAI's own response object and events
     assert_eq!(summary["plain"]["text"], "hello from responses");
     assert!(summary["plain"]["id"]

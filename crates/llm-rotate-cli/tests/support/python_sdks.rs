@@ -63,3 +63,27 @@ pub fn run_script(script: &str, args: &[&str], envs: &[(&str, &str)]) -> std::pr
         .output()
         .unwrap()
 }
+
+/// Runs `script` with `args` and `envs` off the async runtime, checks that it passed,
+/// and returns the one JSON line it printed.
+pub async fn summary(
+    script: &'static str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> serde_json::Value {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let output = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_script(script, &args, &envs)
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{script} failed:\n{stderr}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
