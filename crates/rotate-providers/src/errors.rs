@@ -2,7 +2,7 @@
 //! malformed body, a message shortened for logs, an echoed key removed.
 
 use http::{HeaderMap, StatusCode};
-use rotate_core::error::{ErrorKind, ProviderError, VendorError};
+use rotate_core::error::{Disposition, ErrorKind, ProviderError, VendorError};
 use rotate_core::passthrough::WireDialect;
 use rotate_core::provider::Headroom;
 use rotate_core::secret::Secret;
@@ -70,14 +70,16 @@ pub fn scrub(mut error: ProviderError, secret: &Secret) -> ProviderError {
 /// The largest vendor error body kept for passing on.
 const MAX_VENDOR_BODY: usize = 64 * 1024;
 
-/// Keeps what a 4xx answer's body said, written in `dialect` (see [`VendorError`]).
+/// Keeps what a 4xx answer's body said, written in `dialect` (see [`VendorError`]), when
+/// the caller is at fault: only then is it passed on. Rate limits and auth failures,
+/// which move the call to another key, skip the second read of the body.
 pub fn with_vendor(
     error: ProviderError,
     dialect: Option<WireDialect>,
     status: StatusCode,
     body: &[u8],
 ) -> ProviderError {
-    if !status.is_client_error() {
+    if !status.is_client_error() || error.kind.disposition() != Disposition::CallerFault {
         return error;
     }
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
