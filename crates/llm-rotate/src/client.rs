@@ -12,9 +12,9 @@ use rotate_core::engine::{Engine, EngineBuilder};
 use rotate_core::provider::{AdapterFactory, Provider};
 use rotate_core::store::StateStore;
 use rotate_core::{
-    AcquireContext, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock, ConfigurationError,
-    Content, EmbedOptions, EmbedResponse, GenerateOptions, HealthReport, LMRotateConfig,
-    LMRotateError, SystemClock, UsageSummary,
+    AcquireContext, AffinityStats, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock,
+    ConfigurationError, Content, EmbedOptions, EmbedResponse, GenerateOptions, HealthReport,
+    LMRotateConfig, LMRotateError, SystemClock, UsageSummary,
 };
 use rotate_providers::{HttpAdapterFactory, HttpClientBuilder};
 use rotate_store::MemoryStore;
@@ -297,6 +297,18 @@ impl LMRotate {
     /// Turns a key off or back on (an operator's decision, shared through the store).
     pub fn set_key_enabled(&self, key_id: &str, enabled: bool) -> Result<(), LMRotateError> {
         self.engine.set_key_enabled(key_id, enabled)
+    }
+
+    /// Records that `key_id` served `affinity`: later calls with
+    /// [`ChatOptions::affinity`] set to it prefer that key while it is eligible (for an
+    /// id the vendor keeps per key, such as a Responses `id`). An unknown key id is ignored.
+    pub fn remember_affinity(&self, affinity: &str, key_id: &str) {
+        self.engine.remember_affinity(affinity, key_id);
+    }
+
+    /// How prompt-cache affinity fared in this process: hits, misses, entries.
+    pub fn affinity_stats(&self) -> AffinityStats {
+        self.engine.affinity_stats()
     }
 
     /// Flushes pending store writes; later calls return [`LMRotateError::Closed`].

@@ -68,9 +68,9 @@ pub use rotate_core::config::{
 pub use rotate_core::response::ResponseCollector;
 pub use rotate_core::GenerateContentRequest;
 pub use rotate_core::{
-    AcquireContext, Attempt, ChatMessage, ChatOptions, ChatResponse, ChatStream, Clock,
-    ConfigurationError, Content, ContentPart, Counters, EmbedOptions, EmbedResponse, ErrorKind,
-    GenerateOptions, HealthReport, KeyHealth, KeyState, LMRotateError, ManualClock,
+    AcquireContext, AffinityStats, Attempt, ChatMessage, ChatOptions, ChatResponse, ChatStream,
+    Clock, ConfigurationError, Content, ContentPart, Counters, EmbedOptions, EmbedResponse,
+    ErrorKind, GenerateOptions, HealthReport, KeyHealth, KeyState, LMRotateError, ManualClock,
     NoAvailableKeyError, PartKind, Passthrough, ProviderError, ProviderHealth, Reasoning,
     ReportedError, ResponseFormat, Role, Secret, StoreHealth, Strategy, StreamChunk, SystemClock,
     ToolCall, ToolCallDelta, ToolChoice, ToolOutput, ToolResult, ToolSpec, Usage, UsageSummary,

@@ -105,8 +105,9 @@ impl Engine {
         let request = Arc::new(chat_request(messages, opts)?);
         let span = tracing::debug_span!("llm_rotate.chat", model = %model);
         let carried = request.clone();
-        let route =
-            Route::new(model, opts.provider.as_deref(), opts.max_retries).carrying(&carried);
+        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
+            .carrying(&carried)
+            .affine(opts.affinity.as_deref());
         self.complete(route, request, |adapter, call| adapter.chat(call))
             .instrument(span)
             .await
@@ -123,8 +124,9 @@ impl Engine {
         let request = Arc::new(chat_request(messages, opts)?);
         let span = tracing::debug_span!("llm_rotate.chat_stream", model = %model);
         let carried = request.clone();
-        let route =
-            Route::new(model, opts.provider.as_deref(), opts.max_retries).carrying(&carried);
+        let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
+            .carrying(&carried)
+            .affine(opts.affinity.as_deref());
         self.open_stream(route, request, |adapter, call| adapter.chat_stream(call))
             .instrument(span)
             .await
@@ -355,6 +357,24 @@ impl Engine {
         slot.keys[k].runtime.install(state);
         slot.index.refresh(k, now);
         Ok(())
+    }
+
+    /// Records that `key_id` served `affinity`, so calls naming that affinity prefer it
+    /// (the gateway pins a Responses `id` to the key that made it this way). An unknown
+    /// key id is ignored.
+    pub fn remember_affinity(&self, affinity: &str, key_id: &str) {
+        let topology = self.inner.topology.load();
+        if let Some(&(p, k)) = topology.key_by_id.get(key_id) {
+            let id = topology.providers[p].keys[k].info.id_arc();
+            self.inner
+                .affinity
+                .remember(crate::affinity::affinity_hash(affinity), id);
+        }
+    }
+
+    /// How prompt-cache affinity fared in this process: hits, misses, entries.
+    pub fn affinity_stats(&self) -> crate::affinity::AffinityStats {
+        self.inner.affinity.stats()
     }
 
     /// A snapshot of every key's and provider's health (the shared view with a shared store).

@@ -21,6 +21,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod acquire;
+pub mod affinity;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
@@ -52,6 +53,7 @@ pub mod tool;
 mod topology;
 
 pub use acquire::{AcquireContext, ReportedError};
+pub use affinity::AffinityStats;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     DefaultsConfig, FallbackEntry, ForeignSection, KeyConfig, LMRotateConfig, Overrides,

@@ -21,6 +21,10 @@ pub struct ChatOptions {
     /// The longest the whole call may take, retries and fallback included (for a stream:
     /// until its first chunk); overrides `defaults.call_timeout_seconds`.
     pub timeout: Option<Duration>,
+    /// An affinity key (a session or conversation id): the call prefers the key that
+    /// served this affinity last, while it is eligible, so the vendor's prompt cache is
+    /// kept. Hashed, never stored whole.
+    pub affinity: Option<String>,
     /// Tools the model may call (translated to each vendor's form).
     pub tools: Vec<ToolSpec>,
     /// Whether and which tool the model must call.
@@ -69,6 +73,12 @@ impl ChatOptions {
     /// Sets `timeout`, the deadline of the whole call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets `affinity`, the key the call prefers the last key of.
+    pub fn affinity(mut self, affinity: impl Into<String>) -> Self {
+        self.affinity = Some(affinity.into());
         self
     }
 

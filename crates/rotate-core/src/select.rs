@@ -355,6 +355,23 @@ impl ProviderIndex {
         None
     }
 
+    /// Takes the key at `pos` when it belongs to `pool`, is not in `tried` and may serve
+    /// now (the affinity pick: no strategy is consulted).
+    pub(crate) fn select_pinned(
+        &self,
+        pool: usize,
+        pos: usize,
+        now_ms: u64,
+        tried: &[usize],
+    ) -> Option<usize> {
+        if pos >= self.runtimes.len() || !self.pools[pool].holds(pos) {
+            return None;
+        }
+        self.wake_due(now_ms);
+        let availability = self.usable(pos, now_ms, tried)?;
+        self.take(pos, availability).then_some(pos)
+    }
+
     /// Picks a key of `pool` under `strategy`, skipping `tried` positions.
     pub(crate) fn select(
         &self,

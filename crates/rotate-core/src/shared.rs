@@ -10,6 +10,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
+use crate::affinity::AffinityMap;
 use crate::clock::Clock;
 use crate::health::HealthState;
 use crate::provider::{AdapterFactory, Provider};
@@ -25,6 +26,8 @@ pub(crate) struct EngineInner {
     pub(crate) factory: Option<Arc<dyn AdapterFactory>>,
     pub(crate) closed: AtomicBool,
     pub(crate) reload: Mutex<()>,
+    /// Which key served each affinity key last.
+    pub(crate) affinity: AffinityMap,
 }
 
 impl EngineInner {

@@ -88,6 +88,7 @@ impl EngineBuilder {
             factory: self.factory,
             closed: AtomicBool::new(false),
             reload: Mutex::new(()),
+            affinity: crate::affinity::AffinityMap::default(),
         });
         let listener: std::sync::Weak<dyn StateListener> =
             Arc::downgrade(&inner) as std::sync::Weak<EngineInner>;

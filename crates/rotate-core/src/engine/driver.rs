@@ -31,6 +31,8 @@ pub(super) struct Route<'a> {
     /// The client's own body: entries of other dialects are skipped when it holds
     /// fields no translation carries.
     pub(super) passthrough: Option<&'a Passthrough>,
+    /// The hash of the call's affinity key: the key that served it last is tried first.
+    pub(super) affinity: Option<u64>,
 }
 
 impl<'a> Route<'a> {
@@ -42,7 +44,14 @@ impl<'a> Route<'a> {
             carried: None,
             embedding: false,
             passthrough: None,
+            affinity: None,
         }
+    }
+
+    /// Prefers the key that served `affinity` last.
+    pub(super) fn affine(mut self, affinity: Option<&str>) -> Self {
+        self.affinity = affinity.map(crate::affinity::affinity_hash);
+        self
     }
 
     /// Skips plan entries that cannot take what only `passthrough`'s dialect carries.
@@ -112,6 +121,12 @@ impl Engine {
         // the budget each entry had left when its eligible keys ran out
         let mut left: Vec<u32> = Vec::new();
         let mut refused = 0;
+        // the key that served the affinity last, as (provider, position), until it is tried
+        let mut pinned = route
+            .affinity
+            .and_then(|hash| self.inner.affinity.get(hash))
+            .and_then(|id| topology.key_by_id.get(&*id).copied());
+        let mut affinity_counted = route.affinity.is_none();
         for (i, entry) in plan.iter().enumerate() {
             let slot = &topology.providers[entry.provider];
             let budget = max_retries.unwrap_or(slot.max_retries).saturating_add(1);
@@ -143,10 +158,21 @@ impl Engine {
             tried_in(&tried, entry.provider, &mut tried_here);
             loop {
                 let now = self.inner.clock.unix_ms();
-                let Some(pos) = slot
-                    .index
-                    .select(entry.pool, topology.strategy, now, &tried_here)
-                else {
+                let pinned_pick = match pinned {
+                    Some((p, k)) if p == entry.provider => {
+                        pinned = None;
+                        slot.index.select_pinned(entry.pool, k, now, &tried_here)
+                    }
+                    _ => None,
+                };
+                if !affinity_counted {
+                    self.inner.affinity.count(pinned_pick.is_some());
+                    affinity_counted = true;
+                }
+                let Some(pos) = pinned_pick.or_else(|| {
+                    slot.index
+                        .select(entry.pool, topology.strategy, now, &tried_here)
+                }) else {
                     if let Some(at) = slot.index.soonest(&entry.upstream, now, &tried_here) {
                         soonest = Some(soonest.map_or(at, |s: u64| s.min(at)));
                     }
@@ -158,7 +184,10 @@ impl Engine {
                     .attempt_on(&topology, entry, pos, &mut attempts, &mut attempt)
                     .await
                 {
-                    Step::Done(result) => return Ok(result),
+                    Step::Done(result) => {
+                        self.remember_affinity_of(route, &topology, entry.provider, pos);
+                        return Ok(result);
+                    }
                     Step::Stop(error) => return Err(error),
                     Step::Failed { counted: false } => {}
                     Step::Failed { counted: true } => {
@@ -191,7 +220,10 @@ impl Engine {
                     .attempt_on(&topology, entry, pos, &mut attempts, &mut attempt)
                     .await
                 {
-                    Step::Done(result) => return Ok(result),
+                    Step::Done(result) => {
+                        self.remember_affinity_of(route, &topology, entry.provider, pos);
+                        return Ok(result);
+                    }
                     Step::Stop(error) => return Err(error),
                     Step::Failed { counted } => left -= u32::from(counted),
                 }
@@ -218,6 +250,14 @@ impl Engine {
             }));
         }
         Err(LMRotateError::Exhausted { attempts })
+    }
+
+    /// Records that key `pos` of provider `p` served the route's affinity.
+    fn remember_affinity_of(&self, route: &Route<'_>, topology: &Topology, p: usize, pos: usize) {
+        if let Some(hash) = route.affinity {
+            let id = topology.providers[p].keys[pos].info.id_arc();
+            self.inner.affinity.remember(hash, id);
+        }
     }
 
     /// One attempt with key `pos` of `entry`'s provider: runs it, reports its outcome,
