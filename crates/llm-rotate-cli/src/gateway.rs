@@ -162,6 +162,7 @@ impl Gateway {
                     let text = self.metrics.render(
                         &self.client.health().await,
                         &self.client.usage_summary().await,
+                        &self.client.affinity_stats(),
                     );
                     http::bytes_response(
                         StatusCode::OK,
@@ -247,8 +248,10 @@ impl Gateway {
 
     async fn chat_completions(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
         let result = async {
+            let affinity = self.settings.load().affinity(request.headers());
             let body = self.authorized_body(request).await?;
-            let parsed = openai::parse(&body)?;
+            let mut parsed = openai::parse(&body)?;
+            parsed.options.affinity = affinity.or(parsed.options.affinity);
             openai::complete(&self.client, parsed).await
         }
         .await;
@@ -257,8 +260,9 @@ impl Gateway {
 
     async fn responses(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
         let result = async {
+            let affinity = self.settings.load().affinity(request.headers());
             let body = self.authorized_body(request).await?;
-            responses::serve(&self.client, &body).await
+            responses::serve(&self.client, &body, affinity).await
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))
@@ -285,7 +289,8 @@ impl Gateway {
             if count {
                 return anthropic::count_tokens(&body).map(|r| (r, None));
             }
-            anthropic::messages(&self.client, &body, &headers).await
+            let affinity = self.settings.load().affinity(&headers);
+            anthropic::messages(&self.client, &body, &headers, affinity).await
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(anthropic::DIALECT), None))
@@ -298,6 +303,7 @@ impl Gateway {
         method: gemini::Method,
     ) -> (Response<Body>, Option<f64>) {
         let result = async {
+            let affinity = self.settings.load().affinity(request.headers());
             let body = self.authorized_body(request).await?;
             // the path's model, decoded once; the library then holds it to the model-id grammar
             let model = percent_encoding::percent_decode_str(model)
@@ -319,7 +325,8 @@ impl Gateway {
                 }
                 gemini::Method::Generate | gemini::Method::Stream => {
                     let stream = method == gemini::Method::Stream;
-                    gemini::generate(&self.client, &model, stream, gemini::parse(&body)?).await
+                    let request = gemini::parse(&body)?;
+                    gemini::generate(&self.client, &model, stream, request, affinity).await
                 }
             }
         }

@@ -26,13 +26,16 @@ fn message_id() -> String {
 /// The client headers Anthropic keys receive with its body.
 pub const FORWARDED_HEADERS: [&str; 2] = ["anthropic-version", "anthropic-beta"];
 
-/// Serves a Messages request body, sent with `headers`.
+/// Serves a Messages request body, sent with `headers`; `affinity` (a session header's)
+/// wins over the body's `metadata.user_id`.
 pub async fn messages(
     client: &LMRotate,
     body: &[u8],
     headers: &HeaderMap,
+    affinity: Option<String>,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
     let mut request = parse(body)?;
+    request.options.affinity = affinity.or(request.options.affinity);
     if let Some(pass) = request.options.passthrough.take() {
         let forwarded = FORWARDED_HEADERS.iter().filter_map(|name| {
             let value = headers.get(*name)?.to_str().ok()?;

@@ -335,8 +335,10 @@ pub async fn generate(
     model: &str,
     stream: bool,
     request: Generate,
+    affinity: Option<String>,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
-    let (messages, options) = chat::to_chat(request)?;
+    let (messages, mut options) = chat::to_chat(request)?;
+    options.affinity = affinity;
     if !stream {
         let answer = client
             .chat(model, &messages, options)

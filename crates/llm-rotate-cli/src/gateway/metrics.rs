@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use llm_rotate::{HealthReport, KeyState, UsageSummary};
+use llm_rotate::{AffinityStats, HealthReport, KeyState, UsageSummary};
 use parking_lot::Mutex;
 
 /// A histogram with fixed bucket bounds (seconds).
@@ -138,7 +138,12 @@ impl Metrics {
     }
 
     /// The Prometheus text of everything.
-    pub fn render(&self, health: &HealthReport, usage: &UsageSummary) -> String {
+    pub fn render(
+        &self,
+        health: &HealthReport,
+        usage: &UsageSummary,
+        affinity: &AffinityStats,
+    ) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP llm_rotate_http_requests_total Requests the gateway answered, by route and status.\n# TYPE llm_rotate_http_requests_total counter\n");
         for ((route, status), n) in self.requests.lock().iter() {
@@ -215,6 +220,16 @@ impl Metrics {
                 counters.completion_tokens
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP llm_rotate_affinity_total Calls with an affinity key, by whether they went to the key that served it last.\n# TYPE llm_rotate_affinity_total counter\nllm_rotate_affinity_total{{result=\"hit\"}} {}\nllm_rotate_affinity_total{{result=\"miss\"}} {}",
+            affinity.hits, affinity.misses
+        );
+        let _ = writeln!(
+            out,
+            "# HELP llm_rotate_affinity_entries Affinity keys remembered now.\n# TYPE llm_rotate_affinity_entries gauge\nllm_rotate_affinity_entries {}",
+            affinity.entries
+        );
         out
     }
 }

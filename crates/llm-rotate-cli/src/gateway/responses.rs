@@ -6,8 +6,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures_util::StreamExt;
 use http::Response;
-use llm_rotate::{Clock, LMRotate, SystemClock};
+use llm_rotate::{ChatStream, Clock, LMRotate, SystemClock};
 
 use self::reply::EventWriter;
 pub use self::request::parse;
@@ -23,12 +24,30 @@ fn response_id() -> String {
     format!("resp_llmr{:016}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Serves a Responses request body.
+/// The response id of a `response.created` event among the SSE `events`.
+fn created_id(events: &str) -> Option<String> {
+    events
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str::<serde_json::Value>(data.trim()).ok())
+        .find(|event| {
+            event.get("type").and_then(serde_json::Value::as_str) == Some("response.created")
+        })
+        .and_then(|event| Some(event.get("response")?.get("id")?.as_str()?.to_owned()))
+}
+
+/// Serves a Responses request body; `affinity` (a session header's) wins over the
+/// body's `prompt_cache_key`, but not over `previous_response_id`: a stored response
+/// is continued on the key that made it while that key is eligible.
 pub async fn serve(
     client: &LMRotate,
     body: &[u8],
+    affinity: Option<String>,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
-    let request = parse(body)?;
+    let mut request = parse(body)?;
+    if !request.continues {
+        request.options.affinity = affinity.or(request.options.affinity);
+    }
     let created = SystemClock.unix_ms() / 1000;
     if !request.stream {
         let answer = client
@@ -37,6 +56,9 @@ pub async fn serve(
             .map_err(|e| ApiError::from(&e))?;
         let (provider, key, latency) = (&answer.provider, &answer.key_id, answer.latency_ms);
         return Ok(if answer.passthrough {
+            if let Some(id) = answer.raw.get("id").and_then(serde_json::Value::as_str) {
+                client.remember_affinity(id, key);
+            }
             served(&answer.raw, provider, key, latency)
         } else {
             served(
@@ -47,10 +69,21 @@ pub async fn serve(
             )
         });
     }
-    let stream = client
+    let mut stream = client
         .chat_stream(&request.model, &request.messages, request.options)
         .await
         .map_err(|e| ApiError::from(&e))?;
+    // the upstream's `response.created` arrives with the first chunk: pin its id
+    let key = stream.key_id().to_owned();
+    let first = stream.next().await;
+    if let Some(id) = first
+        .as_ref()
+        .and_then(|c| c.as_ref().ok()?.raw.as_deref())
+        .and_then(created_id)
+    {
+        client.remember_affinity(&id, &key);
+    }
+    let stream = ChatStream::new(futures_util::stream::iter(first).chain(stream));
     Ok((
         streamed(stream, EventWriter::new(response_id(), created)),
         None,

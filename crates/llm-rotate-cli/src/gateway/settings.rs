@@ -26,7 +26,13 @@ pub struct GatewayConfig {
     /// Requests served at once; past it a request gets 503 with `Retry-After` (`/health`
     /// and `/metrics` are always served).
     pub max_in_flight: u64,
+    /// The request header whose value is a call's prompt-cache affinity; when unset,
+    /// Claude Code's `x-claude-code-session-id` and Codex's `session_id`.
+    pub affinity_header: Option<String>,
 }
+
+/// The session headers read for affinity when `affinity_header` is not set.
+pub const DEFAULT_AFFINITY_HEADERS: [&str; 2] = ["x-claude-code-session-id", "session_id"];
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -38,6 +44,7 @@ impl Default for GatewayConfig {
             header_read_timeout_seconds: 10,
             drain_timeout_seconds: 30,
             max_in_flight: 4096,
+            affinity_header: None,
         }
     }
 }
@@ -48,6 +55,19 @@ pub struct Settings {
     pub admin_tokens: Vec<Secret>,
     pub max_body_bytes: u64,
     pub max_in_flight: u64,
+    /// The headers a call's affinity is read from, in order.
+    pub affinity_headers: Vec<http::HeaderName>,
+}
+
+impl Settings {
+    /// The affinity `headers` carry: the value of the first affinity header present (the
+    /// engine keeps only its hash).
+    pub fn affinity(&self, headers: &http::HeaderMap) -> Option<String> {
+        self.affinity_headers.iter().find_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?.trim();
+            (!value.is_empty()).then(|| value.to_owned())
+        })
+    }
 }
 
 impl GatewayConfig {
@@ -81,7 +101,22 @@ impl GatewayConfig {
                 ));
             }
         }
+        let affinity_headers = match &self.affinity_header {
+            Some(name) => vec![
+                http::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                    ConfigurationError::new(
+                        "gateway.affinity_header",
+                        format!("`{name}` is not an HTTP header name"),
+                    )
+                })?,
+            ],
+            None => DEFAULT_AFFINITY_HEADERS
+                .iter()
+                .map(|name| http::HeaderName::from_static(name))
+                .collect(),
+        };
         Ok(Settings {
+            affinity_headers,
             tokens: resolve_tokens("tokens", &self.tokens)?,
             admin_tokens: resolve_tokens("admin_tokens", &self.admin_tokens)?,
             max_body_bytes: self.max_body_bytes,
@@ -133,6 +168,10 @@ mod tests {
         assert_eq!(
             err(json!({"max_body_bytes": 0})).path(),
             "gateway.max_body_bytes"
+        );
+        assert_eq!(
+            err(json!({"affinity_header": "not a header"})).path(),
+            "gateway.affinity_header"
         );
         let e = err(json!({"tokens": ["a"], "tokenz": 1}));
         assert_eq!(e.path(), "gateway.tokenz");

@@ -115,11 +115,26 @@ impl GatewayClient {
         token: Option<&str>,
         body: impl Into<Bytes>,
     ) -> (StatusCode, HeaderMap, Bytes) {
+        self.send_with(method, path, token, &[], body).await
+    }
+
+    /// Sends a request with extra `headers`; `token` goes in `Authorization: Bearer`.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> (StatusCode, HeaderMap, Bytes) {
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.url))
             .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }

@@ -85,7 +85,10 @@ pub fn parse(body: &[u8]) -> Result<MessagesRequest, ApiError> {
     if let Some(thinking) = fields.remove("thinking") {
         read_thinking(&thinking, &mut options)?;
     }
-    fields.remove("metadata");
+    // Claude Code names its session in metadata.user_id: the call keeps to its key
+    options.affinity = fields
+        .remove("metadata")
+        .and_then(|m| m.get("user_id")?.as_str().map(str::to_owned));
     // the rest is Anthropic's own: it goes to Anthropic keys in the body, not elsewhere
     if !fields.is_empty() {
         tracing::debug!(fields = ?fields.keys().collect::<Vec<_>>(), "fields carried to Anthropic keys only");

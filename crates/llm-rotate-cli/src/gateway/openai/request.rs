@@ -160,6 +160,11 @@ impl Fields {
             Some(Value::String(effort)) => Some(effort),
             Some(_) => return Err(field_error("reasoning_effort", "a string")),
         };
+        let affinity = self
+            .extra
+            .get("prompt_cache_key")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let mut untranslatable = skipped;
         untranslatable.extend(
             super::options::untranslatable(self.n.as_ref(), &self.extra)
@@ -183,6 +188,7 @@ impl Fields {
                 parallel_tool_calls,
                 response_format,
                 reasoning_effort,
+                affinity,
                 ..ChatOptions::default()
             },
             untranslatable,

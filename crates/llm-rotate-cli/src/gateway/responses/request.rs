@@ -23,6 +23,9 @@ pub struct ResponsesRequest {
     pub stream: bool,
     /// Carries the body itself for OpenAI and Azure keys.
     pub options: ChatOptions,
+    /// True when the request continues a stored response (`previous_response_id`): its
+    /// affinity is that response's id, which no session header overrides.
+    pub continues: bool,
 }
 
 fn wrong(name: &str, expected: &str) -> ApiError {
@@ -125,6 +128,12 @@ pub fn parse(body: &[u8]) -> Result<ResponsesRequest, ApiError> {
     if let Some(format) = object.get("text").and_then(|t| t.get("format")) {
         options.response_format = read_format(format)?;
     }
+    let previous = object.get("previous_response_id").and_then(Value::as_str);
+    let continues = previous.is_some();
+    // a stored response lives with the key (the organisation) that made it
+    options.affinity = previous
+        .or_else(|| object.get("prompt_cache_key").and_then(Value::as_str))
+        .map(str::to_owned);
     let pass = Passthrough::from_json(WireDialect::OpenAiResponses, body)
         .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
     options.passthrough = Some(
@@ -137,6 +146,7 @@ pub fn parse(body: &[u8]) -> Result<ResponsesRequest, ApiError> {
         messages,
         stream,
         options,
+        continues,
     })
 }
 
