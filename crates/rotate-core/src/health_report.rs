@@ -82,6 +82,9 @@ impl EngineInner {
                 latency_ms_ewma: entry.runtime.latency_us().map(|us| us as f64 / 1000.0),
                 in_flight: entry.runtime.in_flight(),
                 probing: entry.runtime.probing(),
+                quota_group: entry
+                    .quota_group
+                    .map(|g| topology.quota_groups[g].name.to_string()),
             });
         }
         HealthReport {

@@ -129,24 +129,32 @@ impl Lease {
     }
 
     fn apply(&self, event: HealthEvent, now_ms: u64) {
-        let key = self.key();
-        let before = key.runtime.health();
-        let after = self
-            .engine
-            .store
-            .apply(key.info.id(), event, now_ms, &self.slot().policy);
-        key.runtime.install(after);
-        self.engine.refresh_key(key.info.id(), now_ms);
-        if before.state != after.state {
-            tracing::warn!(
-                provider = %self.slot().name,
-                key_id = %key.info.id(),
-                from = %before.state,
-                to = %after.state,
-                until_ms = after.until_ms,
-                "key state changed"
-            );
+        apply_to(
+            &self.engine,
+            &self.topology,
+            self.provider,
+            self.pos,
+            event,
+            now_ms,
+        );
+        let Some(group) = self.key().quota_group else {
+            return;
+        };
+        // the vendor's limit is the group's: the other members rest with this key
+        let shared = match event {
+            HealthEvent::RateLimited { retry_after_ms } => HealthEvent::HeadroomExhausted {
+                reset_ms: retry_after_ms.unwrap_or(self.slot().policy.cooldown_ms),
+            },
+            HealthEvent::HeadroomExhausted { .. } | HealthEvent::QuotaExhausted => event,
+            _ => return,
+        };
+        let group = &self.topology.quota_groups[group];
+        for &(p, k) in &group.members {
+            if (p, k) != (self.provider, self.pos) {
+                apply_to(&self.engine, &self.topology, p, k, shared, now_ms);
+            }
         }
+        tracing::info!(quota_group = %group.name, key_id = %self.key().info.id(), members = group.members.len(), "a shared limit rests the whole quota group");
     }
 
     fn record(&self, success: bool, usage: Usage, upstream_provider: Option<&str>) {
@@ -216,7 +224,11 @@ impl Lease {
             Disposition::Quarantine if error.kind == ErrorKind::Auth => {
                 Some(HealthEvent::AuthFailed)
             }
-            Disposition::Quarantine => Some(HealthEvent::QuotaExhausted),
+            // a quota that resets on a schedule: rest until it does
+            Disposition::Quarantine => match error.quota_resets_at_ms.map(|at| at.get()) {
+                Some(at) if at > now => Some(HealthEvent::HeadroomExhausted { reset_ms: at - now }),
+                _ => Some(HealthEvent::QuotaExhausted),
+            },
             Disposition::CountFailure => {
                 let slot = self.slot();
                 slot.outliers.observe(&self.key().runtime, true);
@@ -239,6 +251,36 @@ impl Lease {
         runtime.set_last_error(format!("{}{status}: {message}", error.kind));
         runtime.count_failure(error.kind);
         self.record(false, Usage::default(), None);
+    }
+}
+
+/// Applies `event` to key `k` of provider `p` through the store, installs the result
+/// and logs a change of state.
+fn apply_to(
+    engine: &EngineInner,
+    topology: &Topology,
+    p: usize,
+    k: usize,
+    event: HealthEvent,
+    now_ms: u64,
+) {
+    let slot = &topology.providers[p];
+    let key = &slot.keys[k];
+    let before = key.runtime.health();
+    let after = engine
+        .store
+        .apply(key.info.id(), event, now_ms, &slot.policy);
+    key.runtime.install(after);
+    engine.refresh_key(key.info.id(), now_ms);
+    if before.state != after.state {
+        tracing::warn!(
+            provider = %slot.name,
+            key_id = %key.info.id(),
+            from = %before.state,
+            to = %after.state,
+            until_ms = after.until_ms,
+            "key state changed"
+        );
     }
 }
 

@@ -154,6 +154,7 @@ mod tests {
                 rpm: None,
                 tpm: None,
                 rpd: None,
+                quota_group: None,
             })
             .collect()
     }

@@ -107,6 +107,9 @@ pub struct KeyHealth {
     /// flight (the key stays `quarantined` until it answers; no other call gets it).
     #[serde(default)]
     pub probing: bool,
+    /// The key's quota group, when it shares a vendor quota with other keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_group: Option<String>,
 }
 
 /// A snapshot of every key's and provider's health.

@@ -36,6 +36,16 @@ pub(crate) struct KeyEntry {
     pub(crate) rpm: Option<u64>,
     pub(crate) tpm: Option<u64>,
     pub(crate) rpd: Option<u64>,
+    /// The key's quota group (an index into [`Topology::quota_groups`]).
+    pub(crate) quota_group: Option<usize>,
+}
+
+/// Keys sharing one vendor quota.
+#[derive(Debug)]
+pub(crate) struct QuotaGroup {
+    pub(crate) name: Arc<str>,
+    /// (provider, position) of each member.
+    pub(crate) members: Vec<(usize, usize)>,
 }
 
 /// A provider with its adapter, policy and keys.
@@ -76,6 +86,8 @@ pub(crate) struct Topology {
     pub(crate) key_by_id: HashMap<Arc<str>, (usize, usize)>,
     /// (provider, position) of every key, in configuration order.
     pub(crate) key_order: Vec<(usize, usize)>,
+    /// Every quota group, in order of first appearance.
+    pub(crate) quota_groups: Vec<QuotaGroup>,
     /// The model of an `acquire` that names none (shared, so acquiring allocates nothing).
     pub(crate) no_model: Arc<str>,
     /// Plans of unpinned calls, by model name.
@@ -143,6 +155,7 @@ impl Topology {
         let mut provider_by_name = HashMap::new();
         let mut key_by_id = HashMap::new();
         let mut key_order = vec![(0, 0); config.keys.len()];
+        let mut quota_groups: Vec<QuotaGroup> = Vec::new();
         for (p, &name) in names.iter().enumerate() {
             let provider_config = config
                 .provider(name)
@@ -172,6 +185,19 @@ impl Topology {
                     .resolve_secret()
                     .map_err(|e| e.within(&format!("keys[{i}]")))?;
                 let id: Arc<str> = Arc::from(key.id.as_str());
+                let vertex = provider_config.api == Some(crate::config::WireApi::Vertex);
+                let quota_group = key.effective_quota_group(vertex).map(|group| {
+                    let at = quota_groups.iter().position(|g| &*g.name == group);
+                    let at = at.unwrap_or_else(|| {
+                        quota_groups.push(QuotaGroup {
+                            name: Arc::from(group),
+                            members: Vec::new(),
+                        });
+                        quota_groups.len() - 1
+                    });
+                    quota_groups[at].members.push((p, keys.len()));
+                    at
+                });
                 let runtime = adapters
                     .previous
                     .and_then(|prev| prev.runtime_of(&id))
@@ -196,6 +222,7 @@ impl Topology {
                     rpm: key.rpm,
                     tpm: key.tpm,
                     rpd: key.rpd,
+                    quota_group,
                 });
             }
             let index = ProviderIndex::new(
@@ -226,6 +253,7 @@ impl Topology {
             provider_by_name,
             key_by_id,
             key_order,
+            quota_groups,
             no_model: Arc::from(""),
             plans: RwLock::new(HashMap::new()),
         })

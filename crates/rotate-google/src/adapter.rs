@@ -302,7 +302,7 @@ impl Inner {
                 reply
             })
         } else {
-            let error = reply::classify(parts.status, &body, self.service);
+            let error = reply::classify(parts.status, &body, self.service, self.clock.unix_ms());
             Err(with_vendor(
                 error,
                 Some(WireDialect::Gemini),
@@ -319,6 +319,7 @@ impl Inner {
     ) -> Result<ProviderStreamStart, ProviderError> {
         let response = self.send(&call, Method::Stream).await?;
         let service = self.service;
+        let now_ms = self.clock.unix_ms();
         open_events(
             response,
             GeminiStream::default(),
@@ -326,7 +327,7 @@ impl Inner {
             self.timeouts,
             None,
             |parts, body| {
-                let error = reply::classify(parts.status, body, service);
+                let error = reply::classify(parts.status, body, service, now_ms);
                 let error = with_vendor(error, Some(WireDialect::Gemini), parts.status, body);
                 scrub(error, call.key.secret())
             },

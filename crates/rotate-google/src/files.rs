@@ -199,7 +199,8 @@ fn check(status: StatusCode, body: &[u8]) -> Result<(), ProviderError> {
     if status.is_success() {
         Ok(())
     } else {
-        Err(classify(status, body, Service::Studio))
+        // an upload's own failure: no daily reset applies
+        Err(classify(status, body, Service::Studio, 0))
     }
 }
 

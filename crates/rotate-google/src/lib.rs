@@ -31,6 +31,7 @@
 mod adapter;
 pub mod auth;
 pub mod body;
+pub mod daily;
 mod endpoint;
 mod factory;
 mod files;

@@ -186,7 +186,8 @@ pub(crate) fn read_piece(value: &Value) -> Result<Piece, ProviderError> {
             .and_then(|c| u16::try_from(c).ok())
             .and_then(|c| StatusCode::from_u16(c).ok())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Err(classify_value(status, value, Service::Studio));
+        // an error event inside a stream: no reset time, so a spent quota quarantines
+        return Err(classify_value(status, value, Service::Studio, None));
     }
     if let Some(reason) = value
         .get("promptFeedback")
@@ -251,9 +252,11 @@ pub(crate) fn usage(meta: Option<&Value>) -> Result<Option<Usage>, ProviderError
 }
 
 /// Classifies a failed answer from its status and body.
-pub fn classify(status: StatusCode, body: &[u8], service: Service) -> ProviderError {
+pub fn classify(status: StatusCode, body: &[u8], service: Service, now_ms: u64) -> ProviderError {
     match serde_json::from_slice::<Value>(body) {
-        Ok(value) if value.get("error").is_some() => classify_value(status, &value, service),
+        Ok(value) if value.get("error").is_some() => {
+            classify_value(status, &value, service, Some(now_ms))
+        }
         _ => {
             let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             let kind = kind_of_status(status, "", &[], service);
@@ -267,7 +270,12 @@ pub fn classify(status: StatusCode, body: &[u8], service: Service) -> ProviderEr
     }
 }
 
-fn classify_value(status: StatusCode, value: &Value, service: Service) -> ProviderError {
+fn classify_value(
+    status: StatusCode,
+    value: &Value,
+    service: Service,
+    now_ms: Option<u64>,
+) -> ProviderError {
     let error = &value["error"];
     let message = error.get("message").and_then(Value::as_str).unwrap_or("");
     let rpc_status = error.get("status").and_then(Value::as_str).unwrap_or("");
@@ -277,6 +285,12 @@ fn classify_value(status: StatusCode, value: &Value, service: Service) -> Provid
         .map_or(&[], Vec::as_slice);
     let kind = kind_of_status(status, rpc_status, details, service);
     let kind = refine(kind, message);
+    // a per-day limit rests the key until Google's daily reset
+    let resets_at = (kind == ErrorKind::QuotaExhausted
+        && quota_ids(details).any(|id| id.contains("PerDay")))
+    .then_some(now_ms)
+    .flatten()
+    .map(crate::daily::next_reset_ms);
     let retry_after = match kind {
         ErrorKind::RateLimited | ErrorKind::QuotaExhausted | ErrorKind::Overloaded => {
             retry_delay(details)
@@ -293,9 +307,13 @@ fn classify_value(status: StatusCode, value: &Value, service: Service) -> Provid
     } else {
         format!("{rpc_status}: {text}")
     };
-    ProviderError::new(kind, shown)
+    let error = ProviderError::new(kind, shown)
         .with_status(status.as_u16())
-        .with_retry_after(retry_after)
+        .with_retry_after(retry_after);
+    match resets_at {
+        Some(at) => error.with_quota_reset_at(at),
+        None => error,
+    }
 }
 
 fn detail_type(detail: &Value) -> &str {
@@ -399,8 +417,12 @@ mod tests {
             StatusCode::from_u16(status).unwrap(),
             body.to_string().as_bytes(),
             service,
+            NOW_MS,
         )
     }
+
+    /// 4 December 2026, 19:00 UTC (11:00 Pacific).
+    const NOW_MS: u64 = 1_796_410_800_000;
 
     fn rpc(code: u16, status: &str, message: &str, details: Value) -> Value {
         json!({"error": {"code": code, "message": message, "status": status, "details": details}})
@@ -470,11 +492,16 @@ mod tests {
             assert_eq!(e.kind, kind, "{status} {body}");
             assert_eq!(e.status, Some(status));
             assert_eq!(e.retry_after.map(|d| d.as_millis() as u64), wait, "{body}");
+            // only a per-day limit names Google's daily reset: 5 December, 08:00 UTC
+            let per_day = body.to_string().contains("PerDay");
+            let reset = per_day.then_some(NOW_MS + 13 * 3_600_000);
+            assert_eq!(e.quota_resets_at_ms.map(|at| at.get()), reset, "{body}");
         }
         let html = classify(
             StatusCode::BAD_GATEWAY,
             b"<html>bad gateway</html>",
             Service::Studio,
+            NOW_MS,
         );
         assert_eq!(html.kind, ErrorKind::ServerError);
         assert!(html.message.contains("bad gateway"));

@@ -51,15 +51,15 @@ proptest! {
             prop_assert!(matches!(e.kind, ErrorKind::Decode | ErrorKind::ContentFilter) || e.status.is_some());
         }
         let status = StatusCode::from_u16(400 + u16::from(bytes.first().copied().unwrap_or(0)) % 200).unwrap();
-        let _ = classify(status, &bytes, Service::Studio);
-        let _ = classify(status, &bytes, Service::Vertex);
+        let _ = classify(status, &bytes, Service::Studio, 0);
+        let _ = classify(status, &bytes, Service::Vertex, 0);
     }
 
     #[test]
     fn random_json_never_panics_the_parsers(value in json_value()) {
         let text = value.to_string();
         let _ = parse(text.as_bytes());
-        let _ = classify(StatusCode::TOO_MANY_REQUESTS, text.as_bytes(), Service::Studio);
+        let _ = classify(StatusCode::TOO_MANY_REQUESTS, text.as_bytes(), Service::Studio, 0);
         let mut protocol = GeminiStream::default();
         let mut out = VecDeque::new();
         let mut decoder = SseDecoder::new();

@@ -274,3 +274,13 @@ fn every_password_of_a_node_list_is_masked() {
     let shown = super::redact_url_password("redis://:one@a:7000,redis://user:two@b:7001/0");
     assert_eq!(shown, "redis://:****@a:7000,redis://user:****@b:7001/0");
 }
+
+#[test]
+fn a_vertex_key_defaults_its_quota_group_to_its_project() {
+    let mut key = KeyConfig::new("v", "vertex", "x");
+    key.metadata.insert("project_id".into(), "proj-1".into());
+    assert_eq!(key.effective_quota_group(true), Some("proj-1"));
+    assert_eq!(key.effective_quota_group(false), None);
+    key.quota_group = Some("org".into());
+    assert_eq!(key.effective_quota_group(true), Some("org"));
+}

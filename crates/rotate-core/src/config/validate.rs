@@ -173,6 +173,16 @@ impl LMRotateConfig {
                     format!("must be at most {MAX_WEIGHT}"),
                 ));
             }
+            if key
+                .quota_group
+                .as_deref()
+                .is_some_and(|g| g.trim().is_empty() || g.len() > 256)
+            {
+                return Err(ConfigurationError::new(
+                    format!("{path}.quota_group"),
+                    "a quota group is a non-empty name of at most 256 bytes",
+                ));
+            }
             let secret = key.resolve_secret().map_err(|e| e.within(&path))?;
             if let Some(url) = &key.base_url {
                 check_base_url(url)

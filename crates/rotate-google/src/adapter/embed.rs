@@ -50,7 +50,7 @@ impl Inner {
         let (parts, body) = response.into_parts();
         let body = read_body(body, self.timeouts.request).await?;
         if !parts.status.is_success() {
-            let error = reply::classify(parts.status, &body, self.service);
+            let error = reply::classify(parts.status, &body, self.service, self.clock.unix_ms());
             let error = with_vendor(error, Some(WireDialect::Gemini), parts.status, &body);
             return Err(scrub(error, call.key.secret()));
         }
