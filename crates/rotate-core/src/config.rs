@@ -60,6 +60,9 @@ pub struct DefaultsConfig {
     /// until its first chunk); none by default. A call's `timeout` option overrides it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_timeout_seconds: Option<u64>,
+    /// Probes refused for a key's credentials that make it dead (`disabled`, reason
+    /// `auth`, probed no more until enabled or reloaded); 0 never does.
+    pub dead_key_after_failed_probes: u32,
 }
 
 impl Default for DefaultsConfig {
@@ -74,6 +77,7 @@ impl Default for DefaultsConfig {
             request_timeout_seconds: 60,
             stream_idle_timeout_seconds: 60,
             call_timeout_seconds: None,
+            dead_key_after_failed_probes: 3,
         }
     }
 }
@@ -277,6 +281,7 @@ impl ProviderConfig {
             max_consecutive_failures: self
                 .max_consecutive_failures
                 .unwrap_or(defaults.max_consecutive_failures),
+            dead_after_failed_probes: defaults.dead_key_after_failed_probes,
         }
     }
 

@@ -405,6 +405,24 @@ impl Engine {
             self.inner.store.as_ref(),
             self.inner.clock.unix_ms(),
         )?;
+        let now = self.inner.clock.unix_ms();
+        // a reload gives dead keys (disabled for auth) another chance: new credentials
+        // may have come with it
+        for slot in &topology.providers {
+            for (k, key) in slot.keys.iter().enumerate() {
+                if key.runtime.health().is_dead() {
+                    let state = self.inner.store.apply(
+                        key.info.id(),
+                        HealthEvent::Enable,
+                        now,
+                        &slot.policy,
+                    );
+                    key.runtime.install(state);
+                    slot.index.refresh(k, now);
+                    tracing::info!(key_id = %key.info.id(), "reload: a key disabled for auth is tried again");
+                }
+            }
+        }
         self.inner.topology.store(Arc::new(topology));
         tracing::info!("configuration reloaded");
         Ok(())

@@ -45,12 +45,11 @@ pub struct ProviderError {
     pub kind: ErrorKind,
     /// What the vendor said, or what went wrong.
     pub message: String,
-    /// How long the vendor asked us to wait, when it said.
+    /// How long the vendor asked us to wait, when it said. For a spent quota
+    /// ([`ErrorKind::QuotaExhausted`]) it is set only when the quota resets on the
+    /// vendor's schedule (a per-day limit): the key then rests that long instead of
+    /// being quarantined.
     pub retry_after: Option<Duration>,
-    /// For a spent quota that resets on the vendor's schedule (a per-day limit): when
-    /// it resets (ms since the epoch). The key rests until then instead of being
-    /// quarantined. (Never zero, which keeps the error small.)
-    pub quota_resets_at_ms: Option<std::num::NonZeroU64>,
     /// What the vendor's error body said (its `type`, `code`, `param`, the body itself),
     /// when it answered a 4xx.
     pub vendor: Option<Box<VendorError>>,
@@ -128,7 +127,6 @@ impl ProviderError {
             kind,
             message: message.into(),
             retry_after: None,
-            quota_resets_at_ms: None,
             vendor: None,
             cause: Cause::default(),
         }
@@ -149,12 +147,6 @@ impl ProviderError {
     /// Sets the wait the vendor asked for.
     pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
         self.retry_after = retry_after;
-        self
-    }
-
-    /// Sets when a spent quota resets (ms since the epoch).
-    pub fn with_quota_reset_at(mut self, at_ms: u64) -> Self {
-        self.quota_resets_at_ms = std::num::NonZeroU64::new(at_ms);
         self
     }
 

@@ -16,7 +16,11 @@
 //!   only those keys may be called again under the panic threshold, never a key resting
 //!   for its quota or its credentials;
 //! - an [`ExcusedFailure`](HealthEvent::ExcusedFailure) (a transient failure the engine
-//!   did not blame on the key) is counted but never quarantines, not even a probe.
+//!   did not blame on the key) is counted but never quarantines, not even a probe;
+//! - a probe refused for its credentials counts one failed auth probe; at
+//!   [`HealthPolicy::dead_after_failed_probes`] of them the key is dead: `disabled`, with
+//!   the count kept as its reason ([`HealthState::is_dead`]), and probed no more until an
+//!   operator enables it or a reload brings it back.
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +44,10 @@ pub struct HealthState {
     /// the panic threshold may still call the key.
     #[serde(default)]
     pub transient: bool,
+    /// Probes refused for the key's credentials since its last success; a `Disabled`
+    /// key with a count is dead (disabled for `auth`), not turned off by an operator.
+    #[serde(default)]
+    pub auth_failures: u32,
 }
 
 /// An outcome, as the health machine sees it.
@@ -111,6 +119,10 @@ pub struct HealthPolicy {
     pub quarantine_ms: u64,
     /// Transient failures in a row that quarantine a key.
     pub max_consecutive_failures: u32,
+    /// Probes refused for the key's credentials that make it dead (`disabled`, reason
+    /// `auth`); 0 never does.
+    #[serde(default)]
+    pub dead_after_failed_probes: u32,
 }
 
 impl Default for HealthPolicy {
@@ -119,6 +131,7 @@ impl Default for HealthPolicy {
             cooldown_ms: 60_000,
             quarantine_ms: 300_000,
             max_consecutive_failures: 5,
+            dead_after_failed_probes: 3,
         }
     }
 }
@@ -138,6 +151,12 @@ impl HealthState {
             state: KeyState::Disabled,
             ..Self::default()
         }
+    }
+
+    /// True for a key disabled because its credentials kept being refused (reason
+    /// `auth`), rather than by an operator or the config.
+    pub fn is_dead(&self) -> bool {
+        self.state == KeyState::Disabled && self.auth_failures > 0
     }
 
     /// True while a cooldown or quarantine is still running at `now_ms`.
@@ -188,6 +207,7 @@ impl HealthState {
             consecutive_failures: self.consecutive_failures,
             strikes: self.strikes.saturating_add(1),
             transient,
+            auth_failures: self.auth_failures,
         }
     }
 
@@ -247,6 +267,23 @@ pub fn transition(
         HealthEvent::HeadroomExhausted { reset_ms: 0 } => state,
         HealthEvent::HeadroomExhausted { reset_ms } => {
             state.resting_until(now_ms.saturating_add(reset_ms))
+        }
+        HealthEvent::AuthFailed if probing => {
+            let refused = HealthState {
+                auth_failures: state.auth_failures.saturating_add(1),
+                ..state
+            };
+            let limit = policy.dead_after_failed_probes;
+            if limit > 0 && refused.auth_failures >= limit {
+                HealthState {
+                    state: KeyState::Disabled,
+                    until_ms: 0,
+                    transient: false,
+                    ..refused
+                }
+            } else {
+                refused.quarantined(now_ms, policy, false)
+            }
         }
         HealthEvent::QuotaExhausted | HealthEvent::AuthFailed => {
             if quarantine_running {
@@ -315,6 +352,7 @@ mod tests {
                 consecutive_failures: f,
                 strikes,
                 transient: state == KeyState::Quarantined && f > 0,
+                auth_failures: strikes % 3,
             }
         })
     }
@@ -340,7 +378,7 @@ mod tests {
             events in proptest::collection::vec((any_event(), 0u64..200_000), 1..20),
             start in 0u64..1_000_000,
         ) {
-            let policy = HealthPolicy { cooldown_ms: 60_000, quarantine_ms: 300_000, max_consecutive_failures: 3 };
+            let policy = HealthPolicy { cooldown_ms: 60_000, quarantine_ms: 300_000, max_consecutive_failures: 3, dead_after_failed_probes: 3 };
             let mut now = start;
             let mut current = state;
             // The earliest moment the key may serve, given everything that happened so far.
@@ -364,7 +402,13 @@ mod tests {
             for event in [HealthEvent::QuotaExhausted, HealthEvent::AuthFailed] {
                 let next = transition(state, event, now, &policy);
                 let running_quarantine = state.state == KeyState::Quarantined && state.until_ms > now;
-                if state.state != KeyState::Disabled && !running_quarantine {
+                // a probe refused once too often kills the key instead
+                let killed = event == HealthEvent::AuthFailed
+                    && state.is_probe(now)
+                    && state.auth_failures + 1 >= policy.dead_after_failed_probes;
+                if killed {
+                    prop_assert!(next.is_dead(), "{state:?} -> {next:?}");
+                } else if state.state != KeyState::Disabled && !running_quarantine {
                     prop_assert_eq!(next.state, KeyState::Quarantined);
                     prop_assert!(next.until_ms >= now + policy.quarantine_ms);
                 }

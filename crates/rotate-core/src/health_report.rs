@@ -82,6 +82,12 @@ impl EngineInner {
                 latency_ms_ewma: entry.runtime.latency_us().map(|us| us as f64 / 1000.0),
                 in_flight: entry.runtime.in_flight(),
                 probing: entry.runtime.probing(),
+                disabled_reason: match reported {
+                    KeyState::Disabled if !enabled => Some("config".to_owned()),
+                    KeyState::Disabled if state.is_dead() => Some("auth".to_owned()),
+                    KeyState::Disabled => Some("operator".to_owned()),
+                    _ => None,
+                },
                 quota_group: entry
                     .quota_group
                     .map(|g| topology.quota_groups[g].name.to_string()),

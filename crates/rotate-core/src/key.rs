@@ -296,6 +296,7 @@ mod tests {
             consecutive_failures: 5,
             strikes: 1,
             transient: true,
+            auth_failures: 0,
         });
         assert_eq!(rt.availability(50), Availability::Later(100));
         assert_eq!(rt.availability(100), Availability::Probe);

@@ -225,8 +225,8 @@ impl Lease {
                 Some(HealthEvent::AuthFailed)
             }
             // a quota that resets on a schedule: rest until it does
-            Disposition::Quarantine => match error.quota_resets_at_ms.map(|at| at.get()) {
-                Some(at) if at > now => Some(HealthEvent::HeadroomExhausted { reset_ms: at - now }),
+            Disposition::Quarantine => match retry_after_ms {
+                Some(reset_ms) if reset_ms > 0 => Some(HealthEvent::HeadroomExhausted { reset_ms }),
                 _ => Some(HealthEvent::QuotaExhausted),
             },
             Disposition::CountFailure => {
@@ -272,7 +272,14 @@ fn apply_to(
         .apply(key.info.id(), event, now_ms, &slot.policy);
     key.runtime.install(after);
     engine.refresh_key(key.info.id(), now_ms);
-    if before.state != after.state {
+    if after.is_dead() && !before.is_dead() {
+        tracing::warn!(
+            provider = %slot.name,
+            key_id = %key.info.id(),
+            refused_probes = after.auth_failures,
+            "key disabled: its credentials were refused on every probe; enable it or reload the config to try it again"
+        );
+    } else if before.state != after.state {
         tracing::warn!(
             provider = %slot.name,
             key_id = %key.info.id(),

@@ -167,6 +167,7 @@ mod tests {
         cooldown_ms: 1_000,
         quarantine_ms: 2_000,
         max_consecutive_failures: 3,
+        dead_after_failed_probes: 3,
     };
 
     #[test]
@@ -219,6 +220,7 @@ mod tests {
                 consecutive_failures: 3,
                 strikes: 1,
                 transient: true,
+                auth_failures: 0,
             })
         };
         rest(&ks[1]);
@@ -269,6 +271,7 @@ mod tests {
             consecutive_failures: 3,
             strikes: 1,
             transient: true,
+            auth_failures: 0,
         });
         ks[1].runtime.install(HealthState {
             consecutive_failures: 2,

@@ -107,6 +107,11 @@ pub struct KeyHealth {
     /// flight (the key stays `quarantined` until it answers; no other call gets it).
     #[serde(default)]
     pub probing: bool,
+    /// Why a `disabled` key is: `auth` (its credentials were refused on
+    /// `dead_key_after_failed_probes` probes), `operator` (`set_key_enabled`) or
+    /// `config` (`enabled: false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
     /// The key's quota group, when it shares a vendor quota with other keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_group: Option<String>,

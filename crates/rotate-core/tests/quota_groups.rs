@@ -90,7 +90,8 @@ async fn a_spent_quota_quarantines_the_group_but_auth_stays_with_the_key() {
     assert_eq!(h.state("b").state, KeyState::Healthy);
     // and so is a server error
     let h = grouped();
-    h.provider.push("a", Step::fail(ErrorKind::ServerError, 500));
+    h.provider
+        .push("a", Step::fail(ErrorKind::ServerError, 500));
     assert_eq!(key_of(&h).await, "b");
     assert_eq!(h.state("b").consecutive_failures, 0);
 }
@@ -104,7 +105,7 @@ async fn a_daily_quota_rests_until_its_reset_not_for_the_quarantine() {
         Step::Fail(
             ProviderError::new(ErrorKind::QuotaExhausted, "per-day limit")
                 .with_status(429)
-                .with_quota_reset_at(reset),
+                .with_retry_after(Some(Duration::from_millis(reset - h.now_ms()))),
         ),
     );
     assert_eq!(key_of(&h).await, "c");
@@ -125,14 +126,14 @@ async fn a_daily_quota_rests_until_its_reset_not_for_the_quarantine() {
     let mut called = h.provider.keys_called();
     called.sort();
     assert_eq!(called, ["a", "b", "c", "d"]);
-    // a reset already past is a plain quarantine
+    // a spent quota with no wait is a quarantine
     let h = grouped();
     h.provider.push(
         "c",
-        Step::Fail(
-            ProviderError::new(ErrorKind::QuotaExhausted, "per-day limit")
-                .with_quota_reset_at(h.now_ms() - 1),
-        ),
+        Step::Fail(ProviderError::new(
+            ErrorKind::QuotaExhausted,
+            "credit balance too low",
+        )),
     );
     key_of(&h).await;
     key_of(&h).await;

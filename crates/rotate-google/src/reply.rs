@@ -285,16 +285,11 @@ fn classify_value(
         .map_or(&[], Vec::as_slice);
     let kind = kind_of_status(status, rpc_status, details, service);
     let kind = refine(kind, message);
-    // a per-day limit rests the key until Google's daily reset
-    let resets_at = (kind == ErrorKind::QuotaExhausted
-        && quota_ids(details).any(|id| id.contains("PerDay")))
-    .then_some(now_ms)
-    .flatten()
-    .map(crate::daily::next_reset_ms);
     let retry_after = match kind {
-        ErrorKind::RateLimited | ErrorKind::QuotaExhausted | ErrorKind::Overloaded => {
-            retry_delay(details)
-        }
+        ErrorKind::RateLimited | ErrorKind::Overloaded => retry_delay(details),
+        // a per-day limit rests the key until Google's daily reset, not for retryDelay
+        ErrorKind::QuotaExhausted if quota_ids(details).any(|id| id.contains("PerDay")) => now_ms
+            .map(|now| Duration::from_millis(crate::daily::next_reset_ms(now).saturating_sub(now))),
         _ => None,
     };
     let text = if message.is_empty() {
@@ -307,13 +302,9 @@ fn classify_value(
     } else {
         format!("{rpc_status}: {text}")
     };
-    let error = ProviderError::new(kind, shown)
+    ProviderError::new(kind, shown)
         .with_status(status.as_u16())
-        .with_retry_after(retry_after);
-    match resets_at {
-        Some(at) => error.with_quota_reset_at(at),
-        None => error,
-    }
+        .with_retry_after(retry_after)
 }
 
 fn detail_type(detail: &Value) -> &str {
@@ -472,7 +463,8 @@ mod tests {
         );
         let rows: Vec<(u16, Value, Service, ErrorKind, Option<u64>)> = vec![
             (429, per_minute.clone(), Service::Studio, ErrorKind::RateLimited, Some(45_800)),
-            (429, per_day, Service::Studio, ErrorKind::QuotaExhausted, Some(3_000)),
+            // a per-day limit waits for Google's daily reset (5 December, 08:00 UTC)
+            (429, per_day, Service::Studio, ErrorKind::QuotaExhausted, Some(13 * 3_600_000)),
             (429, shared.clone(), Service::Vertex, ErrorKind::Overloaded, None),
             (429, shared, Service::Studio, ErrorKind::RateLimited, None),
             (429, per_minute, Service::Vertex, ErrorKind::RateLimited, Some(45_800)),
@@ -492,10 +484,6 @@ mod tests {
             assert_eq!(e.kind, kind, "{status} {body}");
             assert_eq!(e.status, Some(status));
             assert_eq!(e.retry_after.map(|d| d.as_millis() as u64), wait, "{body}");
-            // only a per-day limit names Google's daily reset: 5 December, 08:00 UTC
-            let per_day = body.to_string().contains("PerDay");
-            let reset = per_day.then_some(NOW_MS + 13 * 3_600_000);
-            assert_eq!(e.quota_resets_at_ms.map(|at| at.get()), reset, "{body}");
         }
         let html = classify(
             StatusCode::BAD_GATEWAY,

@@ -26,6 +26,8 @@ pub fn status_error(
         ErrorKind::RateLimited | ErrorKind::Overloaded => {
             crate::ratelimit::wait_hint(headers, &message, headroom, now_unix_ms)
         }
+        // a spent credit comes back when someone pays, not after a wait
+        ErrorKind::QuotaExhausted => None,
         _ => crate::ratelimit::retry_after(headers, now_unix_ms),
     };
     let message = if message.is_empty() {

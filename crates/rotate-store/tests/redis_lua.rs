@@ -27,6 +27,7 @@ async fn write_state(
                 ("failures", state.consecutive_failures.to_string()),
                 ("strikes", state.strikes.to_string()),
                 ("transient", u8::from(state.transient).to_string()),
+                ("auth", state.auth_failures.to_string()),
             ],
         )
         .await

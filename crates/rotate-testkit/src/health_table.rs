@@ -20,11 +20,13 @@ pub struct Case {
     pub after: HealthState,
 }
 
-/// The policy every row uses: 60 s cooldown, 300 s quarantine, 3 failures.
+/// The policy every row uses: 60 s cooldown, 300 s quarantine, 3 failures, dead after
+/// 3 refused probes.
 pub const POLICY: HealthPolicy = HealthPolicy {
     cooldown_ms: 60_000,
     quarantine_ms: 300_000,
     max_consecutive_failures: 3,
+    dead_after_failed_probes: 3,
 };
 
 const NOW: u64 = 1_000_000;
@@ -41,6 +43,15 @@ const fn st(
         consecutive_failures,
         strikes,
         transient: false,
+        auth_failures: 0,
+    }
+}
+
+/// `state` with `auth_failures` refused probes.
+const fn refused(state: HealthState, auth_failures: u32) -> HealthState {
+    HealthState {
+        auth_failures,
+        ..state
     }
 }
 
@@ -243,7 +254,7 @@ pub const CASES: &[Case] = &[
         before: tq(NOW - 1, 3, 1),
         event: HealthEvent::AuthFailed,
         now_ms: NOW,
-        after: st(KeyState::Quarantined, NOW + 600_000, 3, 2),
+        after: refused(st(KeyState::Quarantined, NOW + 600_000, 3, 2), 1),
     },
     Case {
         name: "transient failure while cooling counts but keeps cooling",
@@ -271,7 +282,56 @@ pub const CASES: &[Case] = &[
         before: st(KeyState::Quarantined, NOW, 0, 2),
         event: HealthEvent::AuthFailed,
         now_ms: NOW,
-        after: st(KeyState::Quarantined, NOW + 1_200_000, 0, 3),
+        after: refused(st(KeyState::Quarantined, NOW + 1_200_000, 0, 3), 1),
+    },
+    Case {
+        name: "a second refused probe counts two",
+        before: refused(st(KeyState::Quarantined, NOW, 0, 3), 1),
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: refused(st(KeyState::Quarantined, NOW + 2_400_000, 0, 4), 2),
+    },
+    Case {
+        name: "the third refused probe makes the key dead",
+        before: refused(st(KeyState::Quarantined, NOW, 0, 4), 2),
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: refused(st(KeyState::Disabled, 0, 0, 4), 3),
+    },
+    Case {
+        name: "a refused call outside a probe counts no probe",
+        before: refused(st(KeyState::Healthy, 0, 0, 4), 2),
+        event: HealthEvent::AuthFailed,
+        now_ms: NOW,
+        after: refused(st(KeyState::Quarantined, NOW + 2_400_000, 0, 5), 2),
+    },
+    Case {
+        name: "a dead key stays dead whatever it is told but enable",
+        before: refused(st(KeyState::Disabled, 0, 0, 4), 3),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: refused(st(KeyState::Disabled, 0, 0, 4), 3),
+    },
+    Case {
+        name: "enable brings a dead key back healthy",
+        before: refused(st(KeyState::Disabled, 0, 0, 4), 3),
+        event: HealthEvent::Enable,
+        now_ms: NOW,
+        after: HEALTHY,
+    },
+    Case {
+        name: "a probe's success clears the refused probes",
+        before: refused(st(KeyState::Quarantined, NOW, 0, 3), 2),
+        event: HealthEvent::Success,
+        now_ms: NOW,
+        after: HEALTHY,
+    },
+    Case {
+        name: "an operator's disable is not dead",
+        before: refused(st(KeyState::Quarantined, NOW + 5, 0, 3), 2),
+        event: HealthEvent::Disable,
+        now_ms: NOW,
+        after: st(KeyState::Disabled, 0, 0, 0),
     },
     Case {
         name: "quarantine growth is capped at 8x",

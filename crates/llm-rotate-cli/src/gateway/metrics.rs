@@ -197,6 +197,12 @@ impl Metrics {
                 );
             }
         }
+        let dead = health
+            .keys
+            .iter()
+            .filter(|k| k.disabled_reason.as_deref() == Some("auth"))
+            .count();
+        let _ = writeln!(out, "# HELP llm_rotate_dead_keys Keys disabled because their credentials were refused on every probe.\n# TYPE llm_rotate_dead_keys gauge\nllm_rotate_dead_keys {dead}");
         per_key(
             &mut out,
             "llm_rotate_key_in_flight",

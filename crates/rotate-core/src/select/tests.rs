@@ -117,6 +117,7 @@ fn only_one_caller_takes_a_probe() {
         consecutive_failures: 5,
         strikes: 1,
         transient: true,
+        auth_failures: 0,
     });
     ix.refresh(0, 0);
     assert_eq!(ix.select(0, Strategy::RoundRobin, 10, &[]), None);

@@ -6,13 +6,15 @@ use rotate_core::report::KeyState;
 use serde::Deserialize;
 
 /// The fields of a state hash, in the order [`decode_state`] reads them.
-pub(crate) const STATE_FIELDS: [&str; 5] = ["state", "until", "failures", "strikes", "transient"];
+pub(crate) const STATE_FIELDS: [&str; 6] =
+    ["state", "until", "failures", "strikes", "transient", "auth"];
 
-/// A state from the fields of a state hash ([`STATE_FIELDS`]; a missing `transient`, as
-/// written before it existed, reads as false); `Ok(None)` when the key has no state yet.
+/// A state from the fields of a state hash ([`STATE_FIELDS`]; a missing `transient` or
+/// `auth`, as written before they existed, reads as false or 0); `Ok(None)` when the
+/// key has no state yet.
 pub(crate) fn decode_state(fields: &[Option<String>]) -> Result<Option<HealthState>, String> {
-    let [state, until, failures, strikes, transient] = fields else {
-        return Err(format!("expected 5 fields, got {}", fields.len()));
+    let [state, until, failures, strikes, transient, auth] = fields else {
+        return Err(format!("expected 6 fields, got {}", fields.len()));
     };
     let Some(state) = state else {
         return Ok(None);
@@ -40,6 +42,8 @@ pub(crate) fn decode_state(fields: &[Option<String>]) -> Result<Option<HealthSta
             1 => true,
             _ => return Err("`transient` is neither 0 nor 1".to_owned()),
         },
+        auth_failures: u32::try_from(number("auth", auth)?)
+            .map_err(|_| "`auth` is too large".to_owned())?,
     }))
 }
 
@@ -63,6 +67,9 @@ pub(crate) struct Announcement {
     /// 1 when transient failures caused the quarantine (absent from older instances).
     #[serde(default)]
     t: u8,
+    /// Failed auth probes (absent from older instances).
+    #[serde(default)]
+    a: u32,
     /// The instance that made the transition.
     pub(crate) o: String,
 }
@@ -81,6 +88,7 @@ impl Announcement {
             Some(self.f.to_string()),
             Some(self.x.to_string()),
             Some(self.t.to_string()),
+            Some(self.a.to_string()),
         ])?
         .ok_or_else(|| "empty announcement".to_owned())
     }
@@ -96,31 +104,52 @@ mod tests {
 
     #[test]
     fn decodes_states_and_refuses_garbage() {
-        let ok = decode_state(&[s("cooling_down"), s("1700000000000"), s("2"), s("1"), None])
-            .unwrap()
-            .unwrap();
+        let ok = decode_state(&[
+            s("cooling_down"),
+            s("1700000000000"),
+            s("2"),
+            s("1"),
+            None,
+            None,
+        ])
+        .unwrap()
+        .unwrap();
         assert_eq!(ok.state, KeyState::CoolingDown);
         assert_eq!(ok.until_ms, 1_700_000_000_000);
         assert!(!ok.transient);
-        let transient = decode_state(&[s("quarantined"), s("5"), s("3"), s("1"), s("1")])
+        let transient = decode_state(&[s("quarantined"), s("5"), s("3"), s("1"), s("1"), None])
             .unwrap()
             .unwrap();
         assert!(transient.transient);
-        assert_eq!(decode_state(&[None, None, None, None, None]).unwrap(), None);
-        assert!(decode_state(&[s("sleepy"), s("0"), s("0"), s("0"), None])
-            .unwrap_err()
-            .contains("unknown state"));
+        assert_eq!(
+            decode_state(&[None, None, None, None, None, None]).unwrap(),
+            None
+        );
         assert!(
-            decode_state(&[s("healthy"), s("soon"), s("0"), s("0"), None])
+            decode_state(&[s("sleepy"), s("0"), s("0"), s("0"), None, None])
+                .unwrap_err()
+                .contains("unknown state")
+        );
+        assert!(
+            decode_state(&[s("healthy"), s("soon"), s("0"), s("0"), None, None])
                 .unwrap_err()
                 .contains("until")
         );
         assert!(
-            decode_state(&[s("healthy"), s("0"), s("0"), s("0"), s("7")])
+            decode_state(&[s("healthy"), s("0"), s("0"), s("0"), s("7"), None])
                 .unwrap_err()
                 .contains("transient")
         );
         assert!(decode_state(&[s("healthy")]).is_err());
+        let dead = decode_state(&[s("disabled"), s("0"), s("0"), s("4"), s("0"), s("3")])
+            .unwrap()
+            .unwrap();
+        assert!(dead.is_dead());
+        assert!(
+            decode_state(&[s("disabled"), s("0"), s("0"), s("4"), s("0"), s("x")])
+                .unwrap_err()
+                .contains("auth")
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@
 ///
 /// KEYS: state hash, known-keys set. ARGV: key id, event code, event argument in ms
 /// (`-1` when none), now (ms), cooldown (ms), quarantine (ms), failures to quarantine,
-/// most doublings, channel, origin. Returns `{state, until, failures, strikes, transient,
-/// malformed}`.
+/// most doublings, channel, origin, failed auth probes that make a key dead (0: never).
+/// Returns `{state, until, failures, strikes, transient, malformed, auth}`.
 pub(crate) const TRANSITION: &str = r#"
-local h = redis.call('HMGET', KEYS[1], 'state', 'until', 'failures', 'strikes', 'transient')
+local h = redis.call('HMGET', KEYS[1], 'state', 'until', 'failures', 'strikes', 'transient', 'auth')
 local malformed = 0
 local state = h[1]
 if state == false then state = 'healthy' end
@@ -27,6 +27,7 @@ local failures = num(h[3])
 local strikes = num(h[4])
 local transient = num(h[5])
 if transient > 1 then transient = 1; malformed = 1 end
+local auth = num(h[6])
 
 local event = ARGV[2]
 local arg = tonumber(ARGV[3])
@@ -35,6 +36,7 @@ local cooldown = tonumber(ARGV[5])
 local quarantine = tonumber(ARGV[6])
 local max_failures = tonumber(ARGV[7])
 local max_doublings = tonumber(ARGV[8])
+local dead_after = tonumber(ARGV[11]) or 0
 
 local function resting()
   return (state == 'cooling_down' or state == 'quarantined') and until_ms > now
@@ -58,7 +60,7 @@ local function rest_until(t)
   end
 end
 local function reset()
-  state = 'healthy'; until_ms = 0; failures = 0; strikes = 0; transient = 0
+  state = 'healthy'; until_ms = 0; failures = 0; strikes = 0; transient = 0; auth = 0
 end
 
 if state == 'disabled' then
@@ -79,6 +81,13 @@ else
     rest_until(now + wait)
   elseif event == 'headroom_exhausted' then
     if arg > 0 then rest_until(now + arg) end
+  elseif event == 'auth_failed' and probing then
+    auth = auth + 1
+    if dead_after > 0 and auth >= dead_after then
+      state = 'disabled'; until_ms = 0; transient = 0
+    else
+      quarantine_now(0)
+    end
   elseif event == 'quota_exhausted' or event == 'auth_failed' then
     if quarantine_running then transient = 0 else quarantine_now(0) end
   elseif event == 'transient_failure' then
@@ -90,10 +99,10 @@ else
 end
 
 local until_text = string.format('%.0f', until_ms)
-redis.call('HSET', KEYS[1], 'state', state, 'until', until_text, 'failures', string.format('%.0f', failures), 'strikes', string.format('%.0f', strikes), 'transient', transient)
+redis.call('HSET', KEYS[1], 'state', state, 'until', until_text, 'failures', string.format('%.0f', failures), 'strikes', string.format('%.0f', strikes), 'transient', transient, 'auth', string.format('%.0f', auth))
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('PUBLISH', ARGV[9], cjson.encode({k = ARGV[1], s = state, u = until_text, f = failures, x = strikes, t = transient, o = ARGV[10]}))
-return {state, until_text, failures, strikes, transient, malformed}
+redis.call('PUBLISH', ARGV[9], cjson.encode({k = ARGV[1], s = state, u = until_text, f = failures, x = strikes, t = transient, a = auth, o = ARGV[10]}))
+return {state, until_text, failures, strikes, transient, malformed, auth}
 "#;
 
 /// Adds a batch of usage increments exactly once.

@@ -253,7 +253,7 @@ async fn write(
         policy,
     }) = pending.transitions.front()
     {
-        let reply: (String, String, u64, u64, u8, u64) = timed(
+        let reply: (String, String, u64, u64, u8, u64, u64) = timed(
             transition
                 .key(inner.keys.state(key_id))
                 .key(inner.keys.known())
@@ -267,6 +267,7 @@ async fn write(
                 .arg(MAX_QUARANTINE_DOUBLINGS)
                 .arg(inner.keys.channel())
                 .arg(&inner.instance)
+                .arg(policy.dead_after_failed_probes)
                 .invoke_async(&mut connection),
         )
         .await?;
@@ -279,6 +280,7 @@ async fn write(
             Some(reply.2.to_string()),
             Some(reply.3.to_string()),
             Some(reply.4.to_string()),
+            Some(reply.6.to_string()),
         ]) {
             Ok(Some(state)) => inner.adopt(key_id, state),
             Ok(None) | Err(_) => {
