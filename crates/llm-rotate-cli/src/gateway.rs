@@ -163,6 +163,7 @@ impl Gateway {
                         &self.client.health().await,
                         &self.client.usage_summary().await,
                         &self.client.affinity_stats(),
+                        self.client.waiting_calls(),
                     );
                     http::bytes_response(
                         StatusCode::OK,
@@ -248,10 +249,10 @@ impl Gateway {
 
     async fn chat_completions(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
         let result = async {
-            let affinity = self.settings.load().affinity(request.headers());
+            let hints = self.settings.load().hints(request.headers())?;
             let body = self.authorized_body(request).await?;
             let mut parsed = openai::parse(&body)?;
-            parsed.options.affinity = affinity.or(parsed.options.affinity);
+            hints.apply(&mut parsed.options);
             openai::complete(&self.client, parsed).await
         }
         .await;
@@ -260,9 +261,9 @@ impl Gateway {
 
     async fn responses(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
         let result = async {
-            let affinity = self.settings.load().affinity(request.headers());
+            let hints = self.settings.load().hints(request.headers())?;
             let body = self.authorized_body(request).await?;
-            responses::serve(&self.client, &body, affinity).await
+            responses::serve(&self.client, &body, hints).await
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))
@@ -289,8 +290,8 @@ impl Gateway {
             if count {
                 return anthropic::count_tokens(&body).map(|r| (r, None));
             }
-            let affinity = self.settings.load().affinity(&headers);
-            anthropic::messages(&self.client, &body, &headers, affinity).await
+            let hints = self.settings.load().hints(&headers)?;
+            anthropic::messages(&self.client, &body, &headers, hints).await
         }
         .await;
         result.unwrap_or_else(|e| (e.into_response(anthropic::DIALECT), None))
@@ -303,7 +304,7 @@ impl Gateway {
         method: gemini::Method,
     ) -> (Response<Body>, Option<f64>) {
         let result = async {
-            let affinity = self.settings.load().affinity(request.headers());
+            let hints = self.settings.load().hints(request.headers())?;
             let body = self.authorized_body(request).await?;
             // the path's model, decoded once; the library then holds it to the model-id grammar
             let model = percent_encoding::percent_decode_str(model)
@@ -326,7 +327,7 @@ impl Gateway {
                 gemini::Method::Generate | gemini::Method::Stream => {
                     let stream = method == gemini::Method::Stream;
                     let request = gemini::parse(&body)?;
-                    gemini::generate(&self.client, &model, stream, request, affinity).await
+                    gemini::generate(&self.client, &model, stream, request, hints).await
                 }
             }
         }

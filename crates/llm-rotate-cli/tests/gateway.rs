@@ -234,6 +234,32 @@ async fn no_eligible_key_is_a_429_with_retry_after() {
     let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((29..=30).contains(&wait), "{wait}");
     assert_eq!(upstream.requests().len(), 2, "cooling keys get no request");
+    // a wait too short for the soonest key fails at once, the same way
+    let body = chat("gpt-4o").to_string();
+    let (status, headers, _) = gateway
+        .send_with(
+            Method::POST,
+            "/v1/chat/completions",
+            Some(TOKEN),
+            &[("x-llm-rotate-max-wait", "2.5")],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(headers.contains_key("retry-after"));
+    // a wait that is not a number of seconds is the caller's mistake
+    let (status, _, answer) = gateway
+        .send_with(
+            Method::POST,
+            "/v1/chat/completions",
+            Some(TOKEN),
+            &[("x-llm-rotate-max-wait", "soon")],
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&answer).contains("x-llm-rotate-max-wait"));
+    assert_eq!(upstream.requests().len(), 2);
 }
 
 #[tokio::test]

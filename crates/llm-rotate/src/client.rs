@@ -306,6 +306,11 @@ impl LMRotate {
         self.engine.remember_affinity(affinity, key_id);
     }
 
+    /// How many calls wait for a key to come back now (see [`ChatOptions::max_wait`]).
+    pub fn waiting_calls(&self) -> u32 {
+        self.engine.waiting_calls()
+    }
+
     /// How prompt-cache affinity fared in this process: hits, misses, entries.
     pub fn affinity_stats(&self) -> AffinityStats {
         self.engine.affinity_stats()

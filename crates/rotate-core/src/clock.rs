@@ -6,9 +6,16 @@
 //! timeouts are tokio timers on real time, so a stalled upstream is cut off even under a
 //! manual clock.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
+
+/// The future of [`Clock::sleep_until`].
+pub type Sleep<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// A source of time.
 ///
@@ -22,6 +29,13 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     /// The current wall-clock time as a [`SystemTime`].
     fn system_time(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.unix_ms())
+    }
+    /// Completes once `unix_ms` is reached by this clock (a tokio timer by default; a
+    /// manual clock completes when it is advanced past it). Needs a tokio runtime.
+    #[allow(clippy::disallowed_methods)] // the one real timer of the engine's clock
+    fn sleep_until(&self, unix_ms: u64) -> Sleep<'_> {
+        let wait = Duration::from_millis(unix_ms.saturating_sub(self.unix_ms()));
+        Box::pin(tokio::time::sleep(wait))
     }
 }
 
@@ -59,6 +73,7 @@ impl Clock for SystemClock {
 pub struct ManualClock {
     start_ms: u64,
     offset_us: AtomicU64,
+    moved: Notify,
 }
 
 impl ManualClock {
@@ -67,6 +82,7 @@ impl ManualClock {
         Self {
             start_ms: unix_ms,
             offset_us: AtomicU64::new(0),
+            moved: Notify::new(),
         }
     }
 
@@ -74,6 +90,7 @@ impl ManualClock {
     pub fn advance(&self, by: Duration) {
         let us = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
         self.offset_us.fetch_add(us, Ordering::SeqCst);
+        self.moved.notify_waiters();
     }
 }
 
@@ -84,6 +101,19 @@ impl Clock for ManualClock {
 
     fn monotonic(&self) -> Duration {
         Duration::from_micros(self.offset_us.load(Ordering::SeqCst))
+    }
+
+    fn sleep_until(&self, unix_ms: u64) -> Sleep<'_> {
+        Box::pin(async move {
+            loop {
+                // registered before the check, so an advance in between is not missed
+                let moved = self.moved.notified();
+                if self.unix_ms() >= unix_ms {
+                    return;
+                }
+                moved.await;
+            }
+        })
     }
 }
 
@@ -102,8 +132,20 @@ pub fn rfc3339(unix_ms: u64) -> String {
     )
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of
+/// [`civil_from_days`]).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's civil calendar algorithm.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -130,11 +172,38 @@ mod tests {
         assert_eq!(clock.monotonic(), Duration::from_millis(1_500));
     }
 
+    #[tokio::test]
+    async fn a_manual_sleep_ends_when_the_clock_is_advanced_past_it() {
+        let clock = std::sync::Arc::new(ManualClock::new(1_000));
+        let sleeper = {
+            let clock = clock.clone();
+            tokio::spawn(async move { clock.sleep_until(5_000).await })
+        };
+        tokio::task::yield_now().await;
+        clock.advance(Duration::from_millis(3_000));
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        clock.advance(Duration::from_millis(1_000));
+        sleeper.await.unwrap();
+        // a time already past does not wait
+        clock.sleep_until(10).await;
+    }
+
     #[test]
     fn rfc3339_formats_known_instants() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(rfc3339(1_795_491_431_000), "2026-11-24T03:37:11.000Z");
+    }
+
+    #[test]
+    fn the_calendar_round_trips() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2026, 12, 4), 20_791);
+        for days in [-1, 0, 59, 11_016, 20_791, 100_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 
     #[test]

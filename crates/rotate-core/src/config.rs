@@ -63,6 +63,11 @@ pub struct DefaultsConfig {
     /// Probes refused for a key's credentials that make it dead (`disabled`, reason
     /// `auth`, probed no more until enabled or reloaded); 0 never does.
     pub dead_key_after_failed_probes: u32,
+    /// How long a call waits for a key to come back when none is eligible (0: it fails
+    /// at once); a call's `max_wait` overrides it.
+    pub max_wait_seconds: u64,
+    /// Calls that may wait at once; past it a call fails at once.
+    pub max_waiters: u32,
 }
 
 impl Default for DefaultsConfig {
@@ -78,6 +83,8 @@ impl Default for DefaultsConfig {
             stream_idle_timeout_seconds: 60,
             call_timeout_seconds: None,
             dead_key_after_failed_probes: 3,
+            max_wait_seconds: 0,
+            max_waiters: 1024,
         }
     }
 }

@@ -107,7 +107,8 @@ impl Engine {
         let carried = request.clone();
         let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
             .carrying(&carried)
-            .affine(opts.affinity.as_deref());
+            .affine(opts.affinity.as_deref())
+            .waiting(opts.max_wait);
         self.complete(route, request, |adapter, call| adapter.chat(call))
             .instrument(span)
             .await
@@ -126,7 +127,8 @@ impl Engine {
         let carried = request.clone();
         let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
             .carrying(&carried)
-            .affine(opts.affinity.as_deref());
+            .affine(opts.affinity.as_deref())
+            .waiting(opts.max_wait);
         self.open_stream(route, request, |adapter, call| adapter.chat_stream(call))
             .instrument(span)
             .await
@@ -356,6 +358,7 @@ impl Engine {
         let state = self.inner.store.apply(key_id, event, now, &slot.policy);
         slot.keys[k].runtime.install(state);
         slot.index.refresh(k, now);
+        self.inner.wake_if_eligible(&state, now);
         Ok(())
     }
 
@@ -370,6 +373,12 @@ impl Engine {
                 .affinity
                 .remember(crate::affinity::affinity_hash(affinity), id);
         }
+    }
+
+    /// How many calls wait for a key to come back now (see
+    /// [`ChatOptions::max_wait`](crate::options::ChatOptions::max_wait)).
+    pub fn waiting_calls(&self) -> u32 {
+        self.inner.waiting.count()
     }
 
     /// How prompt-cache affinity fared in this process: hits, misses, entries.
@@ -424,6 +433,8 @@ impl Engine {
             }
         }
         self.inner.topology.store(Arc::new(topology));
+        // new keys, or keys back from the dead, may serve a waiting call
+        self.inner.waiting.wake();
         tracing::info!("configuration reloaded");
         Ok(())
     }

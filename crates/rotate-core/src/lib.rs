@@ -51,6 +51,7 @@ pub mod strategy;
 pub mod stream;
 pub mod tool;
 mod topology;
+mod waiting;
 
 pub use acquire::{AcquireContext, ReportedError};
 pub use affinity::AffinityStats;

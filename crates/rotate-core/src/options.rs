@@ -21,6 +21,10 @@ pub struct ChatOptions {
     /// The longest the whole call may take, retries and fallback included (for a stream:
     /// until its first chunk); overrides `defaults.call_timeout_seconds`.
     pub timeout: Option<Duration>,
+    /// How long the call may wait for a key to come back when none is eligible (a key
+    /// cooling down for a few seconds, say), instead of failing with `NoAvailableKey`;
+    /// overrides `defaults.max_wait_seconds`. The wait counts against `timeout`.
+    pub max_wait: Option<Duration>,
     /// An affinity key (a session or conversation id): the call prefers the key that
     /// served this affinity last, while it is eligible, so the vendor's prompt cache is
     /// kept. Hashed, never stored whole.
@@ -73,6 +77,12 @@ impl ChatOptions {
     /// Sets `timeout`, the deadline of the whole call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets `max_wait`, how long the call may wait for a key to come back.
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = Some(max_wait);
         self
     }
 

@@ -16,6 +16,7 @@ use crate::health::HealthState;
 use crate::provider::{AdapterFactory, Provider};
 use crate::store::{StateListener, StateStore};
 use crate::topology::Topology;
+use crate::waiting::Waiting;
 
 /// Everything an engine and its clones share.
 pub(crate) struct EngineInner {
@@ -28,6 +29,8 @@ pub(crate) struct EngineInner {
     pub(crate) reload: Mutex<()>,
     /// Which key served each affinity key last.
     pub(crate) affinity: AffinityMap,
+    /// Calls waiting for a key to come back.
+    pub(crate) waiting: Waiting,
 }
 
 impl EngineInner {
@@ -36,6 +39,14 @@ impl EngineInner {
         let topology = self.topology.load();
         if let Some(&(p, k)) = topology.key_by_id.get(key_id) {
             topology.providers[p].index.refresh(k, now_ms);
+            self.wake_if_eligible(&topology.providers[p].keys[k].runtime.health(), now_ms);
+        }
+    }
+
+    /// Wakes a waiting call when `state` may serve at `now_ms`.
+    pub(crate) fn wake_if_eligible(&self, state: &HealthState, now_ms: u64) {
+        if state.is_eligible(now_ms) {
+            self.waiting.wake();
         }
     }
 }
@@ -45,7 +56,9 @@ impl StateListener for EngineInner {
         let topology = self.topology.load();
         if let Some(&(p, k)) = topology.key_by_id.get(key_id) {
             topology.providers[p].keys[k].runtime.install(state);
-            topology.providers[p].index.refresh(k, self.clock.unix_ms());
+            let now = self.clock.unix_ms();
+            topology.providers[p].index.refresh(k, now);
+            self.wake_if_eligible(&state, now);
         }
     }
 }

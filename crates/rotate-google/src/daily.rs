@@ -2,6 +2,8 @@
 //! UTC−8, or UTC−7 while US daylight saving time runs: from the second Sunday of March,
 //! 02:00 local, to the first Sunday of November, 02:00 local).
 
+use rotate_core::clock::{civil_from_days, days_from_civil};
+
 const DAY_MS: u64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
 
@@ -40,31 +42,6 @@ fn nth_sunday(year: i64, month: u32, n: i64) -> i64 {
     first + (7 - weekday) % 7 + 7 * (n - 1)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The (year, month, day) of a day number since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,10 +52,7 @@ mod tests {
     }
 
     #[test]
-    fn the_calendar_round_trips() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2026, 12, 4), 20_791);
-        assert_eq!(civil_from_days(20_791), (2026, 12, 4));
+    fn daylight_saving_time_runs_from_march_to_november() {
         // 2026: DST from Sunday 8 March to Sunday 1 November
         assert_eq!(civil_from_days(nth_sunday(2026, 3, 2)), (2026, 3, 8));
         assert_eq!(civil_from_days(nth_sunday(2026, 11, 1)), (2026, 11, 1));

@@ -13,6 +13,7 @@ use self::reply::EventWriter;
 pub use self::request::parse;
 use super::answer::{served, streamed};
 use super::http::{json_response, ApiError, Body, Dialect};
+use super::settings::CallHints;
 
 mod reply;
 mod request;
@@ -26,16 +27,16 @@ fn message_id() -> String {
 /// The client headers Anthropic keys receive with its body.
 pub const FORWARDED_HEADERS: [&str; 2] = ["anthropic-version", "anthropic-beta"];
 
-/// Serves a Messages request body, sent with `headers`; `affinity` (a session header's)
-/// wins over the body's `metadata.user_id`.
+/// Serves a Messages request body, sent with `headers`; `hints` (a session header's
+/// affinity wins over the body's `metadata.user_id`) apply to the call.
 pub async fn messages(
     client: &LMRotate,
     body: &[u8],
     headers: &HeaderMap,
-    affinity: Option<String>,
+    hints: CallHints,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
     let mut request = parse(body)?;
-    request.options.affinity = affinity.or(request.options.affinity);
+    hints.apply(&mut request.options);
     if let Some(pass) = request.options.passthrough.take() {
         let forwarded = FORWARDED_HEADERS.iter().filter_map(|name| {
             let value = headers.get(*name)?.to_str().ok()?;

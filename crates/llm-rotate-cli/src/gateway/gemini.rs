@@ -335,10 +335,10 @@ pub async fn generate(
     model: &str,
     stream: bool,
     request: Generate,
-    affinity: Option<String>,
+    hints: super::settings::CallHints,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
     let (messages, mut options) = chat::to_chat(request)?;
-    options.affinity = affinity;
+    hints.apply(&mut options);
     if !stream {
         let answer = client
             .chat(model, &messages, options)

@@ -143,6 +143,7 @@ impl Metrics {
         health: &HealthReport,
         usage: &UsageSummary,
         affinity: &AffinityStats,
+        waiting_calls: u32,
     ) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP llm_rotate_http_requests_total Requests the gateway answered, by route and status.\n# TYPE llm_rotate_http_requests_total counter\n");
@@ -230,6 +231,10 @@ impl Metrics {
             out,
             "# HELP llm_rotate_affinity_total Calls with an affinity key, by whether they went to the key that served it last.\n# TYPE llm_rotate_affinity_total counter\nllm_rotate_affinity_total{{result=\"hit\"}} {}\nllm_rotate_affinity_total{{result=\"miss\"}} {}",
             affinity.hits, affinity.misses
+        );
+        let _ = writeln!(
+            out,
+            "# HELP llm_rotate_waiting_calls Calls waiting for a key to come back (max_wait).\n# TYPE llm_rotate_waiting_calls gauge\nllm_rotate_waiting_calls {waiting_calls}"
         );
         let _ = writeln!(
             out,

@@ -14,6 +14,7 @@ use self::reply::EventWriter;
 pub use self::request::parse;
 use super::answer::{served, streamed};
 use super::http::{ApiError, Body};
+use super::settings::CallHints;
 
 mod reply;
 mod request;
@@ -36,18 +37,20 @@ fn created_id(events: &str) -> Option<String> {
         .and_then(|event| Some(event.get("response")?.get("id")?.as_str()?.to_owned()))
 }
 
-/// Serves a Responses request body; `affinity` (a session header's) wins over the
-/// body's `prompt_cache_key`, but not over `previous_response_id`: a stored response
-/// is continued on the key that made it while that key is eligible.
+/// Serves a Responses request body; `hints` apply to the call (a session header's
+/// affinity wins over the body's `prompt_cache_key`, but not over
+/// `previous_response_id`: a stored response is continued on the key that made it
+/// while that key is eligible).
 pub async fn serve(
     client: &LMRotate,
     body: &[u8],
-    affinity: Option<String>,
+    mut hints: CallHints,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
     let mut request = parse(body)?;
-    if !request.continues {
-        request.options.affinity = affinity.or(request.options.affinity);
+    if request.continues {
+        hints.affinity = None;
     }
+    hints.apply(&mut request.options);
     let created = SystemClock.unix_ms() / 1000;
     if !request.stream {
         let answer = client

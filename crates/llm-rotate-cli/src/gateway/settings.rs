@@ -59,14 +59,56 @@ pub struct Settings {
     pub affinity_headers: Vec<http::HeaderName>,
 }
 
+/// The header whose value (seconds, decimals allowed) is how long a call may wait for
+/// a key to come back.
+pub const MAX_WAIT_HEADER: &str = "x-llm-rotate-max-wait";
+
+/// What a request's headers ask of its call: an affinity and a wait.
+#[derive(Debug, Default)]
+pub struct CallHints {
+    /// The value of the first affinity header present (the engine keeps only its hash).
+    pub affinity: Option<String>,
+    /// The `x-llm-rotate-max-wait` header's wait.
+    pub max_wait: Option<std::time::Duration>,
+}
+
+impl CallHints {
+    /// Sets the call's wait, and its affinity when a header gave one (a header wins over
+    /// a body's `prompt_cache_key` or `metadata.user_id`).
+    pub fn apply(self, options: &mut llm_rotate::ChatOptions) {
+        options.max_wait = self.max_wait.or(options.max_wait);
+        if self.affinity.is_some() {
+            options.affinity = self.affinity;
+        }
+    }
+}
+
 impl Settings {
-    /// The affinity `headers` carry: the value of the first affinity header present (the
-    /// engine keeps only its hash).
-    pub fn affinity(&self, headers: &http::HeaderMap) -> Option<String> {
-        self.affinity_headers.iter().find_map(|name| {
+    /// What `headers` ask of the call; a wait that is not a number of seconds is a 400.
+    pub fn hints(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<CallHints, crate::gateway::http::ApiError> {
+        let affinity = self.affinity_headers.iter().find_map(|name| {
             let value = headers.get(name)?.to_str().ok()?.trim();
             (!value.is_empty()).then(|| value.to_owned())
-        })
+        });
+        let max_wait = match headers.get(MAX_WAIT_HEADER) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+                    .ok_or_else(|| {
+                        crate::gateway::http::ApiError::bad_request(format!(
+                            "The `{MAX_WAIT_HEADER}` header must be a number of seconds."
+                        ))
+                    })?,
+            ),
+        };
+        Ok(CallHints { affinity, max_wait })
     }
 }
 

@@ -89,6 +89,7 @@ impl EngineBuilder {
             closed: AtomicBool::new(false),
             reload: Mutex::new(()),
             affinity: crate::affinity::AffinityMap::default(),
+            waiting: crate::waiting::Waiting::default(),
         });
         let listener: std::sync::Weak<dyn StateListener> =
             Arc::downgrade(&inner) as std::sync::Weak<EngineInner>;

@@ -33,6 +33,8 @@ pub(super) struct Route<'a> {
     pub(super) passthrough: Option<&'a Passthrough>,
     /// The hash of the call's affinity key: the key that served it last is tried first.
     pub(super) affinity: Option<u64>,
+    /// How long the call may wait for a key to come back (else `defaults.max_wait_seconds`).
+    pub(super) max_wait: Option<Duration>,
 }
 
 impl<'a> Route<'a> {
@@ -45,7 +47,14 @@ impl<'a> Route<'a> {
             embedding: false,
             passthrough: None,
             affinity: None,
+            max_wait: None,
         }
+    }
+
+    /// Lets the call wait up to `max_wait` for a key to come back.
+    pub(super) fn waiting(mut self, max_wait: Option<Duration>) -> Self {
+        self.max_wait = max_wait;
+        self
     }
 
     /// Prefers the key that served `affinity` last.
@@ -101,10 +110,79 @@ impl Engine {
     /// over to the next entry after one failure. When the eligible keys ran out before
     /// an entry's budget did, the panic threshold spends the rest on keys resting for
     /// transient faults, least bad first.
+    ///
+    /// When nothing is eligible but a key will be within the call's wait (its
+    /// `max_wait`, else `defaults.max_wait_seconds`), the call waits for it in arrival
+    /// order (see [`crate::waiting`]) and runs again; past the wait, or with
+    /// `defaults.max_waiters` calls already waiting, it fails at once.
     pub(super) async fn drive<T, F, Fut>(
         &self,
         route: &Route<'_>,
         mut attempt: F,
+    ) -> Result<T, LMRotateError>
+    where
+        F: FnMut(Lease) -> Fut,
+        Fut: Future<Output = Attempted<T>>,
+    {
+        let (max_wait, max_waiters) = {
+            let topology = self.inner.topology.load();
+            let defaults = &topology.config.defaults;
+            let configured = Duration::from_secs(defaults.max_wait_seconds);
+            (route.max_wait.unwrap_or(configured), defaults.max_waiters)
+        };
+        if max_wait.is_zero() {
+            return self.drive_once(route, &mut attempt, &mut None).await;
+        }
+        let clock = &self.inner.clock;
+        let as_ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let deadline = clock.unix_ms().saturating_add(as_ms(max_wait));
+        let mut waiter = None;
+        let mut turn = None;
+        loop {
+            let result = self.drive_once(route, &mut attempt, &mut turn).await;
+            let Err(LMRotateError::NoAvailableKey(error)) = &result else {
+                return result;
+            };
+            let now = clock.unix_ms();
+            let Some(until) = error.retry_in.map(|d| now.saturating_add(as_ms(d))) else {
+                return result;
+            };
+            if now >= deadline || until > deadline {
+                return result;
+            }
+            if waiter.is_none() {
+                waiter = self.inner.waiting.enter(max_waiters);
+                if waiter.is_none() {
+                    tracing::debug!(
+                        max_waiters,
+                        "too many calls wait for a key; failing at once"
+                    );
+                    return result;
+                }
+            }
+            if turn.is_none() {
+                tokio::select! {
+                    guard = self.inner.waiting.turn() => turn = Some(guard),
+                    () = clock.sleep_until(deadline) => {}
+                }
+                // look again: a key may have come back while this call queued
+                continue;
+            }
+            let woken = self.inner.waiting.woken();
+            tokio::select! {
+                () = clock.sleep_until(until) => {}
+                () = woken => {}
+            }
+        }
+    }
+
+    /// One run of a call's plan (see [`drive`](Self::drive)); `turn`, the head of the
+    /// waiting queue when the call holds it, is handed on once a key is chosen.
+    async fn drive_once<T, F, Fut>(
+        &self,
+        route: &Route<'_>,
+        attempt: &mut F,
+        turn: &mut Option<tokio::sync::MutexGuard<'_, ()>>,
     ) -> Result<T, LMRotateError>
     where
         F: FnMut(Lease) -> Fut,
@@ -178,10 +256,11 @@ impl Engine {
                     }
                     break;
                 };
+                turn.take();
                 tried_here.push(pos);
                 tried.push((entry.provider, pos));
                 match self
-                    .attempt_on(&topology, entry, pos, &mut attempts, &mut attempt)
+                    .attempt_on(&topology, entry, pos, &mut attempts, attempt)
                     .await
                 {
                     Step::Done(result) => {
@@ -214,10 +293,11 @@ impl Engine {
                 let Some(pos) = slot.index.least_bad_resting(entry.pool, now, &tried_here) else {
                     break;
                 };
+                turn.take();
                 tried.push((entry.provider, pos));
                 tracing::info!(provider = %slot.name, key_id = %slot.keys[pos].info.id(), "no eligible key left: calling a key resting for transient faults");
                 match self
-                    .attempt_on(&topology, entry, pos, &mut attempts, &mut attempt)
+                    .attempt_on(&topology, entry, pos, &mut attempts, attempt)
                     .await
                 {
                     Step::Done(result) => {
