@@ -68,6 +68,9 @@ pub struct DefaultsConfig {
     pub max_wait_seconds: u64,
     /// Calls that may wait at once; past it a call fails at once.
     pub max_waiters: u32,
+    /// How long a key back from a cooldown or quarantine takes to ramp from a tenth of
+    /// its share to all of it (`weighted` and `health_aware`); 0 is off.
+    pub slow_start_seconds: u64,
 }
 
 impl Default for DefaultsConfig {
@@ -85,6 +88,7 @@ impl Default for DefaultsConfig {
             dead_key_after_failed_probes: 3,
             max_wait_seconds: 0,
             max_waiters: 1024,
+            slow_start_seconds: 0,
         }
     }
 }
@@ -304,7 +308,7 @@ impl ProviderConfig {
 }
 
 /// Seconds as milliseconds, saturating (validation keeps durations far below that).
-fn seconds_to_ms(seconds: u64) -> u64 {
+pub(crate) fn seconds_to_ms(seconds: u64) -> u64 {
     seconds.saturating_mul(1000)
 }
 

@@ -19,6 +19,9 @@ const PROBE_CLAIMED: u8 = 2;
 /// Never available (disabled).
 pub(crate) const NEVER: u64 = u64::MAX;
 
+/// The share a key gets as slow start begins (a tenth of its full share).
+pub(crate) const SLOW_START_FLOOR: f64 = 0.1;
+
 /// Whether a key may serve now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Availability {
@@ -48,6 +51,9 @@ pub(crate) struct KeyRuntime {
     last_error: Mutex<Option<String>>,
     failures_by_kind: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     config_disabled: std::sync::atomic::AtomicBool,
+    /// When the key's last rest (cooldown or quarantine) ended or ends: slow start
+    /// ramps from there.
+    back_at: AtomicU64,
 }
 
 impl KeyRuntime {
@@ -79,6 +85,21 @@ impl KeyRuntime {
             PROBE_NONE
         };
         self.probe.store(probe, Ordering::Release);
+        if matches!(state.state, KeyState::CoolingDown | KeyState::Quarantined) {
+            self.back_at.store(state.until_ms, Ordering::Release);
+        }
+    }
+
+    /// The share of its traffic the key takes at `now_ms` under a slow start of
+    /// `ramp_ms`: from [`SLOW_START_FLOOR`] when its last rest ended, rising linearly
+    /// to 1 over `ramp_ms` (1 at once when `ramp_ms` is 0 or the key never rested).
+    pub(crate) fn ramp(&self, now_ms: u64, ramp_ms: u64) -> f64 {
+        let back = self.back_at.load(Ordering::Acquire);
+        if ramp_ms == 0 || back == 0 || now_ms >= back.saturating_add(ramp_ms) {
+            return 1.0;
+        }
+        let into = now_ms.saturating_sub(back) as f64 / ramp_ms as f64;
+        SLOW_START_FLOOR + (1.0 - SLOW_START_FLOOR) * into
     }
 
     pub(crate) fn health(&self) -> HealthState {
@@ -284,6 +305,38 @@ mod tests {
     fn a_key_state_fits_in_a_kibibyte() {
         assert!(std::mem::size_of::<KeyRuntime>() <= 1024);
         assert!(std::mem::size_of::<HealthState>() <= 64);
+    }
+
+    #[test]
+    fn slow_start_ramps_linearly_from_the_end_of_the_rest() {
+        let rt = KeyRuntime::new(HealthState::default(), true);
+        assert_eq!(rt.ramp(5_000, 10_000), 1.0, "a key that never rested");
+        rt.install(HealthState {
+            state: KeyState::CoolingDown,
+            until_ms: 1_000,
+            ..HealthState::default()
+        });
+        assert_eq!(rt.ramp(1_000, 10_000), SLOW_START_FLOOR);
+        assert!((rt.ramp(6_000, 10_000) - 0.55).abs() < 1e-9);
+        assert_eq!(rt.ramp(11_000, 10_000), 1.0);
+        assert_eq!(rt.ramp(1_000, 0), 1.0, "slow start off");
+        // a healthy state after the rest keeps the ramp's origin
+        rt.install(HealthState::default());
+        assert!((rt.ramp(6_000, 10_000) - 0.55).abs() < 1e-9);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ramp_only_rises_and_stays_within_its_bounds(
+            back in 1u64..1_000_000, ramp in 1u64..1_000_000, a in 0u64..3_000_000, b in 0u64..3_000_000,
+        ) {
+            let rt = KeyRuntime::new(HealthState { state: KeyState::CoolingDown, until_ms: back, ..HealthState::default() }, true);
+            let (early, late) = (a.min(b), a.max(b));
+            let (x, y) = (rt.ramp(early, ramp), rt.ramp(late, ramp));
+            proptest::prop_assert!(x <= y);
+            proptest::prop_assert!((SLOW_START_FLOOR..=1.0).contains(&x));
+            proptest::prop_assert!((SLOW_START_FLOOR..=1.0).contains(&y));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Disposition, ErrorKind, ProviderError};
-use crate::health::{HealthEvent, HealthState};
+use crate::health::{HealthEvent, HealthPolicy, HealthState};
 use crate::provider::{Headroom, KeyInfo, Provider, ProviderCall};
 use crate::response::Usage;
 use crate::shared::EngineInner;
@@ -132,10 +132,10 @@ impl Lease {
         apply_to(
             &self.engine,
             &self.topology,
-            self.provider,
-            self.pos,
+            (self.provider, self.pos),
             event,
             now_ms,
+            None,
         );
         let Some(group) = self.key().quota_group else {
             return;
@@ -151,7 +151,7 @@ impl Lease {
         let group = &self.topology.quota_groups[group];
         for &(p, k) in &group.members {
             if (p, k) != (self.provider, self.pos) {
-                apply_to(&self.engine, &self.topology, p, k, shared, now_ms);
+                apply_to(&self.engine, &self.topology, (p, k), shared, now_ms, None);
             }
         }
         tracing::info!(quota_group = %group.name, key_id = %self.key().info.id(), members = group.members.len(), "a shared limit rests the whole quota group");
@@ -239,8 +239,20 @@ impl Lease {
         if event == Some(HealthEvent::ExcusedFailure) {
             tracing::debug!(provider = %self.slot().name, key_id = %self.key().info.id(), "transient failure not held against the key (its peers fail as much, or enough keys rest)");
         }
-        if let Some(event) = event {
-            self.apply(event, now);
+        let ramping = self.slot().index.ramp(self.pos, now) < 1.0;
+        match event {
+            Some(HealthEvent::TransientFailure) if ramping => {
+                // a failure during slow start drops the key at once
+                let policy = HealthPolicy {
+                    max_consecutive_failures: 1,
+                    ..self.slot().policy
+                };
+                let (engine, key) = (&self.engine, (self.provider, self.pos));
+                let event = HealthEvent::TransientFailure;
+                apply_to(engine, &self.topology, key, event, now, Some(&policy));
+            }
+            Some(event) => self.apply(event, now),
+            None => {}
         }
         let status = error.status.map(|s| format!(" {s}")).unwrap_or_default();
         let runtime = &self.key().runtime;
@@ -254,22 +266,21 @@ impl Lease {
     }
 }
 
-/// Applies `event` to key `k` of provider `p` through the store, installs the result
-/// and logs a change of state.
+/// Applies `event` to key `(provider, position)` through the store (under `policy`, else
+/// its provider's), installs the result and logs a change of state.
 fn apply_to(
     engine: &EngineInner,
     topology: &Topology,
-    p: usize,
-    k: usize,
+    (p, k): (usize, usize),
     event: HealthEvent,
     now_ms: u64,
+    policy: Option<&HealthPolicy>,
 ) {
     let slot = &topology.providers[p];
     let key = &slot.keys[k];
     let before = key.runtime.health();
-    let after = engine
-        .store
-        .apply(key.info.id(), event, now_ms, &slot.policy);
+    let policy = policy.unwrap_or(&slot.policy);
+    let after = engine.store.apply(key.info.id(), event, now_ms, policy);
     key.runtime.install(after);
     engine.refresh_key(key.info.id(), now_ms);
     if after.is_dead() && !before.is_dead() {

@@ -14,8 +14,13 @@
 //!   its weight.
 //! - `health_aware`: two candidates (the round-robin one and a random one), the
 //!   healthier wins, ties go to the round-robin one (so equal keys share evenly).
+//!
+//! Under slow start, the strategies with shares (`weighted`, `health_aware`) admit a key
+//! back from a rest only with the probability of its ramp (see [`KeyRuntime::ramp`]),
+//! so it takes a growing fraction of its share until the ramp ends.
 
 mod bits;
+mod pool;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -24,125 +29,15 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use self::bits::{mask_of, Bits};
+use self::bits::Bits;
+pub(crate) use self::pool::KeySpec;
+use self::pool::{next_smooth_weighted, Cursor, Pool};
 
 use crate::key::{Availability, KeyRuntime, NEVER};
 use crate::strategy::Strategy;
 
 /// Schedule steps the weighted strategy may skip (resting keys) before scanning.
 const WEIGHTED_STEP_LIMIT: usize = 64;
-
-/// What selection needs to know of a key when the index is built.
-#[derive(Debug, Clone)]
-pub(crate) struct KeySpec {
-    pub(crate) weight: u32,
-    pub(crate) priority: i64,
-    pub(crate) models: Vec<String>,
-}
-
-#[derive(Debug)]
-struct WeightGroup {
-    weight: u64,
-    members: Box<[usize]>,
-}
-
-#[derive(Debug)]
-struct Cursor {
-    rr: usize,
-    tier_rr: Box<[usize]>,
-    step: u64,
-    picks: Box<[u64]>,
-    rng: u64,
-}
-
-impl Cursor {
-    fn random(&mut self) -> u64 {
-        // xorshift64: cheap, and deterministic runs make tests repeatable.
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
-    }
-}
-
-/// The keys of one provider that may serve one model, and the strategies' cursors.
-#[derive(Debug)]
-struct Pool {
-    mask: Option<Box<[u64]>>,
-    len: usize,
-    tiers: Box<[Box<[u64]>]>,
-    groups: Box<[WeightGroup]>,
-    total_weight: u64,
-    cursor: Mutex<Cursor>,
-}
-
-impl Pool {
-    /// True when the key at `pos` belongs to this pool.
-    fn holds(&self, pos: usize) -> bool {
-        self.len > 0
-            && self
-                .mask
-                .as_ref()
-                .is_none_or(|m| m[pos / 64] & (1 << (pos % 64)) != 0)
-    }
-
-    fn new(positions: &[usize], all: usize, specs: &[KeySpec]) -> Self {
-        let mask = (positions.len() != all).then(|| mask_of(all, positions.iter().copied()));
-        let mut priorities: Vec<i64> = positions.iter().map(|&p| specs[p].priority).collect();
-        priorities.sort_unstable();
-        priorities.dedup();
-        let tiers: Box<[Box<[u64]>]> = priorities
-            .iter()
-            .map(|&prio| {
-                mask_of(
-                    all,
-                    positions
-                        .iter()
-                        .copied()
-                        .filter(|&p| specs[p].priority == prio),
-                )
-            })
-            .collect();
-        let mut weights: Vec<u32> = positions
-            .iter()
-            .map(|&p| specs[p].weight)
-            .filter(|&w| w > 0)
-            .collect();
-        weights.sort_unstable();
-        weights.dedup();
-        let groups: Box<[WeightGroup]> = weights
-            .iter()
-            .map(|&w| WeightGroup {
-                weight: u64::from(w),
-                members: positions
-                    .iter()
-                    .copied()
-                    .filter(|&p| specs[p].weight == w)
-                    .collect(),
-            })
-            .collect();
-        let total_weight = groups
-            .iter()
-            .map(|g| g.weight * g.members.len() as u64)
-            .sum();
-        Self {
-            mask,
-            len: positions.len(),
-            cursor: Mutex::new(Cursor {
-                rr: 0,
-                tier_rr: vec![0; tiers.len()].into_boxed_slice(),
-                step: 0,
-                picks: vec![0; groups.len()].into_boxed_slice(),
-                rng: 0x9E37_79B9_7F4A_7C15,
-            }),
-            tiers,
-            groups,
-            total_weight,
-        }
-    }
-}
 
 /// The selection index of one provider's keys (positions are configuration order).
 #[derive(Debug)]
@@ -153,10 +48,17 @@ pub(crate) struct ProviderIndex {
     next_wake: AtomicU64,
     pools: Box<[Pool]>,
     pool_by_model: HashMap<Box<str>, usize>,
+    /// The slow-start ramp (0: off).
+    slow_start_ms: u64,
 }
 
 impl ProviderIndex {
-    pub(crate) fn new(runtimes: Vec<Arc<KeyRuntime>>, specs: &[KeySpec], now_ms: u64) -> Self {
+    pub(crate) fn new(
+        runtimes: Vec<Arc<KeyRuntime>>,
+        specs: &[KeySpec],
+        now_ms: u64,
+        slow_start_ms: u64,
+    ) -> Self {
         let n = runtimes.len();
         let unrestricted: Vec<usize> = (0..n).filter(|&p| specs[p].models.is_empty()).collect();
         let mut pools = vec![Pool::new(&unrestricted, n, specs)];
@@ -183,6 +85,7 @@ impl ProviderIndex {
             next_wake: AtomicU64::new(NEVER),
             pools: pools.into_boxed_slice(),
             pool_by_model,
+            slow_start_ms,
         };
         for pos in 0..n {
             index.refresh(pos, now_ms);
@@ -311,6 +214,20 @@ impl ProviderIndex {
         }
     }
 
+    /// The key's slow-start share at `now_ms` (1 when off or done).
+    pub(crate) fn ramp(&self, pos: usize, now_ms: u64) -> f64 {
+        self.runtimes[pos].ramp(now_ms, self.slow_start_ms)
+    }
+
+    /// True when the key at `pos` is admitted by its slow-start ramp (always when off).
+    fn ramp_admits(&self, pos: usize, now_ms: u64, cursor: &mut Cursor) -> bool {
+        if self.slow_start_ms == 0 {
+            return true;
+        }
+        let share = self.ramp(pos, now_ms);
+        share >= 1.0 || ((cursor.random() % 1_000) as f64) < share * 1_000.0
+    }
+
     /// Takes a candidate (claims the probe when it is one).
     fn take(&self, pos: usize, availability: Availability) -> bool {
         availability != Availability::Probe || self.runtimes[pos].claim_probe()
@@ -416,7 +333,7 @@ impl ProviderIndex {
         for _ in 0..WEIGHTED_STEP_LIMIT.min(pool.total_weight as usize * 2) {
             let pos = next_smooth_weighted(pool, cursor);
             if let Some(a) = self.usable(pos, now_ms, tried) {
-                if self.take(pos, a) {
+                if self.ramp_admits(pos, now_ms, cursor) && self.take(pos, a) {
                     return Some(pos);
                 }
             }
@@ -447,47 +364,23 @@ impl ProviderIndex {
                 Some((pos, a)) if healthier(&self.runtimes[pos], &self.runtimes[first]) => (pos, a),
                 _ => (first, first_a),
             };
+            // a key ramping up after a rest may give way to the other candidate
+            let (pos, a) = match second {
+                Some(second) if !self.ramp_admits(pos, now_ms, cursor) => {
+                    if pos == first {
+                        second
+                    } else {
+                        (first, first_a)
+                    }
+                }
+                _ => (pos, a),
+            };
             if self.take(pos, a) {
                 return Some(pos);
             }
         }
         None
     }
-}
-
-/// One step of nginx's smooth weighted round-robin over weight groups.
-///
-/// At step `t` (1-based) a key of weight `w` picked `c` times has current weight
-/// `t·w − W·c`; the largest wins, ties to the lowest position. Inside a group of equal
-/// weights the least-picked, lowest-position key is the group's round-robin next, so only
-/// one candidate per group is compared.
-fn next_smooth_weighted(pool: &Pool, cursor: &mut Cursor) -> usize {
-    cursor.step += 1;
-    let t = i128::from(cursor.step);
-    let total = i128::from(pool.total_weight);
-    let mut best: Option<(i128, usize, usize)> = None;
-    for (g, group) in pool.groups.iter().enumerate() {
-        let picks = cursor.picks[g];
-        let size = group.members.len() as u64;
-        let member = group.members[(picks % size) as usize];
-        let current = t * i128::from(group.weight) - total * i128::from(picks / size);
-        let wins = match best {
-            None => true,
-            Some((value, position, _)) => {
-                current > value || (current == value && member < position)
-            }
-        };
-        if wins {
-            best = Some((current, member, g));
-        }
-    }
-    let (_, member, g) = best.unwrap_or((0, 0, 0));
-    cursor.picks[g] += 1;
-    if cursor.step >= pool.total_weight {
-        cursor.step = 0;
-        cursor.picks.iter_mut().for_each(|p| *p = 0);
-    }
-    member
 }
 
 /// True when `a` is clearly healthier than `b`: no recent failures, then lower expected

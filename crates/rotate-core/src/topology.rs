@@ -229,6 +229,7 @@ impl Topology {
                 keys.iter().map(|k| k.runtime.clone()).collect(),
                 &specs,
                 now_ms,
+                crate::config::seconds_to_ms(config.defaults.slow_start_seconds),
             );
             let outliers = Outliers::new(
                 keys.iter().map(|k| &*k.runtime),

@@ -11,7 +11,7 @@ fn index(specs: &[KeySpec]) -> ProviderIndex {
         .iter()
         .map(|_| Arc::new(KeyRuntime::new(HealthState::default(), true)))
         .collect();
-    ProviderIndex::new(runtimes, specs, 0)
+    ProviderIndex::new(runtimes, specs, 0, 0)
 }
 
 fn spec(weight: u32, priority: i64) -> KeySpec {
