@@ -54,6 +54,19 @@ pub(crate) struct KeyRuntime {
     /// When the key's last rest (cooldown or quarantine) ended or ends: slow start
     /// ramps from there.
     back_at: AtomicU64,
+    /// The vendor's request window: what it has left, less the calls sent since it said
+    /// so (`u64::MAX`: unknown), when it resets, how many it allows, and how long it is
+    /// (the longest reset seen).
+    window: Mutex<RequestWindow>,
+}
+
+/// What the vendor's rate-limit headers told of a key's request window.
+#[derive(Debug, Clone, Copy, Default)]
+struct RequestWindow {
+    left: Option<u64>,
+    reset_at: u64,
+    limit: Option<u64>,
+    length_ms: u64,
 }
 
 impl KeyRuntime {
@@ -177,6 +190,60 @@ impl KeyRuntime {
 
     pub(crate) fn block_until(&self, until_ms: u64) {
         self.budget_until.fetch_max(until_ms, Ordering::AcqRel);
+    }
+
+    /// Counts a call sent with the key against the vendor's request window; when none
+    /// is left the key is held back until the window resets, so concurrent calls never
+    /// spend requests the window does not have. A window that has reset starts again
+    /// from its limit. True when a hold began now.
+    pub(crate) fn reserve_request(&self, now_ms: u64) -> bool {
+        let mut window = self.window.lock();
+        if now_ms >= window.reset_at {
+            if window.length_ms == 0 {
+                window.left = None;
+                return false;
+            }
+            // the next window of the same length
+            let behind = (now_ms - window.reset_at) / window.length_ms + 1;
+            window.reset_at = window
+                .reset_at
+                .saturating_add(behind.saturating_mul(window.length_ms));
+            window.left = window.limit;
+        }
+        match window.left {
+            Some(left) if left > 0 => {
+                window.left = Some(left - 1);
+                if left == 1 {
+                    self.block_until(window.reset_at);
+                    return true;
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// What the vendor said of the request window (`remaining` of `limit` left until
+    /// `reset_at_ms`), less the calls with this key still in flight besides the one that
+    /// brought it. True when nothing is left, so the key is held back until the reset.
+    pub(crate) fn observe_requests_left(
+        &self,
+        remaining: u64,
+        limit: Option<u64>,
+        reset_at_ms: u64,
+        now_ms: u64,
+    ) -> bool {
+        let others = u64::from(self.in_flight().saturating_sub(1));
+        let left = remaining.saturating_sub(others);
+        let mut window = self.window.lock();
+        window.left = Some(left);
+        window.reset_at = reset_at_ms;
+        window.limit = limit.or(window.limit);
+        window.length_ms = window.length_ms.max(reset_at_ms.saturating_sub(now_ms));
+        if left == 0 {
+            self.block_until(reset_at_ms);
+        }
+        left == 0
     }
 
     pub(crate) fn begin(&self) {
@@ -305,6 +372,32 @@ mod tests {
     fn a_key_state_fits_in_a_kibibyte() {
         assert!(std::mem::size_of::<KeyRuntime>() <= 1024);
         assert!(std::mem::size_of::<HealthState>() <= 64);
+    }
+
+    #[test]
+    fn the_request_window_is_counted_down_by_calls_in_flight() {
+        let rt = KeyRuntime::new(HealthState::default(), true);
+        // unknown: nothing is held back
+        assert!(!rt.reserve_request(10));
+        rt.begin();
+        rt.begin();
+        // at 0 the vendor says 3 of 4 are left until 1_000; one other call is in flight
+        assert!(!rt.observe_requests_left(3, Some(4), 1_000, 0));
+        assert!(!rt.reserve_request(20));
+        assert!(rt.reserve_request(30), "the last request of the window");
+        assert_eq!(rt.availability(40), Availability::Later(1_000));
+        assert_eq!(rt.availability(1_000), Availability::Ready);
+        // the next window (1_000 to 2_000) starts again from the limit
+        for at in 1_001..1_004 {
+            assert!(!rt.reserve_request(at));
+        }
+        assert!(rt.reserve_request(1_004));
+        assert_eq!(rt.availability(1_005), Availability::Later(2_000));
+        // with no limit known, a reset window is unknown until the vendor speaks
+        let bare = KeyRuntime::new(HealthState::default(), true);
+        bare.begin();
+        assert!(bare.observe_requests_left(0, None, 500, 0));
+        assert!(!bare.reserve_request(600));
     }
 
     #[test]

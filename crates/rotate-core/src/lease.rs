@@ -56,6 +56,10 @@ impl Lease {
             reported: false,
         };
         lease.key().runtime.begin();
+        let now = lease.engine.clock.unix_ms();
+        if lease.key().runtime.reserve_request(now) {
+            lease.engine.refresh_key(lease.key().info.id(), now);
+        }
         lease.count_requests();
         lease
     }
@@ -189,6 +193,19 @@ impl Lease {
         }
         if let Some(headroom) = headroom {
             key.runtime.set_headroom(headroom.fraction_left());
+            if let (Some(left), Some(reset)) =
+                (headroom.remaining_requests, headroom.reset_requests)
+            {
+                let reset_at =
+                    now.saturating_add(u64::try_from(reset.as_millis()).unwrap_or(u64::MAX));
+                let limit = headroom.limit_requests;
+                if key
+                    .runtime
+                    .observe_requests_left(left, limit, reset_at, now)
+                {
+                    self.engine.refresh_key(key.info.id(), now);
+                }
+            }
             if let Some(reset) = headroom.exhausted_for() {
                 let reset_ms = u64::try_from(reset.as_millis()).unwrap_or(u64::MAX);
                 self.apply(HealthEvent::HeadroomExhausted { reset_ms }, now);

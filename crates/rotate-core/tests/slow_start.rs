@@ -49,7 +49,12 @@ async fn share_of_a(h: &Harness) -> f64 {
             .await
             .unwrap();
     }
-    let to_a = h.provider.keys_called().iter().filter(|k| *k == "a").count();
+    let to_a = h
+        .provider
+        .keys_called()
+        .iter()
+        .filter(|k| *k == "a")
+        .count();
     to_a as f64 / CALLS as f64
 }
 

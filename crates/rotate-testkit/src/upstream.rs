@@ -81,6 +81,10 @@ pub enum Behavior {
     StallAfter(usize),
     /// 200, with rate-limit headers saying nothing is left until `reset`.
     HeadroomExhausted(Duration),
+    /// 200, with rate-limit headers saying this many requests of a limit are left until
+    /// the reset (what a key with a [request budget](FakeUpstream::set_request_budget)
+    /// answers).
+    Headroom(u64, u64, Duration),
     /// 200 with exactly this JSON body (a vendor answer of the wrong shape), on any
     /// route, streamed or not.
     Body(serde_json::Value),
@@ -196,6 +200,17 @@ struct State {
     counter: std::sync::atomic::AtomicU64,
     rng: std::sync::atomic::AtomicU64,
     limited_until: Mutex<HashMap<String, u64>>,
+    budgets: Mutex<HashMap<String, Budget>>,
+    budget_refusals: std::sync::atomic::AtomicU64,
+}
+
+/// A key's request budget: `limit` requests per fixed window of `window_ms`.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    limit: u64,
+    window_ms: u64,
+    window_start: u64,
+    used: u64,
 }
 
 impl Default for State {
@@ -210,6 +225,8 @@ impl Default for State {
             counter: std::sync::atomic::AtomicU64::new(0),
             rng: std::sync::atomic::AtomicU64::new(0x2545_F491_4F6C_DD1D),
             limited_until: Mutex::default(),
+            budgets: Mutex::default(),
+            budget_refusals: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -233,6 +250,30 @@ impl State {
             .get(key)
             .cloned()
             .unwrap_or(Behavior::Ok)
+    }
+
+    /// What `key`'s request budget, if it has one, makes of the call at `now_ms`: the
+    /// headroom left after it, or a 429 until the window resets.
+    fn spend_budget(&self, key: &str, now_ms: u64) -> Option<Behavior> {
+        let mut budgets = self.budgets.lock();
+        let budget = budgets.get_mut(key)?;
+        let start = now_ms - now_ms % budget.window_ms;
+        if start != budget.window_start {
+            budget.window_start = start;
+            budget.used = 0;
+        }
+        let reset = Duration::from_millis(start + budget.window_ms - now_ms);
+        if budget.used >= budget.limit {
+            self.budget_refusals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Some(Behavior::RateLimited(Some(reset)));
+        }
+        budget.used += 1;
+        Some(Behavior::Headroom(
+            budget.limit - budget.used,
+            budget.limit,
+            reset,
+        ))
     }
 
     /// How long `key` stays rate limited after a [`Behavior::RateLimitedFor`].
@@ -374,6 +415,30 @@ impl FakeUpstream {
     /// What `key` does once its queue is empty.
     pub fn set_default(&self, key: &str, behavior: Behavior) {
         self.state.defaults.lock().insert(key.to_owned(), behavior);
+    }
+
+    /// Gives `key` a budget of `limit` requests per fixed window of `window` (by the
+    /// upstream's clock), counted down in its rate-limit headers; past it the key answers
+    /// 429 with the time to the reset, as vendors do. A key with a budget ignores its
+    /// scripted behaviours.
+    pub fn set_request_budget(&self, key: &str, limit: u64, window: Duration) {
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.state.budgets.lock().insert(
+            key.to_owned(),
+            Budget {
+                limit,
+                window_ms,
+                window_start: u64::MAX,
+                used: 0,
+            },
+        );
+    }
+
+    /// How many calls a request budget refused with a 429.
+    pub fn budget_refusals(&self) -> u64 {
+        self.state
+            .budget_refusals
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every request so far.
@@ -609,7 +674,10 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
     }
     let mut behavior = match state.limited_for(&key, now) {
         Some(left) => Behavior::RateLimited(Some(left)),
-        None => state.draw(state.next_behavior(&key)),
+        None => match state.spend_budget(&key, now) {
+            Some(budgeted) => budgeted,
+            None => state.draw(state.next_behavior(&key)),
+        },
     };
     if let Behavior::RateLimitedFor(wait) = behavior {
         state.limit(&key, now, wait);

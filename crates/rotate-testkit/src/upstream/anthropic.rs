@@ -12,10 +12,17 @@ use super::render::{
 };
 use super::Behavior;
 
-fn headroom_headers(remaining: u64, reset: std::time::Duration) -> Vec<(&'static str, String)> {
+/// The vendor's allowance of requests when a key has no budget of its own.
+const REQUEST_LIMIT: u64 = 4_000;
+
+fn headroom_headers(
+    remaining: u64,
+    limit: u64,
+    reset: std::time::Duration,
+) -> Vec<(&'static str, String)> {
     let at = rfc3339(SystemClock.unix_ms() + reset.as_millis() as u64);
     vec![
-        ("anthropic-ratelimit-requests-limit", "4000".to_owned()),
+        ("anthropic-ratelimit-requests-limit", limit.to_string()),
         (
             "anthropic-ratelimit-requests-remaining",
             remaining.to_string(),
@@ -33,7 +40,11 @@ pub(crate) fn error(behavior: Behavior, _key: &str) -> Response<ReplyBody> {
     let (status, etype, message, headers): (u16, &str, &str, Vec<(&str, String)>) = match behavior {
         Behavior::RateLimited(wait) => {
             let mut headers = retry_headers(wait);
-            headers.extend(headroom_headers(0, wait.unwrap_or(std::time::Duration::from_secs(1))));
+            headers.extend(headroom_headers(
+                0,
+                REQUEST_LIMIT,
+                wait.unwrap_or(std::time::Duration::from_secs(1)),
+            ));
             (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", headers)
         }
         Behavior::QuotaExhausted => (400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.", Vec::new()),
@@ -63,9 +74,18 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     let model = x.model();
     let id = format!("msg_testkit{}", x.serial);
     let (headers, behavior) = match behavior {
-        Behavior::HeadroomExhausted(reset) => (headroom_headers(0, reset), Behavior::Ok),
+        Behavior::HeadroomExhausted(reset) => {
+            (headroom_headers(0, REQUEST_LIMIT, reset), Behavior::Ok)
+        }
+        Behavior::Headroom(left, limit, reset) => {
+            (headroom_headers(left, limit, reset), Behavior::Ok)
+        }
         other => (
-            headroom_headers(3_999, std::time::Duration::from_secs(1)),
+            headroom_headers(
+                REQUEST_LIMIT - 1,
+                REQUEST_LIMIT,
+                std::time::Duration::from_secs(1),
+            ),
             other,
         ),
     };

@@ -124,7 +124,10 @@ pub(crate) fn respond(
         return function_calls(x, model, calls);
     }
     match behavior {
-        Behavior::Ok | Behavior::Reply(_) | Behavior::HeadroomExhausted(_) => {}
+        Behavior::Ok
+        | Behavior::Reply(_)
+        | Behavior::HeadroomExhausted(_)
+        | Behavior::Headroom(..) => {}
         Behavior::Blocked => {
             let body = json!({"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
                 {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH"}

@@ -11,9 +11,16 @@ use super::render::{
 };
 use super::Behavior;
 
-fn headroom_headers(remaining_requests: u64, reset: &str) -> Vec<(&'static str, String)> {
+/// The vendor's allowance of requests when a key has no budget of its own.
+const REQUEST_LIMIT: u64 = 10_000;
+
+fn headroom_headers(
+    remaining_requests: u64,
+    limit_requests: u64,
+    reset: &str,
+) -> Vec<(&'static str, String)> {
     vec![
-        ("x-ratelimit-limit-requests", "10000".to_owned()),
+        ("x-ratelimit-limit-requests", limit_requests.to_string()),
         (
             "x-ratelimit-remaining-requests",
             remaining_requests.to_string(),
@@ -59,7 +66,7 @@ pub(crate) fn error(behavior: Behavior, key: &str) -> Response<ReplyBody> {
     let (status, message, etype, code, mut headers): (u16, String, &str, Value, Vec<(&str, String)>) = match behavior {
         Behavior::RateLimited(wait) => {
             let mut headers = retry_headers(wait);
-            headers.extend(headroom_headers(0, &wait.map_or("1s".to_owned(), go_duration)));
+            headers.extend(headroom_headers(0, REQUEST_LIMIT, &wait.map_or("1s".to_owned(), go_duration)));
             (429, "Rate limit reached for gpt-4o in organization org-testkit on requests per min (RPM): Limit 10000, Used 10000, Requested 1. Please try again in 1s.".to_owned(), "requests", json!("rate_limit_exceeded"), headers)
         }
         Behavior::QuotaExhausted => (429, "You exceeded your current quota, please check your plan and billing details.".to_owned(), "insufficient_quota", json!("insufficient_quota"), Vec::new()),
@@ -94,10 +101,18 @@ pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBod
     let id = format!("chatcmpl-testkit{}", x.serial);
     let created = 1_767_225_600 + x.serial;
     let (headers, behavior) = match behavior {
-        Behavior::HeadroomExhausted(reset) => {
-            (headroom_headers(0, &go_duration(reset)), Behavior::Ok)
-        }
-        other => (headroom_headers(9_999, "6ms"), other),
+        Behavior::HeadroomExhausted(reset) => (
+            headroom_headers(0, REQUEST_LIMIT, &go_duration(reset)),
+            Behavior::Ok,
+        ),
+        Behavior::Headroom(left, limit, reset) => (
+            headroom_headers(left, limit, &go_duration(reset)),
+            Behavior::Ok,
+        ),
+        other => (
+            headroom_headers(REQUEST_LIMIT - 1, REQUEST_LIMIT, "6ms"),
+            other,
+        ),
     };
     let text = x.reply_text(&behavior);
     let prompt = x.prompt_tokens();
