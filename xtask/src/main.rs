@@ -153,6 +153,27 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
             ));
         }
     }
+    for keys in ["10", "100000"] {
+        if let Some(ns) = get(&format!("select_ahead/health_aware/{keys}")) {
+            let goal = if keys == "10" {
+                "<= 200 ns"
+            } else {
+                "<= 1 µs"
+            };
+            out.push((
+                format!("selection with quota groups and slow start, {keys} keys"),
+                format_nanos(ns),
+                goal,
+            ));
+        }
+    }
+    if let Some(ns) = get("wait/wake_up_after_until") {
+        out.push((
+            "a waiting call's answer after its key's rest ends".into(),
+            format_nanos(ns),
+            "<= 1 ms",
+        ));
+    }
     if let (Some(chat), Some(direct)) = (get("engine/chat"), get("engine/provider_direct")) {
         out.push((
             "engine overhead per call (no network)".into(),
@@ -238,7 +259,7 @@ fn figures(medians: &[Median]) -> Vec<(String, String, &'static str)> {
 }
 
 /// The criterion benches (the instruction-count bench runs on its own, under callgrind).
-const CRITERION_BENCHES: [&str; 4] = ["select", "engine", "wire", "chat"];
+const CRITERION_BENCHES: [&str; 6] = ["select", "engine", "wait", "wire", "chat", "headroom"];
 
 fn bench(filter: &[String]) -> Result<(), String> {
     let mut args = vec!["bench", "--workspace", "--all-features"];
@@ -264,6 +285,7 @@ fn bench(filter: &[String]) -> Result<(), String> {
     }
     let mut derived = figures(&medians);
     derived.extend(paired_overhead(&criterion, started));
+    derived.extend(headroom_load(&criterion, started));
     match instructions::measure(&root()) {
         Ok(counts) => {
             println!("\n{:<60} {:>14}", "benchmark (callgrind)", "instructions");
@@ -304,6 +326,35 @@ fn bench(filter: &[String]) -> Result<(), String> {
     std::fs::write(&out, json).map_err(|e| e.to_string())?;
     println!("\nwritten to {}", out.display());
     Ok(())
+}
+
+/// The headroom load run's 429 counts, when this run wrote them.
+fn headroom_load(criterion: &Path, started: u64) -> Vec<(String, String, &'static str)> {
+    let path = criterion.join("headroom_load.json");
+    let fresh = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .is_some_and(|t| t.as_secs() >= started);
+    let Some(text) = fresh.then(|| std::fs::read_to_string(&path).ok()).flatten() else {
+        return Vec::new();
+    };
+    let count = |name: &str| number_after(&text, &format!("\"{name}\":")).unwrap_or(f64::NAN);
+    vec![
+        (
+            format!(
+                "429s past a budget, health_aware ({} calls)",
+                count("calls")
+            ),
+            format!("{}", count("health_aware_429")),
+            "0",
+        ),
+        (
+            "429s past a budget, round_robin (same traffic)".into(),
+            format!("{}", count("round_robin_429")),
+            "(compared)",
+        ),
+    ]
 }
 
 /// The chat bench's paired overhead figure, when this run wrote it.

@@ -48,9 +48,8 @@ async fn sustained_load(client: &LMRotate, clock: &ManualClock) -> usize {
     let messages = [ChatMessage::user("hi")];
     for _ in 0..WINDOWS {
         for _ in 0..CALLS_PER_WINDOW / CONCURRENCY {
-            let calls = (0..CONCURRENCY).map(|_| {
-                client.chat("gpt-4o-mini", &messages, ChatOptions::default())
-            });
+            let calls = (0..CONCURRENCY)
+                .map(|_| client.chat("gpt-4o-mini", &messages, ChatOptions::default()));
             failed += join_all(calls).await.iter().filter(|r| r.is_err()).count();
         }
         clock.advance(Duration::from_secs(1));
@@ -62,7 +61,11 @@ async fn sustained_load(client: &LMRotate, clock: &ManualClock) -> usize {
 async fn no_key_answers_429_while_another_has_headroom() {
     let (upstream, client, clock) = budgeted("health_aware").await;
     let failed = sustained_load(&client, &clock).await;
-    assert_eq!(upstream.budget_refusals(), 0, "a key was sent past its budget");
+    assert_eq!(
+        upstream.budget_refusals(),
+        0,
+        "a key was sent past its budget"
+    );
     assert_eq!(failed, 0);
     // every key served, the larger budgets more
     let usage = client.usage_summary().await;

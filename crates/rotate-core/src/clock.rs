@@ -57,6 +57,29 @@ impl Clock for SystemClock {
         static ORIGIN: OnceLock<Instant> = OnceLock::new();
         ORIGIN.get_or_init(Instant::now).elapsed()
     }
+
+    /// tokio's timer fires on millisecond ticks, up to one late; so it is set a
+    /// millisecond short, and the rest is waited out yielding to the runtime.
+    #[allow(clippy::disallowed_methods)] // the real timer, to the microsecond
+    fn sleep_until(&self, unix_ms: u64) -> Sleep<'_> {
+        let target = Duration::from_millis(unix_ms);
+        let now = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+        };
+        Box::pin(async move {
+            let early = target
+                .saturating_sub(now())
+                .saturating_sub(Duration::from_millis(1));
+            if !early.is_zero() {
+                tokio::time::sleep(early).await;
+            }
+            while now() < target {
+                tokio::task::yield_now().await;
+            }
+        })
+    }
 }
 
 /// A clock that moves only when told to. Both wall and monotonic time advance together.

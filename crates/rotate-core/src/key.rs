@@ -58,6 +58,8 @@ pub(crate) struct KeyRuntime {
     /// so (`u64::MAX`: unknown), when it resets, how many it allows, and how long it is
     /// (the longest reset seen).
     window: Mutex<RequestWindow>,
+    /// True once a vendor spoke of the window (spares every call the lock until then).
+    window_known: AtomicBool,
 }
 
 /// What the vendor's rate-limit headers told of a key's request window.
@@ -192,16 +194,20 @@ impl KeyRuntime {
         self.budget_until.fetch_max(until_ms, Ordering::AcqRel);
     }
 
-    /// Counts a call sent with the key against the vendor's request window; when none
-    /// is left the key is held back until the window resets, so concurrent calls never
-    /// spend requests the window does not have. A window that has reset starts again
-    /// from its limit. True when a hold began now.
-    pub(crate) fn reserve_request(&self, now_ms: u64) -> bool {
+    /// Counts a call about to be sent with the key against the vendor's request window:
+    /// `None` when the window has nothing left (the call must go elsewhere), else
+    /// whether this was its last request, after which the key is held back until the
+    /// reset. A window that has reset starts again from its limit; an unknown one
+    /// grants every call.
+    pub(crate) fn reserve_request(&self, now_ms: u64) -> Option<bool> {
+        if !self.window_known.load(Ordering::Acquire) {
+            return Some(false);
+        }
         let mut window = self.window.lock();
         if now_ms >= window.reset_at {
             if window.length_ms == 0 {
                 window.left = None;
-                return false;
+                return Some(false);
             }
             // the next window of the same length
             let behind = (now_ms - window.reset_at) / window.length_ms + 1;
@@ -211,21 +217,34 @@ impl KeyRuntime {
             window.left = window.limit;
         }
         match window.left {
-            Some(left) if left > 0 => {
+            None => Some(false),
+            Some(0) => {
+                self.block_until(window.reset_at);
+                None
+            }
+            Some(left) => {
                 window.left = Some(left - 1);
                 if left == 1 {
                     self.block_until(window.reset_at);
-                    return true;
                 }
-                false
+                Some(left == 1)
             }
-            _ => false,
+        }
+    }
+
+    /// Gives back a request counted by [`reserve_request`](Self::reserve_request) for a
+    /// call that did not go.
+    pub(crate) fn release_request(&self) {
+        if let Some(left) = self.window.lock().left.as_mut() {
+            *left += 1;
         }
     }
 
     /// What the vendor said of the request window (`remaining` of `limit` left until
     /// `reset_at_ms`), less the calls with this key still in flight besides the one that
-    /// brought it. True when nothing is left, so the key is held back until the reset.
+    /// brought it. Within one window the count only goes down (an answer that arrives
+    /// late says more was left than is). True when nothing is left, so the key is held
+    /// back until the reset.
     pub(crate) fn observe_requests_left(
         &self,
         remaining: u64,
@@ -235,9 +254,20 @@ impl KeyRuntime {
     ) -> bool {
         let others = u64::from(self.in_flight().saturating_sub(1));
         let left = remaining.saturating_sub(others);
+        self.window_known.store(true, Ordering::Release);
         let mut window = self.window.lock();
+        // the same window, give or take the rounding of the vendor's reset
+        let same = window.left.is_some() && reset_at_ms <= window.reset_at.saturating_add(100);
+        let left = match window.left {
+            Some(known) if same => known.min(left),
+            _ => left,
+        };
         window.left = Some(left);
-        window.reset_at = reset_at_ms;
+        window.reset_at = if same {
+            window.reset_at.max(reset_at_ms)
+        } else {
+            reset_at_ms
+        };
         window.limit = limit.or(window.limit);
         window.length_ms = window.length_ms.max(reset_at_ms.saturating_sub(now_ms));
         if left == 0 {
@@ -378,26 +408,39 @@ mod tests {
     fn the_request_window_is_counted_down_by_calls_in_flight() {
         let rt = KeyRuntime::new(HealthState::default(), true);
         // unknown: nothing is held back
-        assert!(!rt.reserve_request(10));
+        assert_eq!(rt.reserve_request(10), Some(false));
         rt.begin();
         rt.begin();
         // at 0 the vendor says 3 of 4 are left until 1_000; one other call is in flight
         assert!(!rt.observe_requests_left(3, Some(4), 1_000, 0));
-        assert!(!rt.reserve_request(20));
-        assert!(rt.reserve_request(30), "the last request of the window");
+        // a late answer saying more was left does not raise the count
+        assert!(!rt.observe_requests_left(4, Some(4), 1_000, 0));
+        assert_eq!(rt.reserve_request(20), Some(false));
+        assert_eq!(
+            rt.reserve_request(30),
+            Some(true),
+            "the last request of the window"
+        );
+        assert_eq!(rt.reserve_request(31), None, "nothing left");
         assert_eq!(rt.availability(40), Availability::Later(1_000));
         assert_eq!(rt.availability(1_000), Availability::Ready);
         // the next window (1_000 to 2_000) starts again from the limit
         for at in 1_001..1_004 {
-            assert!(!rt.reserve_request(at));
+            assert_eq!(rt.reserve_request(at), Some(false));
         }
-        assert!(rt.reserve_request(1_004));
+        assert_eq!(rt.reserve_request(1_004), Some(true));
+        rt.release_request();
+        assert_eq!(
+            rt.reserve_request(1_004),
+            Some(true),
+            "given back, taken again"
+        );
         assert_eq!(rt.availability(1_005), Availability::Later(2_000));
         // with no limit known, a reset window is unknown until the vendor speaks
         let bare = KeyRuntime::new(HealthState::default(), true);
         bare.begin();
         assert!(bare.observe_requests_left(0, None, 500, 0));
-        assert!(!bare.reserve_request(600));
+        assert_eq!(bare.reserve_request(600), Some(false));
     }
 
     #[test]

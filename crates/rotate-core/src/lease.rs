@@ -56,10 +56,6 @@ impl Lease {
             reported: false,
         };
         lease.key().runtime.begin();
-        let now = lease.engine.clock.unix_ms();
-        if lease.key().runtime.reserve_request(now) {
-            lease.engine.refresh_key(lease.key().info.id(), now);
-        }
         lease.count_requests();
         lease
     }

@@ -228,9 +228,23 @@ impl ProviderIndex {
         share >= 1.0 || ((cursor.random() % 1_000) as f64) < share * 1_000.0
     }
 
-    /// Takes a candidate (claims the probe when it is one).
-    fn take(&self, pos: usize, availability: Availability) -> bool {
-        availability != Availability::Probe || self.runtimes[pos].claim_probe()
+    /// Takes a candidate: counts the call against the key's request window (refused
+    /// when the window has nothing left; a key that takes its window's last request
+    /// rests until the reset) and claims the probe when it is one.
+    fn take(&self, pos: usize, availability: Availability, now_ms: u64) -> bool {
+        let runtime = &self.runtimes[pos];
+        let Some(last) = runtime.reserve_request(now_ms) else {
+            self.refresh(pos, now_ms);
+            return false;
+        };
+        if availability == Availability::Probe && !runtime.claim_probe() {
+            runtime.release_request();
+            return false;
+        }
+        if last {
+            self.refresh(pos, now_ms);
+        }
+        true
     }
 
     /// The next usable key at or after `*from` (wrapping), moving `*from` past what was looked at.
@@ -263,7 +277,7 @@ impl ProviderIndex {
         let mut from = *rr;
         for _ in 0..4 {
             let (pos, a) = self.find(from, mask, now_ms, tried)?;
-            if self.take(pos, a) {
+            if self.take(pos, a, now_ms) {
                 *rr = pos + 1;
                 return Some(pos);
             }
@@ -286,7 +300,7 @@ impl ProviderIndex {
         }
         self.wake_due(now_ms);
         let availability = self.usable(pos, now_ms, tried)?;
-        self.take(pos, availability).then_some(pos)
+        self.take(pos, availability, now_ms).then_some(pos)
     }
 
     /// Picks a key of `pool` under `strategy`, skipping `tried` positions.
@@ -333,7 +347,7 @@ impl ProviderIndex {
         for _ in 0..WEIGHTED_STEP_LIMIT.min(pool.total_weight as usize * 2) {
             let pos = next_smooth_weighted(pool, cursor);
             if let Some(a) = self.usable(pos, now_ms, tried) {
-                if self.ramp_admits(pos, now_ms, cursor) && self.take(pos, a) {
+                if self.ramp_admits(pos, now_ms, cursor) && self.take(pos, a, now_ms) {
                     return Some(pos);
                 }
             }
@@ -375,7 +389,7 @@ impl ProviderIndex {
                 }
                 _ => (pos, a),
             };
-            if self.take(pos, a) {
+            if self.take(pos, a, now_ms) {
                 return Some(pos);
             }
         }

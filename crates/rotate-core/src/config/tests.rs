@@ -284,3 +284,16 @@ fn a_vertex_key_defaults_its_quota_group_to_its_project() {
     key.quota_group = Some("org".into());
     assert_eq!(key.effective_quota_group(true), Some("org"));
 }
+
+#[test]
+fn the_thinking_ahead_settings_refuse_bad_values_by_name() {
+    for (field, value) in [
+        ("slow_start_seconds", json!(-5)),
+        ("max_wait_seconds", json!("soon")),
+        ("max_waiters", json!(-1)),
+        ("dead_key_after_failed_probes", json!(1.5)),
+    ] {
+        let e = LMRotateConfig::from_value(json!({"defaults": {field: value}})).unwrap_err();
+        assert_eq!(e.path(), format!("defaults.{field}"), "{e}");
+    }
+}
