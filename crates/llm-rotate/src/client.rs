@@ -311,6 +311,11 @@ impl LMRotate {
         self.engine.waiting_calls()
     }
 
+    /// The key recorded for `affinity` (the one a call naming it prefers), if any.
+    pub fn affinity_key(&self, affinity: &str) -> Option<String> {
+        self.engine.affinity_key(affinity)
+    }
+
     /// How prompt-cache affinity fared in this process: hits, misses, entries.
     pub fn affinity_stats(&self) -> AffinityStats {
         self.engine.affinity_stats()

@@ -126,6 +126,70 @@ async fn a_cooldown_in_one_client_is_seen_by_the_other_within_100ms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_affinity_learnt_by_one_client_is_followed_by_the_other() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let target = Target::single();
+    let namespace = fresh_namespace("fleet-affinity");
+    let defaults = json!({"selection_strategy": "round_robin"});
+    let first = client(&upstream, &target, &namespace, defaults.clone());
+    let second = client(&upstream, &target, &namespace, defaults);
+    for c in [&first, &second] {
+        c.chat(
+            "gpt-4o-mini",
+            &[ChatMessage::user("warm")],
+            ChatOptions::default(),
+        )
+        .await
+        .unwrap();
+    }
+    // pub/sub tells only those already listening: announce until the second hears one
+    let mut probes = 0;
+    let listening = within(Duration::from_secs(2), || {
+        probes += 1;
+        first.remember_affinity(&format!("probe-{probes}"), "a");
+        async { second.affinity_stats().entries > 0 }
+    });
+    assert!(
+        listening.await.is_some(),
+        "the second client never listened"
+    );
+    first.remember_affinity("conversation-7", "b");
+    let learnt = within(Duration::from_secs(2), || async {
+        second.affinity_key("conversation-7").as_deref() == Some("b")
+    })
+    .await;
+    assert!(
+        learnt.is_some(),
+        "the second client never heard of the affinity"
+    );
+    // the second client's round-robin would give `b` now, so call once without affinity
+    // to move it to `a`: with the affinity it still goes to `b`
+    let plain = second
+        .chat(
+            "gpt-4o-mini",
+            &[ChatMessage::user("hi")],
+            ChatOptions::default(),
+        )
+        .await
+        .unwrap();
+    let pinned = second
+        .chat(
+            "gpt-4o-mini",
+            &[ChatMessage::user("hi")],
+            ChatOptions::default().affinity("conversation-7"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        pinned.key_id, "b",
+        "round-robin alone gave {}",
+        plain.key_id
+    );
+    assert_eq!(second.affinity_stats().hits, 1);
+    target.cleanup(&namespace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quarantine_is_shared_and_usage_adds_up_across_clients() {
     quarantine_shared_and_usage_adds_up(&Target::single()).await;
 }

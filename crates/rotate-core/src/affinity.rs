@@ -85,18 +85,30 @@ impl AffinityMap {
         Some(id)
     }
 
-    /// Records that `key_id` served `hash`.
-    pub(crate) fn remember(&self, hash: u64, key_id: &Arc<str>) {
+    /// The key id recorded for `hash`, leaving the generations as they are.
+    pub(crate) fn peek(&self, hash: u64) -> Option<Arc<str>> {
+        let generations = self.generations.lock();
+        generations
+            .newer
+            .get(&hash)
+            .or_else(|| generations.older.get(&hash))
+            .cloned()
+    }
+
+    /// Records that `key_id` served `hash`; true when that is news (a new affinity, or
+    /// another key than the one recorded).
+    pub(crate) fn remember(&self, hash: u64, key_id: &Arc<str>) -> bool {
         let mut generations = self.generations.lock();
         if generations
             .newer
             .get(&hash)
             .is_some_and(|id| Arc::ptr_eq(id, key_id) || **id == **key_id)
         {
-            return;
+            return false;
         }
-        generations.older.remove(&hash);
+        let older = generations.older.remove(&hash);
         Self::insert_into(&mut generations, self.half, hash, key_id.clone());
+        older.is_none_or(|id| *id != **key_id)
     }
 
     fn insert_into(generations: &mut Generations, half: usize, hash: u64, id: Arc<str>) {
@@ -139,9 +151,10 @@ mod tests {
     fn remembers_the_latest_key_of_each_affinity() {
         let map = AffinityMap::with_capacity(8);
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
-        map.remember(1, &a);
-        map.remember(2, &b);
-        map.remember(1, &b);
+        assert!(map.remember(1, &a), "a new affinity is news");
+        assert!(map.remember(2, &b));
+        assert!(!map.remember(2, &b), "the same key again is not");
+        assert!(map.remember(1, &b), "another key is");
         assert_eq!(map.get(1).as_deref(), Some("b"));
         assert_eq!(map.get(2).as_deref(), Some("b"));
         assert_eq!(map.get(3), None);

@@ -369,9 +369,10 @@ impl Engine {
         let topology = self.inner.topology.load();
         if let Some(&(p, k)) = topology.key_by_id.get(key_id) {
             let id = topology.providers[p].keys[k].info.id_arc();
-            self.inner
-                .affinity
-                .remember(crate::affinity::affinity_hash(affinity), id);
+            let hash = crate::affinity::affinity_hash(affinity);
+            if self.inner.affinity.remember(hash, id) {
+                self.inner.store.share_affinity(hash, id);
+            }
         }
     }
 
@@ -379,6 +380,12 @@ impl Engine {
     /// [`ChatOptions::max_wait`](crate::options::ChatOptions::max_wait)).
     pub fn waiting_calls(&self) -> u32 {
         self.inner.waiting.count()
+    }
+
+    /// The key recorded for `affinity` (the one a call naming it prefers), if any.
+    pub fn affinity_key(&self, affinity: &str) -> Option<String> {
+        let hash = crate::affinity::affinity_hash(affinity);
+        self.inner.affinity.peek(hash).map(|id| id.to_string())
     }
 
     /// How prompt-cache affinity fared in this process: hits, misses, entries.

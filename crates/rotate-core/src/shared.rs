@@ -52,6 +52,14 @@ impl EngineInner {
 }
 
 impl StateListener for EngineInner {
+    fn on_affinity(&self, hash: u64, key_id: &str) {
+        let topology = self.topology.load();
+        if let Some(&(p, k)) = topology.key_by_id.get(key_id) {
+            let id = topology.providers[p].keys[k].info.id_arc();
+            self.affinity.remember(hash, id);
+        }
+    }
+
     fn on_state(&self, key_id: &str, state: HealthState) {
         let topology = self.topology.load();
         if let Some(&(p, k)) = topology.key_by_id.get(key_id) {

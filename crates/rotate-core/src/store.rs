@@ -67,6 +67,11 @@ impl RateWindow {
 pub trait StateListener: Send + Sync {
     /// `key_id` is now in `state`.
     fn on_state(&self, key_id: &str, state: HealthState);
+
+    /// Another process's call with the affinity hashed `hash` was served by `key_id`.
+    fn on_affinity(&self, hash: u64, key_id: &str) {
+        let _ = (hash, key_id);
+    }
 }
 
 /// A backend for shared state. Object-safe; hold it as `Arc<dyn StateStore>`.
@@ -97,6 +102,12 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Adds `amount` to the key's current `window` and returns the window's total.
     fn count_window(&self, key_id: &str, window: RateWindow, amount: u64, now_ms: u64) -> u64;
+
+    /// Tells the other processes that `key_id` served the affinity hashed `hash` (best
+    /// effort; a process-local backend has no one to tell).
+    fn share_affinity(&self, hash: u64, key_id: &Arc<str>) {
+        let _ = (hash, key_id);
+    }
 
     /// Registers who hears about transitions made elsewhere.
     fn set_listener(&self, listener: Weak<dyn StateListener>) {

@@ -59,6 +59,8 @@ async fn a_resting_key_loses_its_affinity_to_the_key_that_served_instead() {
 async fn remember_affinity_pins_an_id_to_a_key() {
     let h = Harness::new(keys_config("p", &["a", "b", "c"], "round_robin"), &["p"]);
     h.engine.remember_affinity("resp_123", "c");
+    assert_eq!(h.engine.affinity_key("resp_123").as_deref(), Some("c"));
+    assert_eq!(h.engine.affinity_key("resp_999"), None);
     // an unknown key is ignored, and so is its affinity
     h.engine.remember_affinity("resp_456", "nope");
     let pinned = ChatOptions::default().affinity("resp_123");

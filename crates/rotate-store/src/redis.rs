@@ -58,6 +58,14 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Tells the listener of another process's affinity.
+    fn adopt_affinity(&self, hash: u64, key_id: &str) {
+        let listener = self.listener.read().as_ref().and_then(Weak::upgrade);
+        if let Some(listener) = listener {
+            listener.on_affinity(hash, key_id);
+        }
+    }
+
     /// Installs a state that came from Redis, telling the listener when it changed.
     fn adopt(&self, key_id: &str, state: HealthState) {
         if self.local.state(key_id) == state {
@@ -411,6 +419,13 @@ impl StateStore for RedisStore {
             amount,
         });
         count
+    }
+
+    fn share_affinity(&self, hash: u64, key_id: &Arc<str>) {
+        self.send(Op::Affinity {
+            hash,
+            key_id: key_id.clone(),
+        });
     }
 
     fn set_listener(&self, listener: Weak<dyn StateListener>) {

@@ -94,6 +94,36 @@ impl Announcement {
     }
 }
 
+/// An affinity announced on the namespace's channel: `{"aff": hash in hex, "k": key id,
+/// "o": instance}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AffinityAnnouncement {
+    aff: String,
+    /// The key id.
+    pub(crate) k: String,
+    /// The instance that served the call.
+    pub(crate) o: String,
+}
+
+impl AffinityAnnouncement {
+    /// The message announcing that `key_id` served the affinity hashed `hash`.
+    pub(crate) fn encode(hash: u64, key_id: &str, instance: &str) -> String {
+        serde_json::json!({"aff": format!("{hash:016x}"), "k": key_id, "o": instance}).to_string()
+    }
+
+    /// The announcement in `payload`, when it is one (and well formed).
+    pub(crate) fn parse(payload: &str) -> Option<Self> {
+        let announcement: Self = serde_json::from_str(payload).ok()?;
+        u64::from_str_radix(&announcement.aff, 16).ok()?;
+        Some(announcement)
+    }
+
+    /// The affinity's hash.
+    pub(crate) fn hash(&self) -> u64 {
+        u64::from_str_radix(&self.aff, 16).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +197,13 @@ mod tests {
         .unwrap();
         assert!(t.state().unwrap().transient);
         assert!(Announcement::parse("nonsense").is_err());
+        let affinity = AffinityAnnouncement::encode(0xdead_beef, "key-2", "i1");
+        let heard = AffinityAnnouncement::parse(&affinity).unwrap();
+        assert_eq!(
+            (heard.hash(), heard.k.as_str(), heard.o.as_str()),
+            (0xdead_beef, "key-2", "i1")
+        );
+        assert!(AffinityAnnouncement::parse(r#"{"aff":"xyz","k":"a","o":"i"}"#).is_none());
+        assert!(AffinityAnnouncement::parse(r#"{"k":"a","s":"healthy"}"#).is_none());
     }
 }

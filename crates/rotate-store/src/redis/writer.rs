@@ -11,7 +11,7 @@ use rotate_core::health::{HealthEvent, HealthPolicy, MAX_QUARANTINE_DOUBLINGS};
 use rotate_core::store::{RateWindow, UsageRecord};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::codec::{decode_state, Announcement};
+use super::codec::{decode_state, AffinityAnnouncement, Announcement};
 use super::keys::{DIMENSIONS, FIELD_SEPARATOR};
 use super::script::{TRANSITION, USAGE_BATCH};
 use super::{timed, Inner};
@@ -148,8 +148,16 @@ pub(crate) enum Op {
         start_ms: u64,
         amount: u64,
     },
+    /// Announce that `key_id` served the affinity hashed `hash`.
+    Affinity {
+        hash: u64,
+        key_id: Arc<str>,
+    },
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
+
+/// The most affinity announcements held while Redis is away (the latest per affinity).
+const MAX_PENDING_AFFINITIES: usize = 4096;
 
 /// A frozen usage batch: its sequence number and its (hash index, field, increment) rows.
 type FrozenBatch = (u64, Vec<(usize, String, u64)>);
@@ -161,6 +169,7 @@ struct Pending {
     /// The batch being written, frozen so a retry sends exactly the same increments.
     batch: Option<FrozenBatch>,
     windows: HashMap<(Arc<str>, RateWindow, u64), u64>,
+    affinities: HashMap<u64, Arc<str>>,
     flushes: Vec<oneshot::Sender<Result<(), StoreError>>>,
 }
 
@@ -177,6 +186,13 @@ impl Pending {
             } => {
                 *self.windows.entry((key_id, window, start_ms)).or_default() += amount;
             }
+            Op::Affinity { hash, key_id } => {
+                if self.affinities.len() < MAX_PENDING_AFFINITIES
+                    || self.affinities.contains_key(&hash)
+                {
+                    self.affinities.insert(hash, key_id);
+                }
+            }
             Op::Flush(done) => self.flushes.push(done),
         }
     }
@@ -186,6 +202,7 @@ impl Pending {
             || self.usage.any
             || self.batch.is_some()
             || !self.windows.is_empty()
+            || !self.affinities.is_empty()
     }
 }
 
@@ -288,6 +305,18 @@ async fn write(
             }
         }
         pending.transitions.pop_front();
+    }
+    if !pending.affinities.is_empty() {
+        let mut pipe = redis::pipe();
+        for (hash, key_id) in &pending.affinities {
+            let message = AffinityAnnouncement::encode(*hash, key_id, &inner.instance);
+            pipe.cmd("PUBLISH")
+                .arg(inner.keys.channel())
+                .arg(message)
+                .ignore();
+        }
+        timed(pipe.query_async::<()>(&mut connection)).await?;
+        pending.affinities.clear();
     }
     if !pending.windows.is_empty() {
         let windows: Vec<_> = pending
@@ -399,6 +428,12 @@ pub(crate) async fn subscribe(inner: Arc<Inner>, mut shutdown: watch::Receiver<b
 }
 
 fn hear(inner: &Inner, payload: &str) {
+    if let Some(affinity) = AffinityAnnouncement::parse(payload) {
+        if affinity.o != inner.instance {
+            inner.adopt_affinity(affinity.hash(), &affinity.k);
+        }
+        return;
+    }
     let announcement = match Announcement::parse(payload) {
         Ok(a) => a,
         Err(reason) => {
