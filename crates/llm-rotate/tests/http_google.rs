@@ -256,11 +256,10 @@ async fn each_error_row_acts_on_the_key_as_the_table_says() {
         Some(38_500),
         "RetryInfo.retryDelay is the wait"
     );
-    assert_eq!(
-        state("b").state,
-        KeyState::Quarantined,
-        "a per-day quota is gone for the day"
-    );
+    // a per-day quota is gone until Google's daily reset (midnight Pacific)
+    assert_eq!(state("b").state, KeyState::CoolingDown);
+    let until_reset = rotate_google::daily::next_reset_ms(START_MS) - START_MS;
+    assert_eq!(state("b").available_in_ms, Some(until_reset));
     assert_eq!(
         state("c").state,
         KeyState::Quarantined,
