@@ -5,10 +5,13 @@
 //! keeps what only this process knows (in-flight calls, latency, headroom, last error).
 //! A runtime outlives config reloads: keys whose id survives keep it.
 
+mod window;
+
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use parking_lot::Mutex;
 
+use self::window::{RequestWindow, Reservation};
 use crate::health::HealthState;
 use crate::report::KeyState;
 
@@ -54,21 +57,8 @@ pub(crate) struct KeyRuntime {
     /// When the key's last rest (cooldown or quarantine) ended or ends: slow start
     /// ramps from there.
     back_at: AtomicU64,
-    /// The vendor's request window: what it has left, less the calls sent since it said
-    /// so (`u64::MAX`: unknown), when it resets, how many it allows, and how long it is
-    /// (the longest reset seen).
-    window: Mutex<RequestWindow>,
-    /// True once a vendor spoke of the window (spares every call the lock until then).
-    window_known: AtomicBool,
-}
-
-/// What the vendor's rate-limit headers told of a key's request window.
-#[derive(Debug, Clone, Copy, Default)]
-struct RequestWindow {
-    left: Option<u64>,
-    reset_at: u64,
-    limit: Option<u64>,
-    length_ms: u64,
+    /// The vendor's request window, counted down by the calls sent.
+    window: RequestWindow,
 }
 
 impl KeyRuntime {
@@ -200,34 +190,15 @@ impl KeyRuntime {
     /// reset. A window that has reset starts again from its limit; an unknown one
     /// grants every call.
     pub(crate) fn reserve_request(&self, now_ms: u64) -> Option<bool> {
-        if !self.window_known.load(Ordering::Acquire) {
-            return Some(false);
-        }
-        let mut window = self.window.lock();
-        if now_ms >= window.reset_at {
-            if window.length_ms == 0 {
-                window.left = None;
-                return Some(false);
+        match self.window.reserve(now_ms) {
+            Reservation::Granted => Some(false),
+            Reservation::Last(reset_at) => {
+                self.block_until(reset_at);
+                Some(true)
             }
-            // the next window of the same length
-            let behind = (now_ms - window.reset_at) / window.length_ms + 1;
-            window.reset_at = window
-                .reset_at
-                .saturating_add(behind.saturating_mul(window.length_ms));
-            window.left = window.limit;
-        }
-        match window.left {
-            None => Some(false),
-            Some(0) => {
-                self.block_until(window.reset_at);
+            Reservation::Refused(reset_at) => {
+                self.block_until(reset_at);
                 None
-            }
-            Some(left) => {
-                window.left = Some(left - 1);
-                if left == 1 {
-                    self.block_until(window.reset_at);
-                }
-                Some(left == 1)
             }
         }
     }
@@ -235,9 +206,7 @@ impl KeyRuntime {
     /// Gives back a request counted by [`reserve_request`](Self::reserve_request) for a
     /// call that did not go.
     pub(crate) fn release_request(&self) {
-        if let Some(left) = self.window.lock().left.as_mut() {
-            *left += 1;
-        }
+        self.window.release();
     }
 
     /// What the vendor said of the request window (`remaining` of `limit` left until
@@ -254,26 +223,11 @@ impl KeyRuntime {
     ) -> bool {
         let others = u64::from(self.in_flight().saturating_sub(1));
         let left = remaining.saturating_sub(others);
-        self.window_known.store(true, Ordering::Release);
-        let mut window = self.window.lock();
-        // the same window, give or take the rounding of the vendor's reset
-        let same = window.left.is_some() && reset_at_ms <= window.reset_at.saturating_add(100);
-        let left = match window.left {
-            Some(known) if same => known.min(left),
-            _ => left,
-        };
-        window.left = Some(left);
-        window.reset_at = if same {
-            window.reset_at.max(reset_at_ms)
-        } else {
-            reset_at_ms
-        };
-        window.limit = limit.or(window.limit);
-        window.length_ms = window.length_ms.max(reset_at_ms.saturating_sub(now_ms));
-        if left == 0 {
+        let exhausted = self.window.observe(left, limit, reset_at_ms, now_ms);
+        if exhausted {
             self.block_until(reset_at_ms);
         }
-        left == 0
+        exhausted
     }
 
     pub(crate) fn begin(&self) {
