@@ -153,6 +153,9 @@ impl Gateway {
                     Err(e) => e.into_response(Dialect::OpenAi),
                 }
             }
+            // probes for load balancers and Kubernetes: no token, no detail
+            (&Method::GET, "/livez") => probe(true),
+            (&Method::GET, "/readyz") => probe(self.ready().await),
             (&Method::GET, "/health") => match self.authorize(&request, false) {
                 Ok(()) => json_response(StatusCode::OK, &self.client.health().await),
                 Err(e) => e.into_response(Dialect::OpenAi),
@@ -173,6 +176,12 @@ impl Gateway {
                 }
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
+            (&Method::POST, path) if admin_key_route(path).is_some() => {
+                match self.authorize(&request, true) {
+                    Ok(()) => self.set_key_enabled(path),
+                    Err(e) => e.into_response(Dialect::OpenAi),
+                }
+            }
             (&Method::POST, "/admin/reload") => match self.authorize(&request, true) {
                 Ok(()) => match self.reload() {
                     Ok(()) => json_response(StatusCode::OK, &serde_json::json!({"reloaded": true})),
@@ -202,7 +211,7 @@ impl Gateway {
             return None;
         }
         let path = request.uri().path();
-        if matches!(path, "/health" | "/metrics") {
+        if matches!(path, "/health" | "/metrics" | "/livez" | "/readyz") {
             return None;
         }
         let dialect = dialect_of(path);
@@ -279,6 +288,36 @@ impl Gateway {
         result.unwrap_or_else(|e| (e.into_response(openai::DIALECT), None))
     }
 
+    /// `POST /admin/keys/{id}/disable|enable`: an operator's decision, shared through the
+    /// store like the library's `set_key_enabled`.
+    fn set_key_enabled(&self, path: &str) -> Response<Body> {
+        let Some((id, enabled)) = admin_key_route(path) else {
+            return ApiError::bad_request("Unknown admin route.").into_response(Dialect::OpenAi);
+        };
+        match self.client.set_key_enabled(&id, enabled) {
+            Ok(()) => json_response(
+                StatusCode::OK,
+                &serde_json::json!({"key_id": id, "enabled": enabled}),
+            ),
+            Err(_) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "unknown_key",
+                "No key with that id is configured.",
+            )
+            .into_response(Dialect::OpenAi),
+        }
+    }
+
+    /// Ready: a config is loaded (it is, while serving), some key may serve now, and a
+    /// shared store is connected when one is configured.
+    async fn ready(&self) -> bool {
+        let health = self.client.health().await;
+        let some_key = health.providers.iter().any(|p| p.available_keys > 0);
+        let store = health.store.backend == "memory" || health.store.connected;
+        some_key && store
+    }
+
     async fn anthropic_messages(
         &self,
         request: Request<Incoming>,
@@ -337,6 +376,29 @@ impl Gateway {
 }
 
 /// The error shape of the route at `path`.
+/// The key id (percent-decoded) and the switch of `/admin/keys/{id}/disable|enable`.
+fn admin_key_route(path: &str) -> Option<(String, bool)> {
+    let rest = path.strip_prefix("/admin/keys/")?;
+    let (id, action) = rest.rsplit_once('/')?;
+    let enabled = match action {
+        "enable" => true,
+        "disable" => false,
+        _ => return None,
+    };
+    let id = percent_encoding::percent_decode_str(id).decode_utf8().ok()?;
+    (!id.is_empty()).then(|| (id.into_owned(), enabled))
+}
+
+/// A probe's answer: `ok`, or 503 `not ready`.
+fn probe(ok: bool) -> Response<Body> {
+    let (status, text) = if ok {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    };
+    http::bytes_response(status, "text/plain; charset=utf-8", text.into())
+}
+
 fn dialect_of(path: &str) -> Dialect {
     if gemini::route(path).is_some() {
         Dialect::Google

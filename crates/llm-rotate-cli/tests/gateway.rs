@@ -546,3 +546,77 @@ async fn a_passthrough_stream_that_ends_early_ends_with_an_error_event_of_its_di
         assert!(error_at > 0, "{path}: content came before the error");
     }
 }
+
+#[tokio::test]
+async fn probes_answer_without_a_token_and_say_no_more_than_ready() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let gateway = GatewayProcess::start(&config(&upstream, &[("a", "openai")]));
+    for path in ["/livez", "/readyz"] {
+        let (status, _, body) = gateway.send(Method::GET, path, None, "").await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(&body[..], b"ok\n");
+    }
+    // the only key cools down: alive, but not ready
+    upstream.script("sk-test-a", [Behavior::RateLimited(Some(Duration::from_secs(30)))]);
+    let (status, _, _) = gateway
+        .post_json("/v1/chat/completions", &chat("gpt-4o"))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _, body) = gateway.send(Method::GET, "/readyz", None, "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(&body[..], b"not ready\n");
+    let (status, _, _) = gateway.send(Method::GET, "/livez", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_configured_store_that_cannot_be_reached_is_not_ready() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let mut config = config(&upstream, &[("a", "openai")]);
+    // a port nothing listens on
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = unused.local_addr().unwrap().port();
+    drop(unused);
+    config["state_store"] = json!({"backend": "redis", "redis_url": format!("redis://127.0.0.1:{port}"), "redis_namespace": "probe-test"});
+    let gateway = GatewayProcess::start(&config);
+    // a call makes the store try Redis and find it away
+    let _ = gateway
+        .post_json("/v1/chat/completions", &chat("gpt-4o"))
+        .await;
+    let (status, _, body) = gateway.send(Method::GET, "/readyz", None, "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(&body[..], b"not ready\n");
+}
+
+#[tokio::test]
+async fn admin_routes_turn_a_key_off_and_on_and_refuse_other_tokens() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let gateway = GatewayProcess::start(&config(&upstream, &[("a", "openai"), ("b", "openai")]));
+    let disable = "/admin/keys/a/disable";
+    for token in [None, Some(TOKEN)] {
+        let (status, _, _) = gateway.send(Method::POST, disable, token, "").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
+    }
+    let (status, _, body) = gateway.send(Method::POST, disable, Some(ADMIN), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!({"key_id": "a", "enabled": false}));
+    let (_, _, health) = gateway.send(Method::GET, "/health", Some(TOKEN), "").await;
+    let health: Value = serde_json::from_slice(&health).unwrap();
+    assert_eq!(health["keys"][0]["state"], "disabled");
+    assert_eq!(health["keys"][0]["disabled_reason"], "operator");
+    for _ in 0..3 {
+        let (_, headers, _) = gateway.post_json("/v1/chat/completions", &chat("gpt-4o")).await;
+        assert_eq!(headers["x-llm-rotate-key-id"], "b");
+    }
+    let (status, _, _) = gateway
+        .send(Method::POST, "/admin/keys/a/enable", Some(ADMIN), "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, health) = gateway.send(Method::GET, "/health", Some(TOKEN), "").await;
+    let health: Value = serde_json::from_slice(&health).unwrap();
+    assert_eq!(health["keys"][0]["state"], "healthy");
+    let (status, _, _) = gateway
+        .send(Method::POST, "/admin/keys/nope/disable", Some(ADMIN), "")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
