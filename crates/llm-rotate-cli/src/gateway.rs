@@ -385,7 +385,9 @@ fn admin_key_route(path: &str) -> Option<(String, bool)> {
         "disable" => false,
         _ => return None,
     };
-    let id = percent_encoding::percent_decode_str(id).decode_utf8().ok()?;
+    let id = percent_encoding::percent_decode_str(id)
+        .decode_utf8()
+        .ok()?;
     (!id.is_empty()).then(|| (id.into_owned(), enabled))
 }
 

@@ -293,6 +293,14 @@ async fn health_and_metrics_report_without_secrets() {
     ] {
         assert!(metrics.contains(needle), "missing `{needle}` in\n{metrics}");
     }
+    // gpt-4o has a built-in price: the one served call cost something
+    let cost: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("llm_rotate_cost_usd_total{provider=\"openai\"} "))
+        .expect("a cost line")
+        .parse()
+        .unwrap();
+    assert!(cost > 0.0 && cost < 0.01, "{cost}");
     for text in [&metrics, &health.to_string()] {
         assert!(!text.contains("sk-test") && !text.contains(TOKEN));
     }
@@ -557,7 +565,10 @@ async fn probes_answer_without_a_token_and_say_no_more_than_ready() {
         assert_eq!(&body[..], b"ok\n");
     }
     // the only key cools down: alive, but not ready
-    upstream.script("sk-test-a", [Behavior::RateLimited(Some(Duration::from_secs(30)))]);
+    upstream.script(
+        "sk-test-a",
+        [Behavior::RateLimited(Some(Duration::from_secs(30)))],
+    );
     let (status, _, _) = gateway
         .post_json("/v1/chat/completions", &chat("gpt-4o"))
         .await;
@@ -599,13 +610,18 @@ async fn admin_routes_turn_a_key_off_and_on_and_refuse_other_tokens() {
     }
     let (status, _, body) = gateway.send(Method::POST, disable, Some(ADMIN), "").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!({"key_id": "a", "enabled": false}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({"key_id": "a", "enabled": false})
+    );
     let (_, _, health) = gateway.send(Method::GET, "/health", Some(TOKEN), "").await;
     let health: Value = serde_json::from_slice(&health).unwrap();
     assert_eq!(health["keys"][0]["state"], "disabled");
     assert_eq!(health["keys"][0]["disabled_reason"], "operator");
     for _ in 0..3 {
-        let (_, headers, _) = gateway.post_json("/v1/chat/completions", &chat("gpt-4o")).await;
+        let (_, headers, _) = gateway
+            .post_json("/v1/chat/completions", &chat("gpt-4o"))
+            .await;
         assert_eq!(headers["x-llm-rotate-key-id"], "b");
     }
     let (status, _, _) = gateway

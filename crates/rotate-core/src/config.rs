@@ -326,6 +326,9 @@ pub struct LMRotateConfig {
     pub fallback_chains: BTreeMap<String, Vec<FallbackEntry>>,
     /// Where health and usage live.
     pub state_store: StateStoreConfig,
+    /// Prices per model (USD per million tokens), over the built-in table.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, crate::price::ModelPrice>,
     /// The `gateway:` section, which belongs to the `llm-rotate` binary: kept as written
     /// for it to read and check, ignored by the library.
     #[serde(skip_serializing)]

@@ -217,6 +217,9 @@ impl Engine {
                             model: lease.answering_model(reply.model),
                             key_id: lease.info().id().to_owned(),
                             usage: reply.usage,
+                            cost_usd: lease
+                                .cost_nano_usd(&reply.usage)
+                                .map(|nano| nano as f64 / 1e9),
                             latency_ms: elapsed_ms(clock.as_ref(), started),
                             finish_reason: reply.finish_reason,
                             tool_calls: reply.tool_calls,

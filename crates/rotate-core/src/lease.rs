@@ -157,7 +157,17 @@ impl Lease {
         tracing::info!(quota_group = %group.name, key_id = %self.key().info.id(), members = group.members.len(), "a shared limit rests the whole quota group");
     }
 
+    /// What `usage` of this attempt's model costs, in nano-dollars, when it has a price.
+    pub(crate) fn cost_nano_usd(&self, usage: &Usage) -> Option<u64> {
+        self.topology.prices.cost_nano_usd(&self.model, usage)
+    }
+
     fn record(&self, success: bool, usage: Usage, upstream_provider: Option<&str>) {
+        let cost_nano_usd = if success {
+            self.cost_nano_usd(&usage).unwrap_or(0)
+        } else {
+            0
+        };
         self.engine.store.record(&UsageRecord {
             key_id: self.key().info.id(),
             provider: &self.slot().name,
@@ -165,6 +175,7 @@ impl Lease {
             upstream_provider,
             success,
             usage,
+            cost_nano_usd,
         });
     }
 

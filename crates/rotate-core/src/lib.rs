@@ -40,6 +40,7 @@ pub mod options;
 mod outlier;
 pub mod passthrough;
 mod plan;
+pub mod price;
 pub mod provider;
 pub mod report;
 pub mod response;

@@ -147,9 +147,17 @@ pub struct Counters {
     pub completion_tokens: u64,
     /// All tokens of successful attempts.
     pub total_tokens: u64,
+    /// What the successful attempts cost, in nano-dollars (see [`cost_usd`](Self::cost_usd)).
+    #[serde(default)]
+    pub cost_nano_usd: u64,
 }
 
 impl Counters {
+    /// What the successful attempts cost, in USD.
+    pub fn cost_usd(&self) -> f64 {
+        self.cost_nano_usd as f64 / 1e9
+    }
+
     /// Adds `other` into `self`.
     pub fn add(&mut self, other: &Counters) {
         self.requests += other.requests;
@@ -158,6 +166,7 @@ impl Counters {
         self.prompt_tokens += other.prompt_tokens;
         self.completion_tokens += other.completion_tokens;
         self.total_tokens += other.total_tokens;
+        self.cost_nano_usd += other.cost_nano_usd;
     }
 }
 

@@ -21,6 +21,9 @@ pub struct Usage {
     pub cached_tokens: u64,
     /// Output tokens spent on reasoning / thinking.
     pub reasoning_tokens: u64,
+    /// Input tokens written to the vendor's prompt cache (Anthropic cache creation).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 impl Usage {
@@ -62,6 +65,9 @@ pub struct ChatResponse {
     /// The model's refusal, when it refused.
     #[serde(default)]
     pub refusal: Option<String>,
+    /// What the call cost in USD, by the price table (none for a model with no price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
     /// The vendor's response body.
     pub raw: serde_json::Value,
     /// True when `raw` answers the client's own body, sent unchanged to a key of its
@@ -195,6 +201,8 @@ impl ResponseCollector {
             model: self.model,
             key_id: key_id.to_owned(),
             usage: self.usage,
+            // a stream's cost is counted in the usage summary, not priced here
+            cost_usd: None,
             latency_ms,
             finish_reason: self.finish_reason,
             tool_calls: self.calls,

@@ -29,6 +29,8 @@ pub struct UsageRecord<'a> {
     pub success: bool,
     /// Tokens (successes only).
     pub usage: Usage,
+    /// What the attempt cost, in nano-dollars (successes of priced models only).
+    pub cost_nano_usd: u64,
 }
 
 /// A fixed rate window for local budgets.

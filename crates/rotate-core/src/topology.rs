@@ -88,6 +88,8 @@ pub(crate) struct Topology {
     pub(crate) key_order: Vec<(usize, usize)>,
     /// Every quota group, in order of first appearance.
     pub(crate) quota_groups: Vec<QuotaGroup>,
+    /// What calls cost.
+    pub(crate) prices: crate::price::Prices,
     /// The model of an `acquire` that names none (shared, so acquiring allocates nothing).
     pub(crate) no_model: Arc<str>,
     /// Plans of unpinned calls, by model name.
@@ -247,6 +249,7 @@ impl Topology {
                 outliers,
             });
         }
+        let prices = crate::price::Prices::new(&config.prices);
         Ok(Self {
             strategy: config.defaults.selection_strategy,
             config,
@@ -255,6 +258,7 @@ impl Topology {
             key_by_id,
             key_order,
             quota_groups,
+            prices,
             no_model: Arc::from(""),
             plans: RwLock::new(HashMap::new()),
         })

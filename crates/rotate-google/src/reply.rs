@@ -248,6 +248,7 @@ pub(crate) fn usage(meta: Option<&Value>) -> Result<Option<Usage>, ProviderError
         total_tokens: total,
         cached_tokens: n("cachedContentTokenCount")?,
         reasoning_tokens: thoughts,
+        ..Usage::default()
     }))
 }
 
@@ -515,7 +516,8 @@ mod tests {
                 completion_tokens: 10,
                 total_tokens: 20,
                 cached_tokens: 2,
-                reasoning_tokens: 6
+                reasoning_tokens: 6,
+                ..Usage::default()
             }
         );
         assert_eq!(reply.raw["responseId"], "abc");

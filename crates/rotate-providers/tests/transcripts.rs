@@ -51,7 +51,8 @@ fn openai_reply_with_leading_blank_lines_and_details() {
             completion_tokens: 10,
             total_tokens: 29,
             cached_tokens: 3,
-            reasoning_tokens: 4
+            reasoning_tokens: 4,
+            ..Usage::default()
         }
     );
     assert_eq!(reply.upstream_provider.as_deref(), Some("Fireworks"));
@@ -115,7 +116,8 @@ fn anthropic_reply_reads_text_tool_use_and_thinking() {
             completion_tokens: 20,
             total_tokens: 42,
             cached_tokens: 7,
-            reasoning_tokens: 12
+            reasoning_tokens: 12,
+            cache_write_tokens: 5,
         }
     );
 }
@@ -222,6 +224,7 @@ fn anthropic_transcript_at_every_split() {
             total_tokens: 19,
             cached_tokens: 4,
             reasoning_tokens: 0,
+            ..Usage::default()
         },
     );
 }

@@ -160,6 +160,7 @@ mod tests {
                             upstream_provider: None,
                             success: (i + t) % 5 != 0,
                             usage: Usage::new(2, 3),
+                            cost_nano_usd: 7,
                         });
                     }
                 })
@@ -173,6 +174,7 @@ mod tests {
         assert_eq!(s.total.successes + s.total.failures, 8000);
         assert_eq!(s.total.failures, 1600);
         assert_eq!(s.total.total_tokens, 6400 * 5);
+        assert_eq!(s.total.cost_nano_usd, 6400 * 7, "only successes cost");
         assert_eq!(s.by_key.values().map(|c| c.requests).sum::<u64>(), 8000);
         assert_eq!(s.by_provider["p"].requests, 8000);
     }

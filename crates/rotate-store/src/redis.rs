@@ -169,6 +169,7 @@ fn set_counter(counters: &mut Counters, name: &str, value: u64) {
         "prompt_tokens" => counters.prompt_tokens = value,
         "completion_tokens" => counters.completion_tokens = value,
         "total_tokens" => counters.total_tokens = value,
+        "cost_nano_usd" => counters.cost_nano_usd = value,
         _ => {}
     }
 }

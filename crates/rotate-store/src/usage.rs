@@ -17,6 +17,7 @@ pub struct AtomicCounters {
     prompt_tokens: AtomicU64,
     completion_tokens: AtomicU64,
     total_tokens: AtomicU64,
+    cost_nano_usd: AtomicU64,
 }
 
 impl AtomicCounters {
@@ -31,6 +32,8 @@ impl AtomicCounters {
                 .fetch_add(record.usage.completion_tokens, Ordering::Relaxed);
             self.total_tokens
                 .fetch_add(record.usage.total_tokens, Ordering::Relaxed);
+            self.cost_nano_usd
+                .fetch_add(record.cost_nano_usd, Ordering::Relaxed);
         } else {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
@@ -45,6 +48,7 @@ impl AtomicCounters {
             prompt_tokens: self.prompt_tokens.load(Ordering::Relaxed),
             completion_tokens: self.completion_tokens.load(Ordering::Relaxed),
             total_tokens: self.total_tokens.load(Ordering::Relaxed),
+            cost_nano_usd: self.cost_nano_usd.load(Ordering::Relaxed),
         }
     }
 }

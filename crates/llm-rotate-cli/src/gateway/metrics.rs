@@ -232,6 +232,15 @@ impl Metrics {
             "# HELP llm_rotate_affinity_total Calls with an affinity key, by whether they went to the key that served it last.\n# TYPE llm_rotate_affinity_total counter\nllm_rotate_affinity_total{{result=\"hit\"}} {}\nllm_rotate_affinity_total{{result=\"miss\"}} {}",
             affinity.hits, affinity.misses
         );
+        out.push_str("# HELP llm_rotate_cost_usd_total What successful attempts cost by the price table, by provider.\n# TYPE llm_rotate_cost_usd_total counter\n");
+        for (provider, counters) in &usage.by_provider {
+            let _ = writeln!(
+                out,
+                "llm_rotate_cost_usd_total{{provider=\"{}\"}} {}",
+                escape(provider),
+                counters.cost_usd()
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP llm_rotate_waiting_calls Calls waiting for a key to come back (max_wait).\n# TYPE llm_rotate_waiting_calls gauge\nllm_rotate_waiting_calls {waiting_calls}"

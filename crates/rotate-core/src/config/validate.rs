@@ -60,6 +60,7 @@ impl LMRotateConfig {
         self.validate_keys(custom)?;
         self.validate_weights()?;
         self.validate_chains(custom)?;
+        crate::price::check_prices(&self.prices)?;
         if self.state_store.redis_namespace.is_empty() {
             return Err(ConfigurationError::new(
                 "state_store.redis_namespace",

@@ -36,7 +36,8 @@ pub(crate) fn usage(v: Option<&Value>) -> Result<Usage, ProviderError> {
     };
     let n = |path: &[&str]| count(v, path, "usage").map(Option::unwrap_or_default);
     let cache_reads = n(&["cache_read_input_tokens"])?;
-    let prompt = n(&["input_tokens"])? + n(&["cache_creation_input_tokens"])? + cache_reads;
+    let cache_writes = n(&["cache_creation_input_tokens"])?;
+    let prompt = n(&["input_tokens"])? + cache_writes + cache_reads;
     let completion = n(&["output_tokens"])?;
     Ok(Usage {
         prompt_tokens: prompt,
@@ -44,6 +45,7 @@ pub(crate) fn usage(v: Option<&Value>) -> Result<Usage, ProviderError> {
         total_tokens: prompt + completion,
         cached_tokens: cache_reads,
         reasoning_tokens: n(&["output_tokens_details", "thinking_tokens"])?,
+        cache_write_tokens: cache_writes,
     })
 }
 

@@ -29,6 +29,7 @@ pub(crate) fn usage(v: Option<&Value>) -> Result<Usage, ProviderError> {
         total_tokens: count(v, &["total_tokens"], "usage")?.unwrap_or(prompt + completion),
         cached_tokens: n(&["prompt_tokens_details", "cached_tokens"])?,
         reasoning_tokens: n(&["completion_tokens_details", "reasoning_tokens"])?,
+        ..Usage::default()
     })
 }
 

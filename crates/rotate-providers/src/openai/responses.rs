@@ -71,6 +71,7 @@ fn usage_of(v: Option<&Value>) -> Result<Usage, ProviderError> {
         total_tokens: count(v, &["total_tokens"], "usage")?.unwrap_or(prompt + completion),
         cached_tokens: n(&["input_tokens_details", "cached_tokens"])?,
         reasoning_tokens: n(&["output_tokens_details", "reasoning_tokens"])?,
+        ..Usage::default()
     })
 }
 

@@ -30,6 +30,7 @@ pub(crate) struct UsageDelta {
     upstream: Option<String>,
     success: bool,
     usage: rotate_core::response::Usage,
+    cost_nano_usd: u64,
 }
 
 impl From<&UsageRecord<'_>> for UsageDelta {
@@ -41,22 +42,24 @@ impl From<&UsageRecord<'_>> for UsageDelta {
             upstream: r.upstream_provider.map(str::to_owned),
             success: r.success,
             usage: r.usage,
+            cost_nano_usd: r.cost_nano_usd,
         }
     }
 }
 
 /// The counters of a usage hash, in [`Counts`] order.
-const COUNTERS: [&str; 6] = [
+const COUNTERS: [&str; 7] = [
     "requests",
     "successes",
     "failures",
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
+    "cost_nano_usd",
 ];
 
-/// Increments of the six counters, in [`COUNTERS`] order.
-type Counts = [u64; 6];
+/// Increments of the seven counters, in [`COUNTERS`] order.
+type Counts = [u64; 7];
 
 impl UsageDelta {
     fn counts(&self) -> Counts {
@@ -68,6 +71,7 @@ impl UsageDelta {
             self.usage.prompt_tokens,
             self.usage.completion_tokens,
             self.usage.total_tokens,
+            self.cost_nano_usd,
         ]
     }
 }

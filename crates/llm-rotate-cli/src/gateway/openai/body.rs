@@ -242,7 +242,9 @@ mod tests {
                 total_tokens: 7,
                 cached_tokens: 1,
                 reasoning_tokens: 2,
+                cache_write_tokens: 0,
             },
+            cost_usd: None,
             latency_ms: 1.0,
             finish_reason: Some("MAX_TOKENS".into()),
             tool_calls: Vec::new(),
@@ -273,6 +275,7 @@ mod tests {
             model: "claude".into(),
             key_id: "k1".into(),
             usage: Usage::default(),
+            cost_usd: None,
             latency_ms: 1.0,
             finish_reason: Some("tool_use".into()),
             tool_calls: vec![llm_rotate::ToolCall::new(
