@@ -37,6 +37,7 @@ use crate::response::{ChatResponse, StreamChunk};
 use crate::shared::EngineInner;
 use crate::store::StateStore;
 use crate::stream::{ChatStream, LeasedStream};
+use crate::telemetry;
 use crate::topology::{Adapters, Topology};
 
 /// The engine behind `LMRotate`. Cheap to clone; clones share everything.
@@ -103,15 +104,17 @@ impl Engine {
         opts: &ChatOptions,
     ) -> Result<ChatResponse, LMRotateError> {
         let request = Arc::new(chat_request(messages, opts)?);
-        let span = tracing::debug_span!("llm_rotate.chat", model = %model);
+        let span = telemetry::call_span("llm_rotate.chat", "chat", model);
         let carried = request.clone();
         let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
             .carrying(&carried)
             .affine(opts.affinity.as_deref())
             .waiting(opts.max_wait);
         self.complete(route, request, |adapter, call| adapter.chat(call))
-            .instrument(span)
+            .instrument(span.clone())
             .await
+            .inspect(|answer| telemetry::record_answer(&span, answer))
+            .inspect_err(|e| telemetry::record_failure(&span, e.kind().as_str()))
     }
 
     /// A streamed chat call. Fails over like [`chat`](Self::chat) until the first chunk with
@@ -123,7 +126,7 @@ impl Engine {
         opts: &ChatOptions,
     ) -> Result<ChatStream, LMRotateError> {
         let request = Arc::new(chat_request(messages, opts)?);
-        let span = tracing::debug_span!("llm_rotate.chat_stream", model = %model);
+        let span = telemetry::call_span("llm_rotate.chat_stream", "chat", model);
         let carried = request.clone();
         let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
             .carrying(&carried)
@@ -145,10 +148,12 @@ impl Engine {
         let route = Route::new(model, opts.provider.as_deref(), opts.max_retries);
         self.check_generate_content(&route)?;
         let request = Arc::new(GenerateContentRequest::new(contents, opts));
-        let span = tracing::debug_span!("llm_rotate.generate_content", model = %model);
+        let span = telemetry::call_span("llm_rotate.generate_content", "generate_content", model);
         self.complete(route, request, |adapter, call| adapter.generate(call))
-            .instrument(span)
+            .instrument(span.clone())
             .await
+            .inspect(|answer| telemetry::record_answer(&span, answer))
+            .inspect_err(|e| telemetry::record_failure(&span, e.kind().as_str()))
     }
 
     /// A streamed `generateContent` call, failing over like

@@ -50,6 +50,7 @@ mod shared;
 pub mod store;
 pub mod strategy;
 pub mod stream;
+mod telemetry;
 pub mod tool;
 mod topology;
 mod waiting;

@@ -17,6 +17,7 @@ use crate::lease::Lease;
 use crate::outlier::Outliers;
 use crate::passthrough::Passthrough;
 use crate::provider::{BoxFuture, ChatRequest, Provider, ProviderCall};
+use crate::telemetry;
 use crate::topology::{PlanEntry, Topology};
 
 /// Where a call goes: the model, an optional provider restriction, the retry budget,
@@ -364,16 +365,15 @@ impl Engine {
             pos,
             entry.upstream.clone(),
         );
-        let span = tracing::debug_span!(
-            "llm_rotate.attempt",
-            provider = %slot.name,
-            key_id = %lease.info().id(),
-            model = %entry.upstream,
-            attempt = attempts.len() + 1,
-        );
-        match attempt(lease).instrument(span).await {
-            Attempted::Done(result) => Step::Done(result),
+        let n = attempts.len() + 1;
+        let span = telemetry::attempt_span(&slot.name, lease.info().id(), &entry.upstream, n);
+        match attempt(lease).instrument(span.clone()).await {
+            Attempted::Done(result) => {
+                span.record("llm_rotate.outcome", "ok");
+                Step::Done(result)
+            }
             Attempted::Failed(mut lease, error) => {
+                span.record("llm_rotate.outcome", error.kind.as_str());
                 let error = error.for_key(&slot.name, lease.info().id());
                 tracing::debug!(provider = %slot.name, key_id = %lease.info().id(), kind = %error.kind, "attempt failed");
                 lease.fail(&error);
