@@ -58,7 +58,11 @@ where
 impl Spans {
     fn named(&self, name: &str) -> Vec<BTreeMap<String, String>> {
         let spans = self.0.lock().unwrap();
-        spans.iter().filter(|(n, _)| n == name).map(|(_, f)| f.clone()).collect()
+        spans
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, f)| f.clone())
+            .collect()
     }
 }
 
@@ -76,7 +80,11 @@ async fn call_and_attempt_spans_carry_the_gen_ai_attributes() {
     let client = LMRotate::new(LMRotateConfig::from_value(config).unwrap()).unwrap();
     let secret_prompt = "the launch code is 0000";
     let reply = client
-        .chat("gpt-4o-mini", &[ChatMessage::user(secret_prompt)], ChatOptions::default())
+        .chat(
+            "gpt-4o-mini",
+            &[ChatMessage::user(secret_prompt)],
+            ChatOptions::default(),
+        )
         .await
         .unwrap();
 
@@ -87,8 +95,14 @@ async fn call_and_attempt_spans_carry_the_gen_ai_attributes() {
     assert_eq!(call["gen_ai.request.model"], "gpt-4o-mini");
     assert_eq!(call["gen_ai.provider.name"], "openai");
     assert_eq!(call["gen_ai.response.model"], reply.model);
-    assert_eq!(call["gen_ai.usage.input_tokens"], reply.usage.prompt_tokens.to_string());
-    assert_eq!(call["gen_ai.usage.output_tokens"], reply.usage.completion_tokens.to_string());
+    assert_eq!(
+        call["gen_ai.usage.input_tokens"],
+        reply.usage.prompt_tokens.to_string()
+    );
+    assert_eq!(
+        call["gen_ai.usage.output_tokens"],
+        reply.usage.completion_tokens.to_string()
+    );
     assert_eq!(call["gen_ai.response.finish_reasons"], "stop");
     assert_eq!(call["llm_rotate.key_id"], "b");
     assert_eq!(call["llm_rotate.outcome"], "ok");
@@ -102,6 +116,9 @@ async fn call_and_attempt_spans_carry_the_gen_ai_attributes() {
     assert_eq!(attempts[1]["gen_ai.provider.name"], "openai");
 
     let everything = format!("{:?}", spans.0.lock().unwrap());
-    assert!(!everything.contains("launch code"), "message content in a span");
+    assert!(
+        !everything.contains("launch code"),
+        "message content in a span"
+    );
     assert!(!everything.contains("sk-test"), "a key in a span");
 }
