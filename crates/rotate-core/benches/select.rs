@@ -10,24 +10,52 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use futures_util::FutureExt;
 use rotate_core::engine::Engine;
-use rotate_core::{LMRotateConfig, ManualClock, ReportedError};
+use rotate_core::{AcquireContext, LMRotateConfig, ManualClock, ReportedError};
 use rotate_store::MemoryStore;
 use rotate_testkit::ScriptedProvider;
 
-fn engine(keys: usize, strategy: &str) -> Engine {
-    let keys: Vec<serde_json::Value> = (0..keys)
-        .map(|i| serde_json::json!({"id": format!("k{i}"), "provider": "p", "value": "v", "weight": 1 + i % 3}))
-        .collect();
+/// An engine over `keys` keys of provider `p` (each key's JSON from `key`) under
+/// `defaults`, on `clock` (else the system clock).
+fn engine(
+    keys: usize,
+    key: impl Fn(usize) -> serde_json::Value,
+    defaults: serde_json::Value,
+    clock: Option<Arc<ManualClock>>,
+) -> Engine {
+    let keys: Vec<serde_json::Value> = (0..keys).map(key).collect();
     let config = LMRotateConfig::from_value(serde_json::json!({
-        "defaults": {"selection_strategy": strategy},
+        "defaults": defaults,
         "keys": keys,
     }))
     .expect("config");
-    Engine::builder(config)
-        .store(Arc::new(MemoryStore::new()))
+    let builder = Engine::builder(config).store(Arc::new(MemoryStore::new()));
+    let builder = match clock {
+        Some(clock) => builder.clock(clock),
+        None => builder,
+    };
+    builder
         .provider("p", ScriptedProvider::new())
         .build()
         .expect("engine")
+}
+
+/// One selection, as a call makes it.
+fn acquire(engine: &Engine) -> AcquireContext {
+    engine
+        .acquire("p", None)
+        .now_or_never()
+        .expect("ready")
+        .expect("a key")
+}
+
+fn bench_acquire(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: BenchmarkId,
+    engine: &Engine,
+) {
+    group.bench_with_input(id, engine, |b, engine| {
+        b.iter(|| black_box(acquire(engine).key_id().len()));
+    });
 }
 
 fn selection(c: &mut Criterion) {
@@ -37,17 +65,10 @@ fn selection(c: &mut Criterion) {
             if strategy != "health_aware" && keys == 100_000 {
                 continue;
             }
-            let engine = engine(keys, strategy);
-            group.bench_with_input(BenchmarkId::new(strategy, keys), &engine, |b, engine| {
-                b.iter(|| {
-                    let lease = engine
-                        .acquire("p", None)
-                        .now_or_never()
-                        .expect("ready")
-                        .expect("a key");
-                    black_box(lease.key_id().len())
-                });
-            });
+            let key = |i: usize| serde_json::json!({"id": format!("k{i}"), "provider": "p", "value": "v", "weight": 1 + i % 3});
+            let defaults = serde_json::json!({"selection_strategy": strategy});
+            let engine = engine(keys, key, defaults, None);
+            bench_acquire(&mut group, BenchmarkId::new(strategy, keys), &engine);
         }
     }
     group.finish();
@@ -56,33 +77,18 @@ fn selection(c: &mut Criterion) {
 /// `keys` keys in quota groups of four under a 60 s slow start, every tenth group (at
 /// least one) 30 s into its ramp after a 429.
 fn thinking_ahead(keys: usize) -> Engine {
-    let specs: Vec<serde_json::Value> = (0..keys)
-        .map(|i| serde_json::json!({"id": format!("k{i}"), "provider": "p", "value": "v", "quota_group": format!("g{}", i / 4)}))
-        .collect();
-    let config = LMRotateConfig::from_value(serde_json::json!({
-        "defaults": {"selection_strategy": "health_aware", "slow_start_seconds": 60},
-        "keys": specs,
-    }))
-    .expect("config");
+    let key = |i: usize| serde_json::json!({"id": format!("k{i}"), "provider": "p", "value": "v", "quota_group": format!("g{}", i / 4)});
+    let defaults =
+        serde_json::json!({"selection_strategy": "health_aware", "slow_start_seconds": 60});
     let clock = Arc::new(ManualClock::new(1_767_225_600_000));
-    let engine = Engine::builder(config)
-        .store(Arc::new(MemoryStore::new()))
-        .clock(clock.clone())
-        .provider("p", ScriptedProvider::new())
-        .build()
-        .expect("engine");
-    let groups = keys.div_ceil(4);
-    for _ in (0..groups).step_by(10) {
-        let key = engine
-            .acquire("p", None)
+    let engine = engine(keys, key, defaults, Some(clock.clone()));
+    for _ in (0..keys.div_ceil(4)).step_by(10) {
+        let rest =
+            ReportedError::from_status(429).with_retry_after(std::time::Duration::from_secs(1));
+        acquire(&engine)
+            .report_error(rest)
             .now_or_never()
-            .expect("ready")
-            .expect("a key");
-        key.report_error(
-            ReportedError::from_status(429).with_retry_after(std::time::Duration::from_secs(1)),
-        )
-        .now_or_never()
-        .expect("ready");
+            .expect("ready");
     }
     clock.advance(std::time::Duration::from_secs(31));
     engine
@@ -92,20 +98,7 @@ fn selection_thinking_ahead(c: &mut Criterion) {
     let mut group = c.benchmark_group("select_ahead");
     for keys in [10usize, 100_000] {
         let engine = thinking_ahead(keys);
-        group.bench_with_input(
-            BenchmarkId::new("health_aware", keys),
-            &engine,
-            |b, engine| {
-                b.iter(|| {
-                    let lease = engine
-                        .acquire("p", None)
-                        .now_or_never()
-                        .expect("ready")
-                        .expect("a key");
-                    black_box(lease.key_id().len())
-                });
-            },
-        );
+        bench_acquire(&mut group, BenchmarkId::new("health_aware", keys), &engine);
     }
     group.finish();
 }

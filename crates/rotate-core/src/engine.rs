@@ -211,7 +211,7 @@ impl Engine {
             async move {
                 match send(adapter.as_ref(), call).await {
                     Ok(reply) => {
-                        lease.succeed(
+                        let cost = lease.succeed(
                             reply.usage,
                             reply.headroom,
                             reply.upstream_provider.as_deref(),
@@ -222,9 +222,7 @@ impl Engine {
                             model: lease.answering_model(reply.model),
                             key_id: lease.info().id().to_owned(),
                             usage: reply.usage,
-                            cost_usd: lease
-                                .cost_nano_usd(&reply.usage)
-                                .map(|nano| nano as f64 / 1e9),
+                            cost_usd: cost.map(|nano| nano as f64 / 1e9),
                             latency_ms: elapsed_ms(clock.as_ref(), started),
                             finish_reason: reply.finish_reason,
                             tool_calls: reply.tool_calls,
@@ -378,9 +376,7 @@ impl Engine {
         if let Some(&(p, k)) = topology.key_by_id.get(key_id) {
             let id = topology.providers[p].keys[k].info.id_arc();
             let hash = crate::affinity::affinity_hash(affinity);
-            if self.inner.affinity.remember(hash, id) {
-                self.inner.store.share_affinity(hash, id);
-            }
+            self.inner.remember_affinity(hash, id);
         }
     }
 

@@ -157,17 +157,13 @@ impl Lease {
         tracing::info!(quota_group = %group.name, key_id = %self.key().info.id(), members = group.members.len(), "a shared limit rests the whole quota group");
     }
 
-    /// What `usage` of this attempt's model costs, in nano-dollars, when it has a price.
-    pub(crate) fn cost_nano_usd(&self, usage: &Usage) -> Option<u64> {
-        self.topology.prices.cost_nano_usd(&self.model, usage)
-    }
-
-    fn record(&self, success: bool, usage: Usage, upstream_provider: Option<&str>) {
-        let cost_nano_usd = if success {
-            self.cost_nano_usd(&usage).unwrap_or(0)
-        } else {
-            0
-        };
+    fn record(
+        &self,
+        success: bool,
+        usage: Usage,
+        upstream_provider: Option<&str>,
+        cost_nano_usd: u64,
+    ) {
         self.engine.store.record(&UsageRecord {
             key_id: self.key().info.id(),
             provider: &self.slot().name,
@@ -179,15 +175,15 @@ impl Lease {
         });
     }
 
-    /// Reports a success.
+    /// Reports a success; gives what it cost (nano-dollars) when its model has a price.
     pub(crate) fn succeed(
         &mut self,
         usage: Usage,
         headroom: Option<Headroom>,
         upstream_provider: Option<&str>,
-    ) {
+    ) -> Option<u64> {
         if std::mem::replace(&mut self.reported, true) {
-            return;
+            return None;
         }
         let key = self.key();
         self.slot().outliers.observe(&key.runtime, false);
@@ -231,7 +227,9 @@ impl Lease {
                 self.engine.refresh_key(key.info.id(), now);
             }
         }
-        self.record(true, usage, upstream_provider);
+        let cost = self.topology.prices.cost_nano_usd(&self.model, &usage);
+        self.record(true, usage, upstream_provider, cost.unwrap_or(0));
+        cost
     }
 
     /// Reports a failure (the error must already name provider and key).
@@ -286,7 +284,7 @@ impl Lease {
         };
         runtime.set_last_error(format!("{}{status}: {message}", error.kind));
         runtime.count_failure(error.kind);
-        self.record(false, Usage::default(), None);
+        self.record(false, Usage::default(), None, 0);
     }
 }
 

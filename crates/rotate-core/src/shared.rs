@@ -43,6 +43,14 @@ impl EngineInner {
         }
     }
 
+    /// Records that `key_id` served the affinity hashed `hash`, telling the other
+    /// processes when that is news.
+    pub(crate) fn remember_affinity(&self, hash: u64, key_id: &Arc<str>) {
+        if self.affinity.remember(hash, key_id) {
+            self.store.share_affinity(hash, key_id);
+        }
+    }
+
     /// Wakes a waiting call when `state` may serve at `now_ms`.
     pub(crate) fn wake_if_eligible(&self, state: &HealthState, now_ms: u64) {
         if state.is_eligible(now_ms) {

@@ -15,42 +15,34 @@ use tracing::Span;
 
 use crate::response::ChatResponse;
 
-/// The span of one call of `operation` (`chat`, `generate_content`, `embeddings`) for
-/// `model`.
+/// A call span named `$name`, with every GenAI attribute, those known only at the end
+/// left empty.
+macro_rules! call_span {
+    ($name:literal, $operation:expr, $model:expr) => {
+        tracing::debug_span!(
+            $name,
+            gen_ai.operation.name = $operation,
+            gen_ai.request.model = %$model,
+            gen_ai.provider.name = Empty,
+            gen_ai.response.model = Empty,
+            gen_ai.usage.input_tokens = Empty,
+            gen_ai.usage.output_tokens = Empty,
+            gen_ai.response.finish_reasons = Empty,
+            llm_rotate.key_id = Empty,
+            llm_rotate.outcome = Empty,
+        )
+    };
+}
+
+/// The span of one call of `operation` (`chat`, `generate_content`) for `model`; span
+/// names are static, so each kind of call has its own.
 pub(crate) fn call_span(name: &'static str, operation: &'static str, model: &str) -> Span {
     match name {
-        "llm_rotate.chat_stream" => tracing::debug_span!(
-            "llm_rotate.chat_stream",
-            gen_ai.operation.name = operation,
-            gen_ai.request.model = %model,
-            gen_ai.provider.name = Empty,
-            llm_rotate.key_id = Empty,
-            llm_rotate.outcome = Empty,
-        ),
-        "llm_rotate.generate_content" => tracing::debug_span!(
-            "llm_rotate.generate_content",
-            gen_ai.operation.name = operation,
-            gen_ai.request.model = %model,
-            gen_ai.provider.name = Empty,
-            gen_ai.response.model = Empty,
-            gen_ai.usage.input_tokens = Empty,
-            gen_ai.usage.output_tokens = Empty,
-            gen_ai.response.finish_reasons = Empty,
-            llm_rotate.key_id = Empty,
-            llm_rotate.outcome = Empty,
-        ),
-        _ => tracing::debug_span!(
-            "llm_rotate.chat",
-            gen_ai.operation.name = operation,
-            gen_ai.request.model = %model,
-            gen_ai.provider.name = Empty,
-            gen_ai.response.model = Empty,
-            gen_ai.usage.input_tokens = Empty,
-            gen_ai.usage.output_tokens = Empty,
-            gen_ai.response.finish_reasons = Empty,
-            llm_rotate.key_id = Empty,
-            llm_rotate.outcome = Empty,
-        ),
+        "llm_rotate.chat_stream" => call_span!("llm_rotate.chat_stream", operation, model),
+        "llm_rotate.generate_content" => {
+            call_span!("llm_rotate.generate_content", operation, model)
+        }
+        _ => call_span!("llm_rotate.chat", operation, model),
     }
 }
 

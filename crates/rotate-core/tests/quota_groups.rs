@@ -21,6 +21,17 @@ fn grouped() -> Harness {
     Harness::new(config, &["p"])
 }
 
+/// The keys that serve the next `n` calls, sorted.
+async fn keys_serving(h: &Harness, n: usize) -> Vec<String> {
+    h.provider.clear_log();
+    for _ in 0..n {
+        key_of(h).await;
+    }
+    let mut called = h.provider.keys_called();
+    called.sort();
+    called
+}
+
 async fn key_of(h: &Harness) -> String {
     h.engine
         .chat("p/m", &hi(), &ChatOptions::default())
@@ -48,13 +59,7 @@ async fn a_rate_limit_rests_the_whole_group_without_calling_it() {
     }
     assert_eq!(h.state("c").state, KeyState::Healthy);
     // while the group rests, only c and d serve
-    h.provider.clear_log();
-    for _ in 0..4 {
-        key_of(&h).await;
-    }
-    let mut called = h.provider.keys_called();
-    called.sort();
-    assert_eq!(called, ["c", "c", "d", "d"]);
+    assert_eq!(keys_serving(&h, 4).await, ["c", "c", "d", "d"]);
     // health() names the group
     let report = h.engine.health().await;
     let groups: Vec<Option<&str>> = report
@@ -65,13 +70,7 @@ async fn a_rate_limit_rests_the_whole_group_without_calling_it() {
     assert_eq!(groups, [Some("org-1"), Some("org-1"), None, None]);
     // after the wait both serve again
     h.advance(Duration::from_secs(31));
-    h.provider.clear_log();
-    for _ in 0..4 {
-        key_of(&h).await;
-    }
-    let mut called = h.provider.keys_called();
-    called.sort();
-    assert_eq!(called, ["a", "b", "c", "d"]);
+    assert_eq!(keys_serving(&h, 4).await, ["a", "b", "c", "d"]);
 }
 
 #[tokio::test]
@@ -119,13 +118,7 @@ async fn a_daily_quota_rests_until_its_reset_not_for_the_quarantine() {
     }
     // one second after the reset the key serves again, with no probe and no quarantine
     h.advance(Duration::from_secs(5 * 3600 + 1));
-    h.provider.clear_log();
-    for _ in 0..4 {
-        key_of(&h).await;
-    }
-    let mut called = h.provider.keys_called();
-    called.sort();
-    assert_eq!(called, ["a", "b", "c", "d"]);
+    assert_eq!(keys_serving(&h, 4).await, ["a", "b", "c", "d"]);
     // a spent quota with no wait is a quarantine
     let h = grouped();
     h.provider.push(

@@ -337,9 +337,7 @@ impl Engine {
     fn remember_affinity_of(&self, route: &Route<'_>, topology: &Topology, p: usize, pos: usize) {
         if let Some(hash) = route.affinity {
             let id = topology.providers[p].keys[pos].info.id_arc();
-            if self.inner.affinity.remember(hash, id) {
-                self.inner.store.share_affinity(hash, id);
-            }
+            self.inner.remember_affinity(hash, id);
         }
     }
 
