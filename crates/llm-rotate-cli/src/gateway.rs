@@ -6,12 +6,14 @@
 //! (OpenAI's Responses API), `POST /v1/embeddings`,
 //! `POST /v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent` (Gemini's format), `GET /health`, `GET /metrics`
-//! (Prometheus), `POST /admin/reload`. Clients present a gateway token; upstream keys
+//! (Prometheus), `POST /admin/reload`, `POST /admin/keys/{id}/disable|enable`, the
+//! `/ui` dashboard, and the `/livez` and `/readyz` probes. Clients present a gateway token; upstream keys
 //! never come from clients and never go back to them. SIGHUP reloads the config file;
 //! SIGTERM or Ctrl-C stops accepting, drains in-flight requests and closes the client.
 
 mod answer;
 mod anthropic;
+mod clients;
 mod embeddings;
 mod gemini;
 mod http;
@@ -21,6 +23,7 @@ mod metrics;
 mod openai;
 mod responses;
 pub mod settings;
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,7 +40,7 @@ use tokio::net::TcpListener;
 use self::http::{json_response, ApiError, Body, Dialect};
 use self::metrics::Metrics;
 pub use self::settings::GatewayConfig;
-use self::settings::Settings;
+use self::settings::{CallHints, Client, Settings};
 use crate::workers::Workers;
 
 /// The running gateway's state. The config in force is the client's; the gateway keeps
@@ -47,6 +50,8 @@ pub struct Gateway {
     config_path: PathBuf,
     settings: ArcSwap<Settings>,
     metrics: Metrics,
+    sessions: ui::Sessions,
+    history: ui::History,
 }
 
 impl Gateway {
@@ -62,6 +67,8 @@ impl Gateway {
             config_path: config_path.to_owned(),
             settings: ArcSwap::from_pointee(settings),
             metrics: Metrics::default(),
+            sessions: ui::Sessions::default(),
+            history: ui::History::default(),
         })
     }
 
@@ -103,6 +110,9 @@ impl Gateway {
     ) -> (&'static str, Response<Body>, Option<f64>) {
         let path = request.uri().path();
         let post = request.method() == Method::POST;
+        if path == "/ui" || path.starts_with("/ui/") {
+            return ("ui", self.dashboard(request).await, None);
+        }
         if path == "/v1/chat/completions" || path == "/chat/completions" {
             if !post {
                 return ("chat_completions", not_allowed(Dialect::OpenAi), None);
@@ -142,14 +152,15 @@ impl Gateway {
         }
         let response = match (request.method(), path) {
             (&Method::GET, "/v1/models" | "/models") => match self.authorize(&request, false) {
-                Ok(()) => openai::models(&self.client.served_models()),
+                Ok(caller) => openai::models(&self.models_for(caller.as_deref())),
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
             (&Method::GET, path) if path.starts_with("/v1/models/") => {
                 match self.authorize(&request, false) {
-                    Ok(()) => {
-                        openai::model(&self.client.served_models(), &path["/v1/models/".len()..])
-                    }
+                    Ok(caller) => openai::model(
+                        &self.models_for(caller.as_deref()),
+                        &path["/v1/models/".len()..],
+                    ),
                     Err(e) => e.into_response(Dialect::OpenAi),
                 }
             }
@@ -157,11 +168,11 @@ impl Gateway {
             (&Method::GET, "/livez") => probe(true),
             (&Method::GET, "/readyz") => probe(self.ready().await),
             (&Method::GET, "/health") => match self.authorize(&request, false) {
-                Ok(()) => json_response(StatusCode::OK, &self.client.health().await),
+                Ok(_) => json_response(StatusCode::OK, &self.client.health().await),
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
             (&Method::GET, "/metrics") => match self.authorize(&request, false) {
-                Ok(()) => {
+                Ok(_) => {
                     let text = self.metrics.render(
                         &self.client.health().await,
                         &self.client.usage_summary().await,
@@ -177,13 +188,14 @@ impl Gateway {
                 Err(e) => e.into_response(Dialect::OpenAi),
             },
             (&Method::POST, path) if admin_key_route(path).is_some() => {
-                match self.authorize(&request, true) {
-                    Ok(()) => self.set_key_enabled(path),
-                    Err(e) => e.into_response(Dialect::OpenAi),
+                if self.may_administer(request.headers()) {
+                    self.set_key_enabled(path)
+                } else {
+                    unauthorized().into_response(Dialect::OpenAi)
                 }
             }
             (&Method::POST, "/admin/reload") => match self.authorize(&request, true) {
-                Ok(()) => match self.reload() {
+                Ok(_) => match self.reload() {
                     Ok(()) => json_response(StatusCode::OK, &serde_json::json!({"reloaded": true})),
                     Err(e) => {
                         ApiError::bad_request(format!("the new configuration was refused: {e}"))
@@ -225,43 +237,79 @@ impl Gateway {
         Some(refused.into_response(dialect))
     }
 
-    /// Checks the client's token (`admin`: against the admin tokens).
-    fn authorize<B>(&self, request: &Request<B>, admin: bool) -> Result<(), ApiError> {
+    /// Checks the client's token (`admin`: against the admin tokens); gives the client
+    /// it belongs to when it is a client token.
+    fn authorize<B>(
+        &self,
+        request: &Request<B>,
+        admin: bool,
+    ) -> Result<Option<Arc<Client>>, ApiError> {
         let settings = self.settings.load();
-        let tokens = if admin {
-            &settings.admin_tokens
-        } else {
-            &settings.tokens
-        };
-        if tokens.is_empty() && !admin {
-            return Ok(());
+        let presented = http::presented_token(request.headers());
+        if admin {
+            return match http::token_matches(presented, &settings.admin_tokens) {
+                true => Ok(None),
+                false => Err(unauthorized()),
+            };
         }
-        if http::token_matches(http::presented_token(request.headers()), tokens) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "invalid_api_key",
-                "Missing or invalid gateway token.",
-            ))
+        if settings.tokens.is_empty() && settings.clients.is_empty() {
+            return Ok(None);
         }
+        if let Some(i) = http::token_position(presented, settings.clients.iter().map(|c| &c.token))
+        {
+            return Ok(settings.clients.get(i).cloned());
+        }
+        match http::token_matches(presented, &settings.tokens) {
+            true => Ok(None),
+            false => Err(unauthorized()),
+        }
+    }
+
+    /// The models served, as far as `client` may call them.
+    fn models_for(&self, client: Option<&Client>) -> Vec<llm_rotate::ServedModel> {
+        let mut served = self.client.served_models();
+        if let Some(client) = client {
+            served.retain(|m| client.allow_model(&m.id).is_ok());
+        }
+        served
     }
 
     /// Checks the client's token, then reads the body under the size limit.
     async fn authorized_body(&self, request: Request<Incoming>) -> Result<bytes::Bytes, ApiError> {
         self.authorize(&request, false)?;
+        self.read_body(request).await
+    }
+
+    async fn read_body(&self, request: Request<Incoming>) -> Result<bytes::Bytes, ApiError> {
         let limit = self.settings.load().max_body_bytes;
         let (parts, body) = request.into_parts();
         http::read_body(body, &parts.headers, limit).await
     }
 
+    /// Everything before a call: the headers' hints, the token, the client's limits
+    /// (one admission per call, whatever the route), then the body.
+    async fn admitted(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<(CallHints, bytes::Bytes), ApiError> {
+        let mut hints = self.settings.load().hints(request.headers())?;
+        hints.client = self.authorize(&request, false)?;
+        if let Some(client) = &hints.client {
+            if !client.limits.is_unlimited() {
+                if let Err(refused) = self.client.admit_client(&client.id, &client.limits).await {
+                    self.metrics.refused(&client.id, refused.kind);
+                    return Err(client.refusal(&refused));
+                }
+            }
+        }
+        Ok((hints, self.read_body(request).await?))
+    }
+
     async fn chat_completions(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
         let result = async {
-            let hints = self.settings.load().hints(request.headers())?;
-            let body = self.authorized_body(request).await?;
+            let (hints, body) = self.admitted(request).await?;
             let mut parsed = openai::parse(&body)?;
-            hints.apply(&mut parsed.options);
+            hints.apply(&mut parsed.options, &parsed.model)?;
             openai::complete(&self.client, parsed).await
         }
         .await;
@@ -270,8 +318,7 @@ impl Gateway {
 
     async fn responses(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
         let result = async {
-            let hints = self.settings.load().hints(request.headers())?;
-            let body = self.authorized_body(request).await?;
+            let (hints, body) = self.admitted(request).await?;
             responses::serve(&self.client, &body, hints).await
         }
         .await;
@@ -280,8 +327,9 @@ impl Gateway {
 
     async fn embeddings(&self, request: Request<Incoming>) -> (Response<Body>, Option<f64>) {
         let result = async {
-            let body = self.authorized_body(request).await?;
-            let (model, parsed) = embeddings::parse_openai(&body)?;
+            let (hints, body) = self.admitted(request).await?;
+            let (model, mut parsed) = embeddings::parse_openai(&body)?;
+            parsed.options.client = hints.client_for(&model)?;
             embeddings::serve(&self.client, &model, parsed, embeddings::Shape::OpenAi).await
         }
         .await;
@@ -324,12 +372,12 @@ impl Gateway {
         count: bool,
     ) -> (Response<Body>, Option<f64>) {
         let result = async {
-            let headers = request.headers().clone();
-            let body = self.authorized_body(request).await?;
             if count {
+                let body = self.authorized_body(request).await?;
                 return anthropic::count_tokens(&body).map(|r| (r, None));
             }
-            let hints = self.settings.load().hints(&headers)?;
+            let headers = request.headers().clone();
+            let (hints, body) = self.admitted(request).await?;
             anthropic::messages(&self.client, &body, &headers, hints).await
         }
         .await;
@@ -343,8 +391,12 @@ impl Gateway {
         method: gemini::Method,
     ) -> (Response<Body>, Option<f64>) {
         let result = async {
-            let hints = self.settings.load().hints(request.headers())?;
-            let body = self.authorized_body(request).await?;
+            let counted = method != gemini::Method::CountTokens;
+            let (hints, body) = if counted {
+                self.admitted(request).await?
+            } else {
+                (CallHints::default(), self.authorized_body(request).await?)
+            };
             // the path's model, decoded once; the library then holds it to the model-id grammar
             let model = percent_encoding::percent_decode_str(model)
                 .decode_utf8()
@@ -357,7 +409,8 @@ impl Gateway {
                     } else {
                         embeddings::Shape::GeminiOne
                     };
-                    let parsed = embeddings::parse_gemini(&body, batch)?;
+                    let mut parsed = embeddings::parse_gemini(&body, batch)?;
+                    parsed.options.client = hints.client_for(&model)?;
                     embeddings::serve(&self.client, &model, parsed, shape).await
                 }
                 gemini::Method::CountTokens => {
@@ -375,7 +428,15 @@ impl Gateway {
     }
 }
 
-/// The error shape of the route at `path`.
+fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        "invalid_api_key",
+        "Missing or invalid gateway token.",
+    )
+}
+
 /// The key id (percent-decoded) and the switch of `/admin/keys/{id}/disable|enable`.
 fn admin_key_route(path: &str) -> Option<(String, bool)> {
     let rest = path.strip_prefix("/admin/keys/")?;
@@ -522,6 +583,7 @@ pub async fn run(
         );
     }
     let gateway = Arc::new(Gateway::new(config_path, config, settings).map_err(|e| e.to_string())?);
+    tokio::spawn(Gateway::sample_history(Arc::downgrade(&gateway)));
     let listener = TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use rotate_core::config::{StateStoreConfig, StoreBackend};
 use rotate_core::engine::{Engine, EngineBuilder};
+use rotate_core::limit::{ClientLimits, LimitExceeded};
 use rotate_core::provider::{AdapterFactory, Provider};
 use rotate_core::store::StateStore;
 use rotate_core::{
@@ -276,7 +277,31 @@ impl LMRotate {
         self.engine.health().await
     }
 
-    /// Usage counters by provider, key and model.
+    /// Admits one request of `client` under `limits`: counted in the client's minute
+    /// when admitted, refused with the spent window (and when it resets) otherwise.
+    /// Calls made with [`ChatOptions::client`](crate::ChatOptions) add their tokens and
+    /// cost to the same client's windows. With the Redis store, every process sharing the
+    /// namespace counts together.
+    ///
+    /// ```
+    /// # async fn run(client: llm_rotate::LMRotate) {
+    /// use llm_rotate::core::limit::ClientLimits;
+    ///
+    /// let limits = ClientLimits { rpm: Some(1), ..Default::default() };
+    /// assert!(client.admit_client("tenant-a", &limits).await.is_ok());
+    /// let refused = client.admit_client("tenant-a", &limits).await.unwrap_err();
+    /// println!("retry in {:?}", refused.retry_after);
+    /// # }
+    /// ```
+    pub async fn admit_client(
+        &self,
+        client: &str,
+        limits: &ClientLimits,
+    ) -> Result<(), LimitExceeded> {
+        self.engine.admit_client(client, limits).await
+    }
+
+    /// Usage counters by provider, key, model and client.
     pub async fn usage_summary(&self) -> UsageSummary {
         self.engine.usage_summary().await
     }

@@ -79,3 +79,58 @@ fn a_bad_price_is_a_config_error_naming_the_field() {
         assert_eq!(error.path(), path, "{error}");
     }
 }
+
+#[tokio::test]
+async fn a_stream_carries_its_cost_and_clients_are_counted_apart() {
+    use futures_util::StreamExt;
+    use llm_rotate::core::limit::{ClientLimits, LimitKind};
+
+    let upstream = FakeUpstream::start().await.unwrap();
+    let client = client(
+        &upstream,
+        json!({"gpt-4o-mini": {"input": 1.0, "output": 2.0}}),
+    )
+    .await;
+    let ask = [ChatMessage::user("stream the cost")];
+    let mut stream = client
+        .chat_stream("gpt-4o-mini", &ask, ChatOptions::default().client("team-a"))
+        .await
+        .unwrap();
+    let mut last = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        if let Some(usage) = chunk.usage {
+            last = Some((usage, chunk.cost_usd));
+        }
+    }
+    let (usage, cost) = last.expect("the stream ends with its usage");
+    let expected = (usage.prompt_tokens as f64 + usage.completion_tokens as f64 * 2.0) / 1e6;
+    let cost = cost.expect("a priced model's stream says what it cost");
+    assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
+    // collected, the stream's response carries the cost like a non-streamed one
+    let collected = client
+        .chat_stream("gpt-4o-mini", &ask, ChatOptions::default().client("team-b"))
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert!(collected.cost_usd.unwrap() > 0.0);
+    client
+        .chat("gpt-4o-mini", &ask, ChatOptions::default().client("team-a"))
+        .await
+        .unwrap();
+    let summary = client.usage_summary().await;
+    assert_eq!(summary.by_client["team-a"].requests, 2);
+    assert_eq!(summary.by_client["team-b"].requests, 1);
+    let by_client: u64 = summary.by_client.values().map(|c| c.cost_nano_usd).sum();
+    assert_eq!(by_client, summary.total.cost_nano_usd);
+    // what team-a used counts against its limits
+    let tight = ClientLimits {
+        tpm: Some(summary.by_client["team-a"].total_tokens),
+        ..Default::default()
+    };
+    let refused = client.admit_client("team-a", &tight).await.unwrap_err();
+    assert_eq!(refused.kind, LimitKind::Tokens);
+    assert!(client.admit_client("team-b", &tight).await.is_ok());
+}

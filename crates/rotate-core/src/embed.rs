@@ -38,6 +38,8 @@ pub struct EmbedOptions {
     pub extra: Map<String, Value>,
     /// The client's own body, sent unchanged to keys that speak its dialect.
     pub passthrough: Option<Passthrough>,
+    /// The client the call is made for (see [`ChatOptions::client`](crate::options::ChatOptions::client)).
+    pub client: Option<String>,
 }
 
 impl EmbedOptions {

@@ -29,6 +29,7 @@ use crate::error::{ConfigurationError, LMRotateError, NoAvailableKeyError};
 use crate::generate::GenerateContentRequest;
 use crate::health::HealthEvent;
 use crate::lease::Lease;
+use crate::limit::{ClientLimits, LimitResult};
 use crate::message::ChatMessage;
 use crate::options::{ChatOptions, GenerateOptions};
 use crate::provider::{ChatRequest, ProviderReply, ProviderStreamStart};
@@ -109,6 +110,7 @@ impl Engine {
         let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
             .carrying(&carried)
             .affine(opts.affinity.as_deref())
+            .for_client(opts.client.as_deref())
             .waiting(opts.max_wait);
         self.complete(route, request, |adapter, call| adapter.chat(call))
             .instrument(span.clone())
@@ -131,6 +133,7 @@ impl Engine {
         let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
             .carrying(&carried)
             .affine(opts.affinity.as_deref())
+            .for_client(opts.client.as_deref())
             .waiting(opts.max_wait);
         self.open_stream(route, request, |adapter, call| adapter.chat_stream(call))
             .instrument(span)
@@ -222,7 +225,7 @@ impl Engine {
                             model: lease.answering_model(reply.model),
                             key_id: lease.info().id().to_owned(),
                             usage: reply.usage,
-                            cost_usd: cost.map(|nano| nano as f64 / 1e9),
+                            cost_usd: cost.map(crate::price::nano_to_usd),
                             latency_ms: elapsed_ms(clock.as_ref(), started),
                             finish_reason: reply.finish_reason,
                             tool_calls: reply.tool_calls,
@@ -400,6 +403,12 @@ impl Engine {
     /// A snapshot of every key's and provider's health (the shared view with a shared store).
     pub async fn health(&self) -> HealthReport {
         self.inner.health_report().await
+    }
+
+    /// Admits one request of `client` under `limits` (see [`crate::limit`]).
+    pub async fn admit_client(&self, client: &str, limits: &ClientLimits) -> LimitResult {
+        let now = self.inner.clock.unix_ms();
+        self.inner.store.admit_client(client, limits, now).await
     }
 
     /// Usage counters (the shared ones with a shared store).

@@ -91,6 +91,7 @@ impl EngineInner {
                 quota_group: entry
                     .quota_group
                     .map(|g| topology.quota_groups[g].name.to_string()),
+                headroom: Some(f64::from(entry.runtime.headroom_permille()) / 1000.0),
             });
         }
         HealthReport {

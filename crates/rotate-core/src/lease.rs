@@ -24,6 +24,8 @@ pub(crate) struct Lease {
     model: Arc<str>,
     started: Duration,
     reported: bool,
+    /// The client whose usage this is.
+    client: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Lease {
@@ -54,10 +56,17 @@ impl Lease {
             model,
             started,
             reported: false,
+            client: None,
         };
         lease.key().runtime.begin();
         lease.count_requests();
         lease
+    }
+
+    /// Counts the lease's usage for `client` too.
+    pub(crate) fn for_client(mut self, client: Option<&str>) -> Self {
+        self.client = client.map(Arc::from);
+        self
     }
 
     pub(crate) fn clock(&self) -> &Arc<dyn crate::clock::Clock> {
@@ -172,7 +181,14 @@ impl Lease {
             success,
             usage,
             cost_nano_usd,
+            client: self.client.as_deref(),
+            at_ms: self.engine.clock.unix_ms(),
         });
+    }
+
+    /// What `usage` costs on this lease's model (nano-dollars), when it has a price.
+    pub(crate) fn price(&self, usage: &Usage) -> Option<u64> {
+        self.topology.prices.cost_nano_usd(&self.model, usage)
     }
 
     /// Reports a success; gives what it cost (nano-dollars) when its model has a price.
@@ -227,7 +243,7 @@ impl Lease {
                 self.engine.refresh_key(key.info.id(), now);
             }
         }
-        let cost = self.topology.prices.cost_nano_usd(&self.model, &usage);
+        let cost = self.price(&usage);
         self.record(true, usage, upstream_provider, cost.unwrap_or(0));
         cost
     }

@@ -34,6 +34,7 @@ pub mod health;
 mod health_report;
 mod key;
 mod lease;
+pub mod limit;
 pub mod message;
 pub mod model_id;
 pub mod options;

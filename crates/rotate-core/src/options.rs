@@ -29,6 +29,10 @@ pub struct ChatOptions {
     /// served this affinity last, while it is eligible, so the vendor's prompt cache is
     /// kept. Hashed, never stored whole.
     pub affinity: Option<String>,
+    /// The client the call is made for (a tenant, a gateway token's id): its usage is
+    /// also counted under `UsageSummary::by_client`, and its tokens and cost against its
+    /// [`ClientLimits`](crate::limit::ClientLimits) windows.
+    pub client: Option<String>,
     /// Tools the model may call (translated to each vendor's form).
     pub tools: Vec<ToolSpec>,
     /// Whether and which tool the model must call.
@@ -89,6 +93,12 @@ impl ChatOptions {
     /// Sets `affinity`, the key the call prefers the last key of.
     pub fn affinity(mut self, affinity: impl Into<String>) -> Self {
         self.affinity = Some(affinity.into());
+        self
+    }
+
+    /// Sets `client`.
+    pub fn client(mut self, client: impl Into<String>) -> Self {
+        self.client = Some(client.into());
         self
     }
 

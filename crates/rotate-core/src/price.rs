@@ -113,6 +113,11 @@ impl ModelPrice {
     }
 }
 
+/// Nano-dollars as US dollars.
+pub fn nano_to_usd(nano: u64) -> f64 {
+    nano as f64 / 1e9
+}
+
 /// Checks the config's price table.
 pub(crate) fn check_prices(
     prices: &BTreeMap<String, ModelPrice>,

@@ -115,6 +115,10 @@ pub struct KeyHealth {
     /// The key's quota group, when it shares a vendor quota with other keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_group: Option<String>,
+    /// The share of the vendor's rate limit left (0 to 1), as its headers last said (1
+    /// until they say otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<f64>,
 }
 
 /// A snapshot of every key's and provider's health.
@@ -155,7 +159,7 @@ pub struct Counters {
 impl Counters {
     /// What the successful attempts cost, in USD.
     pub fn cost_usd(&self) -> f64 {
-        self.cost_nano_usd as f64 / 1e9
+        crate::price::nano_to_usd(self.cost_nano_usd)
     }
 
     /// Adds `other` into `self`.
@@ -184,6 +188,9 @@ pub struct UsageSummary {
     /// By the upstream provider an aggregator (OpenRouter) or an `acquire` caller named.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_upstream_provider: BTreeMap<String, Counters>,
+    /// By the client calls were made for (`ChatOptions::client`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_client: BTreeMap<String, Counters>,
     /// True when these are this process's counts only, because the shared store did not
     /// answer in time (they converge when it returns).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -107,6 +107,10 @@ pub struct StreamChunk {
     pub finish_reason: Option<String>,
     /// Set on the final chunk.
     pub usage: Option<Usage>,
+    /// What the stream has cost so far, in US dollars: set with `usage` when the model
+    /// has a price (see `ChatResponse::cost_usd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
     /// The provider serving the stream.
     pub provider: String,
     /// The upstream model id serving the stream.
@@ -127,6 +131,7 @@ impl StreamChunk {
             reasoning_signature: delta.reasoning_signature,
             finish_reason: delta.finish_reason,
             usage: delta.usage,
+            cost_usd: None,
             provider: provider.to_owned(),
             model: model.to_owned(),
             raw: delta.raw,
@@ -144,6 +149,7 @@ pub struct ResponseCollector {
     reasoning: Option<Reasoning>,
     finish_reason: Option<String>,
     usage: Usage,
+    cost_usd: Option<f64>,
     provider: String,
     model: String,
 }
@@ -189,6 +195,9 @@ impl ResponseCollector {
         if let Some(usage) = chunk.usage {
             self.usage = usage;
         }
+        if chunk.cost_usd.is_some() {
+            self.cost_usd = chunk.cost_usd;
+        }
         self.provider = chunk.provider;
         self.model = chunk.model;
     }
@@ -201,8 +210,7 @@ impl ResponseCollector {
             model: self.model,
             key_id: key_id.to_owned(),
             usage: self.usage,
-            // a stream's cost is counted in the usage summary, not priced here
-            cost_usd: None,
+            cost_usd: self.cost_usd,
             latency_ms,
             finish_reason: self.finish_reason,
             tool_calls: self.calls,
@@ -241,11 +249,9 @@ mod tests {
             tool_calls: Vec::new(),
             reasoning: None,
             reasoning_signature: None,
-            finish_reason: None,
-            usage: None,
             provider: "p".into(),
             model: "m".into(),
-            raw: None,
+            ..StreamChunk::default()
         }
     }
 

@@ -10,6 +10,7 @@ use std::sync::{Arc, Weak};
 
 use crate::error::StoreError;
 use crate::health::{HealthEvent, HealthPolicy, HealthState};
+use crate::limit::{ClientLimits, LimitExceeded};
 use crate::provider::BoxFuture;
 use crate::report::UsageSummary;
 use crate::response::Usage;
@@ -31,6 +32,12 @@ pub struct UsageRecord<'a> {
     pub usage: Usage,
     /// What the attempt cost, in nano-dollars (successes of priced models only).
     pub cost_nano_usd: u64,
+    /// The client the call was made for ([`ChatOptions::client`](crate::options::ChatOptions::client)):
+    /// its usage is counted by client too, and its tokens and cost added to its limit
+    /// windows.
+    pub client: Option<&'a str>,
+    /// When the attempt ended (Unix milliseconds): the limit windows it counts in.
+    pub at_ms: u64,
 }
 
 /// A fixed rate window for local budgets.
@@ -104,6 +111,17 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Adds `amount` to the key's current `window` and returns the window's total.
     fn count_window(&self, key_id: &str, window: RateWindow, amount: u64, now_ms: u64) -> u64;
+
+    /// Admits one request of `client` under `limits`: refused when any of the client's
+    /// windows has reached its limit (see [`crate::limit`]), else counted in its
+    /// requests window. Atomic across every process sharing the store; a shared backend
+    /// that cannot be reached decides from this process's counts.
+    fn admit_client<'a>(
+        &'a self,
+        client: &'a str,
+        limits: &'a ClientLimits,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), LimitExceeded>>;
 
     /// Tells the other processes that `key_id` served the affinity hashed `hash` (best
     /// effort; a process-local backend has no one to tell).

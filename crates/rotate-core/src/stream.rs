@@ -166,7 +166,10 @@ impl Stream for LeasedStream {
                 if delta.usage.is_some() {
                     this.usage = delta.usage;
                 }
-                let chunk = this.chunk(delta);
+                let mut chunk = this.chunk(delta);
+                if let Some(usage) = &chunk.usage {
+                    chunk.cost_usd = this.lease.price(usage).map(crate::price::nano_to_usd);
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(error))) => {

@@ -2,7 +2,7 @@
 //!
 //! Each key's state sits behind its own small lock, so a transition is atomic and keys
 //! never contend with each other; usage counters are atomics; rate windows are fixed
-//! calendar windows (minute, day) counted under one short lock.
+//! calendar windows (minute, day) counted under one short lock, and so are client limits.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,10 +10,12 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use rotate_core::error::StoreError;
 use rotate_core::health::{transition, HealthEvent, HealthPolicy, HealthState};
+use rotate_core::limit::{ClientLimits, LimitExceeded};
 use rotate_core::provider::BoxFuture;
 use rotate_core::report::UsageSummary;
 use rotate_core::store::{RateWindow, StateStore, UsageRecord};
 
+use crate::limits::LimitTable;
 use crate::usage::UsageTable;
 
 /// Key health, usage and rate windows of this process.
@@ -33,6 +35,7 @@ use crate::usage::UsageTable;
 pub struct MemoryStore {
     states: RwLock<HashMap<Arc<str>, Arc<Mutex<HealthState>>>>,
     usage: UsageTable,
+    limits: LimitTable,
     windows: Mutex<HashMap<(Arc<str>, RateWindow), WindowCount>>,
 }
 
@@ -80,6 +83,11 @@ impl MemoryStore {
     pub fn usage_table(&self) -> &UsageTable {
         &self.usage
     }
+
+    /// The client limit counters, for backends that build on this one.
+    pub fn limit_table(&self) -> &LimitTable {
+        &self.limits
+    }
 }
 
 impl StateStore for MemoryStore {
@@ -110,6 +118,16 @@ impl StateStore for MemoryStore {
 
     fn record(&self, record: &UsageRecord<'_>) {
         self.usage.add(record);
+        self.limits.record(record);
+    }
+
+    fn admit_client<'a>(
+        &'a self,
+        client: &'a str,
+        limits: &'a ClientLimits,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), LimitExceeded>> {
+        Box::pin(async move { self.limits.admit(client, limits, now_ms) })
     }
 
     fn count_window(&self, key_id: &str, window: RateWindow, amount: u64, now_ms: u64) -> u64 {
@@ -133,6 +151,7 @@ impl StateStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rotate_core::limit::LimitKind;
     use rotate_core::response::Usage;
 
     #[test]
@@ -161,6 +180,8 @@ mod tests {
                             success: (i + t) % 5 != 0,
                             usage: Usage::new(2, 3),
                             cost_nano_usd: 7,
+                            client: Some(if t % 2 == 0 { "even" } else { "odd" }),
+                            at_ms: 1_000,
                         });
                     }
                 })
@@ -177,6 +198,11 @@ mod tests {
         assert_eq!(s.total.cost_nano_usd, 6400 * 7, "only successes cost");
         assert_eq!(s.by_key.values().map(|c| c.requests).sum::<u64>(), 8000);
         assert_eq!(s.by_provider["p"].requests, 8000);
+        assert_eq!(s.by_client["even"].requests, 4000);
+        assert_eq!(s.by_client["odd"].successes, 3200);
+        // the tokens of successes count in the clients' minute windows, exactly
+        let tokens = |client| store.limits.used(client, LimitKind::Tokens, 1_000);
+        assert_eq!(tokens("even") + tokens("odd"), 6400 * 5);
     }
 
     #[test]

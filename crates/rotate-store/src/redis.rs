@@ -9,6 +9,8 @@
 //! marker key makes a retried batch a no-op). If Redis goes away, calls go on from the
 //! local view, `connected()` turns false, one warning is logged, the writer retries
 //! with backoff, and on return the view is resynchronised and pending writes flushed.
+//! Client admission is the one call that asks Redis first (one script, so a client's
+//! `rpm` holds across the fleet); while Redis is away it decides from the local view.
 
 mod codec;
 mod keys;
@@ -25,6 +27,7 @@ use parking_lot::{Mutex, RwLock};
 use rotate_core::config::StateStoreConfig;
 use rotate_core::error::{ConfigurationError, StoreError};
 use rotate_core::health::{HealthEvent, HealthPolicy, HealthState};
+use rotate_core::limit::{ClientLimits, LimitExceeded, LimitKind, LimitWindow};
 use rotate_core::provider::BoxFuture;
 use rotate_core::report::{Counters, UsageSummary};
 use rotate_core::store::{RateWindow, StateListener, StateStore, UsageRecord};
@@ -40,6 +43,13 @@ const OP_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `health()` and `usage_summary()` wait for Redis before they answer from this
 /// process's view (marked `local_only`): a report never waits on a store that is away.
 const REPORT_BUDGET: Duration = Duration::from_millis(40);
+
+/// How long a client admission waits for Redis before it decides from this process's
+/// counts.
+const ADMIT_BUDGET: Duration = Duration::from_millis(500);
+
+/// How long a client counter outlives its window (clocks of processes differ a little).
+pub(crate) const LIMIT_GRACE_MS: u64 = 60_000;
 
 /// What the background tasks share.
 pub(crate) struct Inner {
@@ -125,6 +135,35 @@ impl Inner {
             .collect())
     }
 
+    /// Runs the admission script: `None` when admitted, else the counter at its cap.
+    async fn admit(
+        &self,
+        client: &str,
+        limits: &ClientLimits,
+        now_ms: u64,
+    ) -> Result<Option<LimitKind>, String> {
+        let mut connection = self.connection().await?;
+        let script = redis::Script::new(script::ADMIT_CLIENT);
+        let mut invocation = script.prepare_invoke();
+        for kind in LimitKind::ALL {
+            let start = kind.window().bounds_ms(now_ms).0;
+            invocation.key(self.keys.limit(client, kind, start));
+        }
+        for kind in LimitKind::ALL {
+            invocation.arg(
+                limits
+                    .cap(kind)
+                    .map_or(-1, |cap| i64::try_from(cap).unwrap_or(i64::MAX)),
+            );
+        }
+        let (_, minute_end) = LimitWindow::Minute.bounds_ms(now_ms);
+        invocation.arg(minute_end + LIMIT_GRACE_MS);
+        let refused: usize = timed(invocation.invoke_async(&mut connection)).await?;
+        Ok(refused
+            .checked_sub(1)
+            .and_then(|i| LimitKind::ALL.get(i).copied()))
+    }
+
     async fn read_usage(&self) -> Result<UsageSummary, String> {
         let mut connection = self.connection().await?;
         let mut pipe = redis::pipe();
@@ -152,7 +191,8 @@ impl Inner {
                     "provider" => &mut summary.by_provider,
                     "key" => &mut summary.by_key,
                     "model" => &mut summary.by_model,
-                    _ => &mut summary.by_upstream_provider,
+                    "upstream" => &mut summary.by_upstream_provider,
+                    _ => &mut summary.by_client,
                 };
                 set_counter(map.entry(name.to_owned()).or_default(), counter, value);
             }
@@ -406,6 +446,38 @@ impl StateStore for RedisStore {
     fn record(&self, record: &UsageRecord<'_>) {
         self.inner.local.record(record);
         self.send(Op::Usage(UsageDelta::from(record)));
+    }
+
+    fn admit_client<'a>(
+        &'a self,
+        client: &'a str,
+        limits: &'a ClientLimits,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), LimitExceeded>> {
+        Box::pin(async move {
+            if limits.is_unlimited() {
+                return Ok(());
+            }
+            self.start();
+            let shared = async {
+                if self.inner.away.load(Ordering::Acquire) {
+                    return Err("unreachable".to_owned());
+                }
+                let refused =
+                    tokio::time::timeout(ADMIT_BUDGET, self.inner.admit(client, limits, now_ms))
+                        .await
+                        .map_err(|_| "no answer within the report budget".to_owned())?;
+                refused.inspect_err(|error| self.inner.mark_unreachable(error))
+            };
+            match shared.await {
+                Ok(None) => Ok(()),
+                Ok(Some(kind)) => Err(LimitExceeded::new(kind, now_ms)),
+                Err(error) => {
+                    tracing::debug!(%error, "client admission decided from this process's counts");
+                    self.inner.local.limit_table().admit(client, limits, now_ms)
+                }
+            }
+        })
     }
 
     fn count_window(&self, key_id: &str, window: RateWindow, amount: u64, now_ms: u64) -> u64 {

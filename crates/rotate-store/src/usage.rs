@@ -78,7 +78,7 @@ impl CounterMap {
     }
 }
 
-/// Usage by total, provider, key, model and upstream provider.
+/// Usage by total, provider, key, model, upstream provider and client.
 #[derive(Debug, Default)]
 pub struct UsageTable {
     total: AtomicCounters,
@@ -86,6 +86,7 @@ pub struct UsageTable {
     by_key: CounterMap,
     by_model: CounterMap,
     by_upstream_provider: CounterMap,
+    by_client: CounterMap,
 }
 
 impl UsageTable {
@@ -98,6 +99,9 @@ impl UsageTable {
         if let Some(upstream) = record.upstream_provider {
             self.by_upstream_provider.add(upstream, record);
         }
+        if let Some(client) = record.client {
+            self.by_client.add(client, record);
+        }
     }
 
     /// The counters as a summary.
@@ -108,6 +112,7 @@ impl UsageTable {
             by_key: self.by_key.snapshot(),
             by_model: self.by_model.snapshot(),
             by_upstream_provider: self.by_upstream_provider.snapshot(),
+            by_client: self.by_client.snapshot(),
             local_only: false,
         }
     }

@@ -36,7 +36,7 @@ pub async fn messages(
     hints: CallHints,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
     let mut request = parse(body)?;
-    hints.apply(&mut request.options);
+    hints.apply(&mut request.options, &request.model)?;
     if let Some(pass) = request.options.passthrough.take() {
         let forwarded = FORWARDED_HEADERS.iter().filter_map(|name| {
             let value = headers.get(*name)?.to_str().ok()?;
@@ -91,6 +91,7 @@ pub fn error_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 | 422 => "invalid_request_error",
         401 => "authentication_error",
+        402 => "billing_error",
         403 => "permission_error",
         404 => "not_found_error",
         413 => "request_too_large",

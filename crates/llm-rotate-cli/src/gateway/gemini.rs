@@ -338,7 +338,7 @@ pub async fn generate(
     hints: super::settings::CallHints,
 ) -> Result<(Response<Body>, Option<f64>), ApiError> {
     let (messages, mut options) = chat::to_chat(request)?;
-    hints.apply(&mut options);
+    hints.apply(&mut options, model)?;
     if !stream {
         let answer = client
             .chat(model, &messages, options)

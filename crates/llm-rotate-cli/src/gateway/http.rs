@@ -192,7 +192,7 @@ fn google_status(status: StatusCode) -> &'static str {
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
-        429 => "RESOURCE_EXHAUSTED",
+        402 | 429 => "RESOURCE_EXHAUSTED",
         503 => "UNAVAILABLE",
         504 => "DEADLINE_EXCEEDED",
         _ => "INTERNAL",
@@ -326,14 +326,22 @@ pub fn presented_token(headers: &HeaderMap) -> Option<&[u8]> {
 
 /// Whether `presented` equals one of `tokens`, comparing every token in constant time.
 pub fn token_matches(presented: Option<&[u8]>, tokens: &[Secret]) -> bool {
-    let Some(presented) = presented else {
-        return false;
-    };
-    let mut matched = subtle::Choice::from(0);
-    for token in tokens {
-        matched |= token.expose().as_bytes().ct_eq(presented);
+    token_position(presented, tokens.iter()).is_some()
+}
+
+/// Which of `tokens` `presented` equals, comparing every token in constant time.
+pub fn token_position<'a>(
+    presented: Option<&[u8]>,
+    tokens: impl Iterator<Item = &'a Secret>,
+) -> Option<usize> {
+    use subtle::ConditionallySelectable;
+    let presented = presented?;
+    let mut found = u64::MAX;
+    for (i, token) in tokens.enumerate() {
+        let equal = token.expose().as_bytes().ct_eq(presented);
+        found.conditional_assign(&(i as u64), equal);
     }
-    matched.into()
+    usize::try_from(found).ok().filter(|_| found != u64::MAX)
 }
 
 #[cfg(test)]

@@ -72,11 +72,14 @@ pub struct Metrics {
     pub latency: Histogram,
     pub overhead: Histogram,
     in_flight: AtomicI64,
+    /// Requests refused by a client limit, by client and limit.
+    refusals: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Self {
+            refusals: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(BTreeMap::new()),
             latency: Histogram::new(LATENCY_BOUNDS),
             overhead: Histogram::new(OVERHEAD_BOUNDS),
@@ -133,6 +136,15 @@ impl Metrics {
     }
 
     /// Counts a finished request.
+    /// Counts a request refused by `client`'s `kind` limit.
+    pub fn refused(&self, client: &str, kind: llm_rotate::core::limit::LimitKind) {
+        *self
+            .refusals
+            .lock()
+            .entry((client.to_owned(), kind.as_str()))
+            .or_default() += 1;
+    }
+
     pub fn count(&self, route: &'static str, status: u16) {
         *self.requests.lock().entry((route, status)).or_default() += 1;
     }
@@ -241,6 +253,15 @@ impl Metrics {
                 counters.cost_usd()
             );
         }
+        client_usage(&mut out, usage);
+        out.push_str("# HELP llm_rotate_client_refusals_total Requests refused by a client limit, by client and limit.\n# TYPE llm_rotate_client_refusals_total counter\n");
+        for ((client, limit), n) in self.refusals.lock().iter() {
+            let _ = writeln!(
+                out,
+                "llm_rotate_client_refusals_total{{client=\"{}\",limit=\"{limit}\"}} {n}",
+                escape(client)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP llm_rotate_waiting_calls Calls waiting for a key to come back (max_wait).\n# TYPE llm_rotate_waiting_calls gauge\nllm_rotate_waiting_calls {waiting_calls}"
@@ -251,5 +272,40 @@ impl Metrics {
             affinity.entries
         );
         out
+    }
+}
+
+/// How one metric reads a client's counters.
+type Reading = fn(&llm_rotate::Counters) -> String;
+
+/// Requests, tokens and cost of each client token.
+fn client_usage(out: &mut String, usage: &llm_rotate::UsageSummary) {
+    let families: [(&str, &str, Reading); 3] = [
+        (
+            "llm_rotate_client_requests_total",
+            "Attempts made for each client.",
+            |c| c.requests.to_string(),
+        ),
+        (
+            "llm_rotate_client_tokens_total",
+            "Tokens of each client's successful attempts.",
+            |c| c.total_tokens.to_string(),
+        ),
+        (
+            "llm_rotate_client_cost_usd_total",
+            "What each client's successful attempts cost by the price table.",
+            |c| c.cost_usd().to_string(),
+        ),
+    ];
+    for (name, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (client, counters) in &usage.by_client {
+            let _ = writeln!(
+                out,
+                "{name}{{client=\"{}\"}} {}",
+                escape(client),
+                value(counters)
+            );
+        }
     }
 }

@@ -50,7 +50,7 @@ pub async fn serve(
     if request.continues {
         hints.affinity = None;
     }
-    hints.apply(&mut request.options);
+    hints.apply(&mut request.options, &request.model)?;
     let created = SystemClock.unix_ms() / 1000;
     if !request.stream {
         let answer = client

@@ -2,9 +2,13 @@
 //! keeps that section as written ([`llm_rotate::ForeignSection`]); the binary reads and
 //! checks it here, and resolves its tokens once per load.
 
+use std::sync::Arc;
+
 use llm_rotate::core::config::deserialize_with_path;
 use llm_rotate::{ConfigurationError, LMRotateConfig, Secret, SecretSource};
 use serde::{Deserialize, Serialize};
+
+pub use super::clients::{Client, ClientConfig};
 
 /// The `gateway:` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +33,8 @@ pub struct GatewayConfig {
     /// The request header whose value is a call's prompt-cache affinity; when unset,
     /// Claude Code's `x-claude-code-session-id` and Codex's `session_id`.
     pub affinity_header: Option<String>,
+    /// Clients with their own tokens, allowed models and limits.
+    pub clients: Vec<ClientConfig>,
 }
 
 /// The session headers read for affinity when `affinity_header` is not set.
@@ -45,6 +51,7 @@ impl Default for GatewayConfig {
             drain_timeout_seconds: 30,
             max_in_flight: 4096,
             affinity_header: None,
+            clients: Vec::new(),
         }
     }
 }
@@ -52,6 +59,8 @@ impl Default for GatewayConfig {
 /// What a request needs from the settings: tokens resolved, the body limit.
 pub struct Settings {
     pub tokens: Vec<Secret>,
+    /// Clients with their own tokens and limits.
+    pub clients: Vec<Arc<Client>>,
     pub admin_tokens: Vec<Secret>,
     pub max_body_bytes: u64,
     pub max_in_flight: u64,
@@ -63,22 +72,46 @@ pub struct Settings {
 /// a key to come back.
 pub const MAX_WAIT_HEADER: &str = "x-llm-rotate-max-wait";
 
-/// What a request's headers ask of its call: an affinity and a wait.
+/// What a request asks of its call: an affinity and a wait (from its headers), and
+/// the client its token names.
 #[derive(Debug, Default)]
 pub struct CallHints {
     /// The value of the first affinity header present (the engine keeps only its hash).
     pub affinity: Option<String>,
     /// The `x-llm-rotate-max-wait` header's wait.
     pub max_wait: Option<std::time::Duration>,
+    /// The client whose token the request carried.
+    pub client: Option<Arc<Client>>,
 }
 
 impl CallHints {
-    /// Sets the call's wait, and its affinity when a header gave one (a header wins over
-    /// a body's `prompt_cache_key` or `metadata.user_id`).
-    pub fn apply(self, options: &mut llm_rotate::ChatOptions) {
+    /// Refuses a `model` the client may not call; else sets the call's client, its wait,
+    /// and its affinity when a header gave one (a header wins over a body's
+    /// `prompt_cache_key` or `metadata.user_id`).
+    pub fn apply(
+        self,
+        options: &mut llm_rotate::ChatOptions,
+        model: &str,
+    ) -> Result<(), crate::gateway::http::ApiError> {
+        options.client = self.client_for(model)?;
         options.max_wait = self.max_wait.or(options.max_wait);
         if self.affinity.is_some() {
             options.affinity = self.affinity;
+        }
+        Ok(())
+    }
+
+    /// The id usage is counted under, once `model` is allowed.
+    pub fn client_for(
+        &self,
+        model: &str,
+    ) -> Result<Option<String>, crate::gateway::http::ApiError> {
+        match &self.client {
+            Some(client) => {
+                client.allow_model(model)?;
+                Ok(Some(client.id.to_string()))
+            }
+            None => Ok(None),
         }
     }
 }
@@ -108,7 +141,11 @@ impl Settings {
                     })?,
             ),
         };
-        Ok(CallHints { affinity, max_wait })
+        Ok(CallHints {
+            affinity,
+            max_wait,
+            client: None,
+        })
     }
 }
 
@@ -157,9 +194,11 @@ impl GatewayConfig {
                 .map(|name| http::HeaderName::from_static(name))
                 .collect(),
         };
+        let tokens = resolve_tokens("tokens", &self.tokens)?;
         Ok(Settings {
             affinity_headers,
-            tokens: resolve_tokens("tokens", &self.tokens)?,
+            clients: super::clients::resolve(&self.clients, &tokens)?,
+            tokens,
             admin_tokens: resolve_tokens("admin_tokens", &self.admin_tokens)?,
             max_body_bytes: self.max_body_bytes,
             max_in_flight: self.max_in_flight,
@@ -241,7 +280,15 @@ mod tests {
     #[test]
     fn every_field_is_documented() {
         let docs = include_str!("../../../../docs/configuration.md");
-        let fields = serde_json::to_value(GatewayConfig::default()).unwrap();
+        let mut fields = serde_json::to_value(GatewayConfig::default()).unwrap();
+        let client = json!({"id": "a", "token": "t", "env": "E", "models": ["m"], "rpm": 1,
+            "tpm": 1, "budget_usd_per_day": 1.0, "budget_usd_per_month": 1.0});
+        let entry: ClientConfig = serde_json::from_value(client).unwrap();
+        let entry = serde_json::to_value(entry).unwrap();
+        fields
+            .as_object_mut()
+            .unwrap()
+            .extend(entry.as_object().unwrap().clone());
         for field in fields.as_object().unwrap().keys() {
             assert!(
                 docs.contains(&format!("`{field}`")),

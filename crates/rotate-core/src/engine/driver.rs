@@ -36,6 +36,8 @@ pub(super) struct Route<'a> {
     pub(super) affinity: Option<u64>,
     /// How long the call may wait for a key to come back (else `defaults.max_wait_seconds`).
     pub(super) max_wait: Option<Duration>,
+    /// The client the call is made for: its usage is counted under its name.
+    pub(super) client: Option<&'a str>,
 }
 
 impl<'a> Route<'a> {
@@ -49,7 +51,14 @@ impl<'a> Route<'a> {
             passthrough: None,
             affinity: None,
             max_wait: None,
+            client: None,
         }
+    }
+
+    /// Counts the call's usage for `client` too.
+    pub(super) fn for_client(mut self, client: Option<&'a str>) -> Self {
+        self.client = client;
+        self
     }
 
     /// Lets the call wait up to `max_wait` for a key to come back.
@@ -261,7 +270,7 @@ impl Engine {
                 tried_here.push(pos);
                 tried.push((entry.provider, pos));
                 match self
-                    .attempt_on(&topology, entry, pos, &mut attempts, attempt)
+                    .attempt_on(route, &topology, entry, pos, &mut attempts, attempt)
                     .await
                 {
                     Step::Done(result) => {
@@ -298,7 +307,7 @@ impl Engine {
                 tried.push((entry.provider, pos));
                 tracing::info!(provider = %slot.name, key_id = %slot.keys[pos].info.id(), "no eligible key left: calling a key resting for transient faults");
                 match self
-                    .attempt_on(&topology, entry, pos, &mut attempts, attempt)
+                    .attempt_on(route, &topology, entry, pos, &mut attempts, attempt)
                     .await
                 {
                     Step::Done(result) => {
@@ -345,6 +354,7 @@ impl Engine {
     /// and records a failure in `attempts`.
     async fn attempt_on<T, F, Fut>(
         &self,
+        route: &Route<'_>,
         topology: &Arc<Topology>,
         entry: &PlanEntry,
         pos: usize,
@@ -362,7 +372,8 @@ impl Engine {
             entry.provider,
             pos,
             entry.upstream.clone(),
-        );
+        )
+        .for_client(route.client);
         let n = attempts.len() + 1;
         let span = telemetry::attempt_span(&slot.name, lease.info().id(), &entry.upstream, n);
         match attempt(lease).instrument(span.clone()).await {

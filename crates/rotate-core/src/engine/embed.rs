@@ -24,7 +24,8 @@ impl Engine {
         let request = Arc::new(EmbedRequest::new(inputs, opts));
         let route = Route::new(model, opts.provider.as_deref(), opts.max_retries)
             .embedding()
-            .passing(opts.passthrough.as_ref());
+            .passing(opts.passthrough.as_ref())
+            .for_client(opts.client.as_deref());
         let span =
             tracing::debug_span!("llm_rotate.embed", model = %model, inputs = request.inputs.len());
         let started = self.inner.clock.monotonic();

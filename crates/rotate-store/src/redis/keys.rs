@@ -2,6 +2,7 @@
 //! the braces make the namespace the hash tag, so all of a namespace's keys sit in one
 //! Redis Cluster slot (Lua scripts may touch several of them).
 
+use rotate_core::limit::LimitKind;
 use rotate_core::store::RateWindow;
 
 /// The names under one namespace.
@@ -14,7 +15,7 @@ pub(crate) struct Keys {
 pub(crate) const FIELD_SEPARATOR: char = '\u{1f}';
 
 /// The usage dimensions, each one hash.
-pub(crate) const DIMENSIONS: [&str; 4] = ["provider", "key", "model", "upstream"];
+pub(crate) const DIMENSIONS: [&str; 5] = ["provider", "key", "model", "upstream", "client"];
 
 impl Keys {
     pub(crate) fn new(namespace: &str) -> Self {
@@ -62,6 +63,15 @@ impl Keys {
         )
     }
 
+    /// One client's counter of `kind` in the window starting at `start_ms`.
+    pub(crate) fn limit(&self, client: &str, kind: LimitKind, start_ms: u64) -> String {
+        format!(
+            "{}:limit:{client}:{}:{start_ms}",
+            self.prefix,
+            kind.as_str()
+        )
+    }
+
     /// The pattern matching every key of the namespace (for cleanup).
     pub(crate) fn pattern(&self) -> String {
         format!("{}:*", self.prefix)
@@ -83,6 +93,7 @@ mod tests {
             k.usage("key"),
             k.batch("i", 1),
             k.window("a", RateWindow::Minute, 60_000),
+            k.limit("c", LimitKind::Requests, 60_000),
         ] {
             assert!(name.starts_with("{team}:"), "{name}");
         }

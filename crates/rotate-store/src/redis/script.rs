@@ -1,5 +1,6 @@
 //! The Lua scripts: one health transition (mirroring `rotate_core::health::transition`
-//! case for case, tested against the same table) and one idempotent usage batch.
+//! case for case, tested against the same table), one idempotent usage batch, and one
+//! client admission.
 
 /// Applies one event to one key's state, atomically, and announces the result.
 ///
@@ -118,4 +119,26 @@ while i <= #ARGV do
   i = i + 3
 end
 return 1
+"#;
+
+/// Admits one request of a client: refused when a counter has reached its cap, else the
+/// request counter is incremented.
+///
+/// KEYS: the client's counters in `LimitKind::ALL` order (month's spend, day's spend,
+/// minute's tokens, minute's requests). ARGV: their caps in that order (`-1`: none), and
+/// when the requests counter expires (Unix ms). Returns 0 when admitted, else the
+/// 1-based index of the counter at its cap.
+pub(crate) const ADMIT_CLIENT: &str = r#"
+for i = 1, 4 do
+  local cap = tonumber(ARGV[i])
+  if cap >= 0 then
+    local used = tonumber(redis.call('GET', KEYS[i])) or 0
+    if used >= cap then return i end
+  end
+end
+if tonumber(ARGV[4]) >= 0 then
+  redis.call('INCR', KEYS[4])
+  redis.call('PEXPIREAT', KEYS[4], ARGV[5])
+end
+return 0
 "#;

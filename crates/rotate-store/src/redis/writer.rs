@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use rotate_core::error::StoreError;
 use rotate_core::health::{HealthEvent, HealthPolicy, MAX_QUARANTINE_DOUBLINGS};
+use rotate_core::limit::{usage_charges, LimitKind};
 use rotate_core::store::{RateWindow, UsageRecord};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::codec::{decode_state, AffinityAnnouncement, Announcement};
 use super::keys::{DIMENSIONS, FIELD_SEPARATOR};
 use super::script::{TRANSITION, USAGE_BATCH};
-use super::{timed, Inner};
+use super::{timed, Inner, LIMIT_GRACE_MS};
 
 /// How long a usage batch's marker lives (retries happen well within it).
 const BATCH_MARKER_MS: u64 = 3_600_000;
@@ -31,6 +32,8 @@ pub(crate) struct UsageDelta {
     success: bool,
     usage: rotate_core::response::Usage,
     cost_nano_usd: u64,
+    client: Option<String>,
+    at_ms: u64,
 }
 
 impl From<&UsageRecord<'_>> for UsageDelta {
@@ -43,6 +46,8 @@ impl From<&UsageRecord<'_>> for UsageDelta {
             success: r.success,
             usage: r.usage,
             cost_nano_usd: r.cost_nano_usd,
+            client: r.client.map(str::to_owned),
+            at_ms: r.at_ms,
         }
     }
 }
@@ -100,6 +105,7 @@ impl PendingUsage {
             Some(delta.key_id),
             Some(delta.model),
             delta.upstream,
+            delta.client,
         ];
         for (map, name) in self.by.iter_mut().zip(names) {
             let Some(name) = name else { continue };
@@ -173,6 +179,8 @@ struct Pending {
     /// The batch being written, frozen so a retry sends exactly the same increments.
     batch: Option<FrozenBatch>,
     windows: HashMap<(Arc<str>, RateWindow, u64), u64>,
+    /// Client counter increments: (client, counter, window start) to (amount, window end).
+    limits: HashMap<(String, LimitKind, u64), (u64, u64)>,
     affinities: HashMap<u64, Arc<str>>,
     flushes: Vec<oneshot::Sender<Result<(), StoreError>>>,
 }
@@ -181,7 +189,10 @@ impl Pending {
     fn add(&mut self, op: Op) {
         match op {
             op @ Op::Transition { .. } => self.transitions.push_back(op),
-            Op::Usage(delta) => self.usage.add(delta),
+            Op::Usage(delta) => {
+                self.add_limits(&delta);
+                self.usage.add(delta);
+            }
             Op::Window {
                 key_id,
                 window,
@@ -201,8 +212,27 @@ impl Pending {
         }
     }
 
+    /// Adds a success's tokens and cost to its client's counters.
+    fn add_limits(&mut self, delta: &UsageDelta) {
+        let Some(client) = delta.client.as_ref().filter(|_| delta.success) else {
+            return;
+        };
+        for (kind, amount) in usage_charges(delta.usage.total_tokens, delta.cost_nano_usd) {
+            if amount == 0 {
+                continue;
+            }
+            let (start, end) = kind.window().bounds_ms(delta.at_ms);
+            let slot = self
+                .limits
+                .entry((client.clone(), kind, start))
+                .or_insert((0, end));
+            slot.0 = slot.0.saturating_add(amount);
+        }
+    }
+
     fn has_writes(&self) -> bool {
-        !self.transitions.is_empty()
+        !self.limits.is_empty()
+            || !self.transitions.is_empty()
             || self.usage.any
             || self.batch.is_some()
             || !self.windows.is_empty()
@@ -342,6 +372,21 @@ async fn write(
         for (((key_id, window, start_ms), _), total) in windows.into_iter().zip(totals) {
             inner.local.raise_window(&key_id, window, start_ms, total);
         }
+    }
+    if !pending.limits.is_empty() {
+        // all or nothing, so a retry after a failed write does not count twice
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for ((client, kind, start_ms), (amount, end_ms)) in &pending.limits {
+            let name = inner.keys.limit(client, *kind, *start_ms);
+            pipe.cmd("INCRBY").arg(&name).arg(*amount).ignore();
+            pipe.cmd("PEXPIREAT")
+                .arg(&name)
+                .arg(end_ms + LIMIT_GRACE_MS)
+                .ignore();
+        }
+        timed(pipe.query_async::<()>(&mut connection)).await?;
+        pending.limits.clear();
     }
     loop {
         if pending.batch.is_none() {

@@ -307,10 +307,9 @@ mod tests {
             reasoning: None,
             reasoning_signature: None,
             finish_reason: None,
-            usage: None,
             provider: "openai".into(),
             model: "m".into(),
-            raw: None,
+            ..StreamChunk::default()
         };
         assert_eq!(
             to_value(&Chunk::delta(&piece, "c", 1, false))["choices"][0]["delta"],
@@ -326,10 +325,9 @@ mod tests {
             reasoning: None,
             reasoning_signature: None,
             finish_reason: None,
-            usage: None,
             provider: "anthropic".into(),
             model: "claude".into(),
-            raw: None,
+            ..StreamChunk::default()
         };
         let first = to_value(&Chunk::delta(&chunk, "c", 5, true));
         assert_eq!(

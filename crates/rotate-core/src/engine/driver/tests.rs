@@ -44,6 +44,14 @@ impl StateStore for MapStore {
     fn usage(&self) -> crate::provider::BoxFuture<'_, Result<UsageSummary, StoreError>> {
         Box::pin(async { Ok(UsageSummary::default()) })
     }
+    fn admit_client<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a crate::limit::ClientLimits,
+        _: u64,
+    ) -> crate::provider::BoxFuture<'a, crate::limit::LimitResult> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Answers each key from its script (then successes) and logs `provider/key`.
