@@ -94,6 +94,7 @@ fn ci() -> Result<(), String> {
         run("cargo", &args, &[])?;
     }
     services::ensure_redis()?;
+    services::ensure_chromium()?;
     for features in FEATURE_SETS {
         let mut args = vec!["test"];
         args.extend_from_slice(features);

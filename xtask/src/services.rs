@@ -1,4 +1,5 @@
-//! The local services the test suite talks to: a Redis server on 127.0.0.1:6379.
+//! The local services the test suite talks to: a Redis server on 127.0.0.1:6379, and
+//! Debian's Chromium with its WebDriver for the dashboard's browser test.
 //!
 //! `cargo xtask ci` calls [`ensure_redis`] before the tests: when nothing answers a
 //! `PING` there it starts `redis-server` (installing Debian's package first when the
@@ -54,6 +55,16 @@ pub fn ensure_redis() -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Err("redis-server started but does not answer on 127.0.0.1:6379".to_owned())
+}
+
+/// Installs Debian's `chromium` and `chromium-driver` when missing (the dashboard test
+/// drives them; it would install them itself, this only does it up front).
+pub fn ensure_chromium() -> Result<(), String> {
+    if !has_program("chromium") || !has_program("chromedriver") {
+        apt_install("chromium")?;
+        apt_install("chromium-driver")?;
+    }
+    Ok(())
 }
 
 /// Whether a Redis server answers `PING` on the standard port.

@@ -65,6 +65,9 @@ pub enum Behavior {
     ContextLength,
     /// A server error with this status (500, 502, 503, 504, 529).
     ServerError(u16),
+    /// An error with this status and message, in the vendor's error shape (what a
+    /// vendor's own words look like on the way to a dashboard or a client).
+    ErrorSaying(u16, String),
     /// Vendor overload (OpenAI 503, Anthropic 529 `overloaded_error`).
     Overloaded,
     /// Wait, then behave as the inner behaviour.

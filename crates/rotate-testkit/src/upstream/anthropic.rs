@@ -55,6 +55,10 @@ pub(crate) fn error(behavior: Behavior, _key: &str) -> Response<ReplyBody> {
         Behavior::ServerError(529) => (529, "overloaded_error", "Overloaded", Vec::new()),
         Behavior::ServerError(504) => (504, "timeout_error", "Request timed out", Vec::new()),
         Behavior::ServerError(status) => (status, "api_error", "Internal server error", Vec::new()),
+        Behavior::ErrorSaying(status, message) => {
+            let body = json!({"type": "error", "error": {"type": "api_error", "message": message}, "request_id": "req_testkit_error"});
+            return json(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &body, &[]);
+        }
         _ => (500, "api_error", "unexpected scripted behaviour", Vec::new()),
     };
     let body = json!({"type": "error", "error": {"type": etype, "message": message}, "request_id": "req_testkit_error"});

@@ -70,6 +70,7 @@ pub(crate) fn error(behavior: Behavior, service: Service) -> Response<ReplyBody>
         (Behavior::Overloaded, Service::Vertex) => rpc_error(429, "RESOURCE_EXHAUSTED", "Resource exhausted, please try again later. Please refer to https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.", json!([])),
         (Behavior::ServerError(504), _) => rpc_error(504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.", json!([])),
         (Behavior::ServerError(status), _) => rpc_error(status, "INTERNAL", "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting", json!([])),
+        (Behavior::ErrorSaying(status, message), _) => rpc_error(status, "INTERNAL", &message, json!([])),
         _ => rpc_error(500, "INTERNAL", "unexpected scripted behaviour", json!([])),
     }
 }

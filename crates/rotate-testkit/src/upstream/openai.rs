@@ -75,6 +75,7 @@ pub(crate) fn error(behavior: Behavior, key: &str) -> Response<ReplyBody> {
         Behavior::ContextLength => (400, "This model's maximum context length is 128000 tokens. However, your messages resulted in 210000 tokens. Please reduce the length of the messages.".to_owned(), "invalid_request_error", json!("context_length_exceeded"), Vec::new()),
         Behavior::Overloaded => (503, "The engine is currently overloaded, please try again later.".to_owned(), "server_error", Value::Null, Vec::new()),
         Behavior::ServerError(status) => (status, "The server had an error while processing your request. Sorry about that!".to_owned(), "server_error", Value::Null, Vec::new()),
+        Behavior::ErrorSaying(status, message) => (status, message, "server_error", Value::Null, Vec::new()),
         _ => (500, "unexpected scripted behaviour".to_owned(), "server_error", Value::Null, Vec::new()),
     };
     headers.push(("x-request-id", "req_testkit_error".to_owned()));
