@@ -571,6 +571,7 @@ pub async fn run(
 ) -> Result<(), String> {
     let config = configure_from_file(config_path, None).map_err(|e| e.to_string())?;
     let (gateway_config, settings) = settings::load(&config).map_err(|e| e.to_string())?;
+    let _telemetry = crate::telemetry::init(gateway_config.otel_endpoint.as_deref())?;
     let address = listen.unwrap_or(&gateway_config.listen).to_owned();
     let address: SocketAddr = address
         .parse()

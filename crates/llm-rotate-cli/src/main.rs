@@ -21,6 +21,7 @@ mod gateway;
 #[cfg(feature = "bench-tools")]
 mod relay;
 mod table;
+mod telemetry;
 mod workers;
 
 use std::path::PathBuf;
@@ -117,24 +118,18 @@ fn main() -> ExitCode {
             config,
             listen,
             workers,
-        } => {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_max_level(tracing::Level::INFO)
-                .init();
-            match current_thread_runtime() {
-                Ok(runtime) => {
-                    match runtime.block_on(gateway::run(&config, listen.as_deref(), workers)) {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(message) => {
-                            eprintln!("error: {message}");
-                            ExitCode::FAILURE
-                        }
+        } => match current_thread_runtime() {
+            Ok(runtime) => {
+                match runtime.block_on(gateway::run(&config, listen.as_deref(), workers)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(message) => {
+                        eprintln!("error: {message}");
+                        ExitCode::FAILURE
                     }
                 }
-                Err(code) => code,
             }
-        }
+            Err(code) => code,
+        },
         #[cfg(feature = "bench-tools")]
         Command::FakeUpstream => match runtime() {
             Ok(runtime) => runtime.block_on(fake::run()),

@@ -35,6 +35,9 @@ pub struct GatewayConfig {
     pub affinity_header: Option<String>,
     /// Clients with their own tokens, allowed models and limits.
     pub clients: Vec<ClientConfig>,
+    /// An OpenTelemetry collector's base URL (`http://collector:4318`) to export spans
+    /// to over OTLP/HTTP (needs the `otel` feature); unset: `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otel_endpoint: Option<String>,
 }
 
 /// The session headers read for affinity when `affinity_header` is not set.
@@ -52,6 +55,7 @@ impl Default for GatewayConfig {
             max_in_flight: 4096,
             affinity_header: None,
             clients: Vec::new(),
+            otel_endpoint: None,
         }
     }
 }
@@ -194,6 +198,17 @@ impl GatewayConfig {
                 .map(|name| http::HeaderName::from_static(name))
                 .collect(),
         };
+        if let Some(endpoint) = &self.otel_endpoint {
+            let valid = endpoint.parse::<http::Uri>().is_ok_and(|uri| {
+                matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+            });
+            if !valid {
+                return Err(ConfigurationError::new(
+                    "gateway.otel_endpoint",
+                    format!("`{endpoint}` is not an http(s) URL like http://localhost:4318"),
+                ));
+            }
+        }
         let tokens = resolve_tokens("tokens", &self.tokens)?;
         Ok(Settings {
             affinity_headers,
@@ -253,6 +268,10 @@ mod tests {
         assert_eq!(
             err(json!({"affinity_header": "not a header"})).path(),
             "gateway.affinity_header"
+        );
+        assert_eq!(
+            err(json!({"otel_endpoint": "collector:4318"})).path(),
+            "gateway.otel_endpoint"
         );
         let e = err(json!({"tokens": ["a"], "tokenz": 1}));
         assert_eq!(e.path(), "gateway.tokenz");

@@ -49,10 +49,16 @@ pub fn config(upstream: &FakeUpstream, keys: &[(&str, &str)]) -> Value {
 impl GatewayProcess {
     /// Writes `config` to a file and starts `llm-rotate serve` on a free port.
     pub fn start(config: &Value) -> Self {
+        Self::start_with_env(config, &[])
+    }
+
+    /// [`start`](Self::start), with these environment variables set for the process.
+    pub fn start_with_env(config: &Value, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("llm-rotate.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_llm-rotate"))
+            .envs(env.iter().copied())
             .args(["serve", "--config"])
             .arg(&config_path)
             .args(["--listen", "127.0.0.1:0"])
