@@ -1,10 +1,12 @@
 //! `cargo xtask bench-gateway`: the gateway's cost, measured with a real load generator.
 //!
-//! It builds `llm-rotate` in release mode and starts four servers: the fake upstream
-//! (`llm-rotate fake-upstream`, no request log), two gateways in front of it with 4 keys
-//! each (OpenAI keys, so the body passes through; Anthropic keys, so each request and
-//! answer is translated), and, as the baseline, a bare relay in front of it (`llm-rotate relay`: the same HTTP
-//! stack and worker threads, no parsing, no rotation). `wrk` (installed from Debian's
+//! It builds `llm-rotate` in release mode (with `otel`) and starts five servers: the
+//! fake upstream (`llm-rotate fake-upstream`, no request log), three gateways in front of
+//! it with 4 keys each (OpenAI keys, so the body passes through; the same with everything
+//! an operator turns on: a client token with limits, cost, OTLP span export to a sink,
+//! and the dashboard polled every second; Anthropic keys, so each request and answer is
+//! translated), and, as the baseline, a bare relay in front of it (`llm-rotate relay`:
+//! the same HTTP stack and worker threads, no parsing, no rotation). `wrk` (installed from Debian's
 //! packages when missing) loads each in turn at concurrency 1 and 32, for several
 //! rounds taken in turn so that a slow spell of the machine hits every path alike. It
 //! prints the median requests per second and p50/p90/p99 latency of each path, the
@@ -18,6 +20,9 @@ use std::process::{Child, Command, Stdio};
 use crate::{root, run};
 
 const TOKEN: &str = "bench-gateway-token";
+/// The "operated" gateway's client token, with limits far above what the run reaches.
+const CLIENT_TOKEN: &str = "bench-client-token";
+const ADMIN_TOKEN: &str = "bench-admin-token";
 const BODY: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in five words."}],"max_tokens":16}"#;
 
 /// A child process killed when dropped.
@@ -175,7 +180,7 @@ fn parse_wrk_number(text: &str) -> Option<f64> {
 const ROUNDS: usize = 3;
 
 /// The paths measured, in the order each round takes them.
-const PATHS: [&str; 4] = ["direct", "relay", "gateway", "translated"];
+const PATHS: [&str; 5] = ["direct", "relay", "gateway", "operated", "translated"];
 
 /// The median of `values` (NaN when empty).
 fn median(mut values: Vec<f64>) -> f64 {
@@ -224,7 +229,7 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
             "-p",
             "llm-rotate-cli",
             "--features",
-            "bench-tools",
+            "bench-tools,otel",
         ],
         &[],
     )?;
@@ -234,17 +239,22 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     let (upstream, upstream_url) = start(&binary, &["fake-upstream"])?;
     // the same OpenAI-format load through two gateways: one with OpenAI keys (the body
     // passes through), one with Anthropic keys (translated both ways)
-    let gateway_of = |provider: &str, models: &str| -> Result<(Process, String), String> {
+    let collector = crate::sink::start()?;
+    let operated = format!(
+        r#", "clients": [{{"id": "bench", "token": "{CLIENT_TOKEN}", "rpm": 1000000000, "tpm": 1000000000000, "budget_usd_per_day": 1000000}}], "admin_tokens": ["{ADMIN_TOKEN}"], "otel_endpoint": "{collector}""#
+    );
+    let gateway_of = |provider: &str, models: &str, extra: &str| -> Result<(Process, String), String> {
         let keys: Vec<String> = (1..=4)
             .map(|i| {
                 format!(r#"{{"id": "k{i}", "provider": "{provider}", "value": "sk-test-k{i}"}}"#)
             })
             .collect();
         let config = format!(
-            r#"{{"defaults": {{"selection_strategy": "round_robin"}}, "providers": {{"{provider}": {{"base_url": "{upstream_url}/v1", "models": {models}}}}}, "keys": [{}], "gateway": {{"tokens": ["{TOKEN}"]}}}}"#,
+            r#"{{"defaults": {{"selection_strategy": "round_robin"}}, "providers": {{"{provider}": {{"base_url": "{upstream_url}/v1", "models": {models}}}}}, "keys": [{}], "gateway": {{"tokens": ["{TOKEN}"]{extra}}}}}"#,
             keys.join(", ")
         );
-        let config_path = work.join(format!("config-{provider}.json"));
+        let name = if extra.is_empty() { provider } else { "operated" };
+        let config_path = work.join(format!("config-{name}.json"));
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let config_arg = config_path.to_string_lossy().into_owned();
         start(
@@ -252,8 +262,10 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
             &["serve", "--config", &config_arg, "--listen", "127.0.0.1:0"],
         )
     };
-    let (gateway, gateway_url) = gateway_of("openai", "[]")?;
-    let (translated, translated_url) = gateway_of("anthropic", r#"["gpt-4o-mini"]"#)?;
+    let (gateway, gateway_url) = gateway_of("openai", "[]", "")?;
+    let (operated, operated_url) = gateway_of("openai", "[]", &operated)?;
+    let (translated, translated_url) = gateway_of("anthropic", r#"["gpt-4o-mini"]"#, "")?;
+    let _dashboard = Dashboard::open(&operated_url);
     let (relay, relay_url) = start(&binary, &["relay", "--to", &upstream_url])?;
     let targets = [
         Target {
@@ -272,6 +284,11 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
             pid: gateway.0.id(),
         },
         Target {
+            url: operated_url,
+            token: CLIENT_TOKEN,
+            pid: operated.0.id(),
+        },
+        Target {
             url: translated_url,
             token: TOKEN,
             pid: translated.0.id(),
@@ -283,8 +300,8 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     }
     let mut rows = Vec::new();
     for connections in [1u32, 32] {
-        let mut runs: [Vec<Figures>; 4] = Default::default();
-        let mut cpu: [Vec<f64>; 4] = Default::default();
+        let mut runs: [Vec<Figures>; PATHS.len()] = Default::default();
+        let mut cpu: [Vec<f64>; PATHS.len()] = Default::default();
         for _ in 0..ROUNDS {
             for (index, target) in targets.iter().enumerate() {
                 let (figures, cpu_us) = with_cpu(target.pid, seconds, || {
@@ -310,19 +327,53 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     };
     report(
         &rows,
-        &[overhead(&targets[2]), overhead(&targets[3])],
+        &[
+            overhead(&targets[2]),
+            overhead(&targets[3]),
+            overhead(&targets[4]),
+        ],
         seconds,
     )
 }
 
-/// `GET /metrics` from the gateway at `url`, with std's TCP and HTTP/1.0.
+/// Someone with the dashboard open: `GET /ui/state` every second until dropped.
+struct Dashboard {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Dashboard {
+    fn open(url: &str) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, url) = (stop.clone(), url.to_owned());
+        std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = get(&url, "/ui/state", ADMIN_TOKEN);
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        });
+        Self { stop }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `GET /metrics` from the gateway at `url`.
 fn scrape(url: &str, token: &str) -> Result<String, String> {
+    get(url, "/metrics", token)
+}
+
+/// `GET path` from the server at `url`, with std's TCP and HTTP/1.0.
+fn get(url: &str, path: &str, token: &str) -> Result<String, String> {
     use std::io::{Read, Write};
     let address = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
     write!(
         stream,
-        "GET /metrics HTTP/1.0\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\r\n"
     )
     .map_err(|e| e.to_string())?;
     let mut text = String::new();
@@ -382,7 +433,7 @@ impl Overhead {
 }
 
 /// Prints the table and writes `target/bench-gateway.json`.
-fn report(rows: &[Row], overheads: &[Overhead; 2], seconds: u32) -> Result<(), String> {
+fn report(rows: &[Row], overheads: &[Overhead; 3], seconds: u32) -> Result<(), String> {
     println!();
     println!("medians of {ROUNDS} runs of {seconds} s per path, taken in turn");
     println!(
@@ -391,7 +442,7 @@ fn report(rows: &[Row], overheads: &[Overhead; 2], seconds: u32) -> Result<(), S
     );
     let mut json_rows = Vec::new();
     for group in rows.chunks(PATHS.len()) {
-        let [direct, relay, gateway, translated] = group else {
+        let [direct, relay, gateway, operated, translated] = group else {
             continue;
         };
         for row in group {
@@ -422,6 +473,11 @@ fn report(rows: &[Row], overheads: &[Overhead; 2], seconds: u32) -> Result<(), S
             "{:<12} translated (OpenAI client, Anthropic keys) {translated_of_relay:.1}% of relay req/s",
             gateway.connections
         );
+        let operated_of_gateway = 100.0 * rps(operated) / rps(gateway);
+        println!(
+            "{:<12} operated (client limits, cost, OTLP export, dashboard open) {operated_of_gateway:.1}% of gateway req/s",
+            gateway.connections
+        );
         let figures = |row: &Row| {
             let f = row.figures;
             format!(
@@ -430,31 +486,34 @@ fn report(rows: &[Row], overheads: &[Overhead; 2], seconds: u32) -> Result<(), S
             )
         };
         json_rows.push(format!(
-            r#"{{"concurrency": {}, "direct": {}, "relay": {}, "gateway": {}, "translated": {}, "ratio_percent": {ratio:.1}, "relay_ratio_percent": {relay_ratio:.1}, "gateway_of_relay_percent": {of_relay:.1}, "translated_of_relay_percent": {translated_of_relay:.1}, "p99_added_ms": {added:.4}, "relay_p99_added_ms": {relay_added:.4}}}"#,
+            r#"{{"concurrency": {}, "direct": {}, "relay": {}, "gateway": {}, "operated": {}, "translated": {}, "operated_of_gateway_percent": {operated_of_gateway:.1}, "ratio_percent": {ratio:.1}, "relay_ratio_percent": {relay_ratio:.1}, "gateway_of_relay_percent": {of_relay:.1}, "translated_of_relay_percent": {translated_of_relay:.1}, "p99_added_ms": {added:.4}, "relay_p99_added_ms": {relay_added:.4}}}"#,
             gateway.connections,
             figures(direct),
             figures(relay),
             figures(gateway),
+            figures(operated),
             figures(translated)
         ));
     }
     for (name, overhead) in [
         ("passthrough", &overheads[0]),
-        ("translated", &overheads[1]),
+        ("operated", &overheads[1]),
+        ("translated", &overheads[2]),
     ] {
         println!(
             "{name} gateway's own time (llm_rotate_overhead_seconds, all {} requests it served): mean {:.1} µs, p99 at most {:.0} µs",
             overhead.requests, overhead.mean_us, overhead.p99_at_most_us
         );
     }
-    println!("goal at concurrency 32: gateway >= 60% of direct req/s and >= 95% of relay req/s, p99 added <= 1 ms; overhead mean <= 3 µs passthrough, <= 10 µs more translated");
+    println!("goal at concurrency 32: gateway >= 60% of direct req/s and >= 95% of relay req/s, p99 added <= 1 ms; overhead mean <= 3 µs passthrough, <= 10 µs more translated; operated >= 90% of gateway req/s, overhead mean <= 5 µs");
     println!("(all servers and wrk share this machine's cores)");
     let out = root().join("target/bench-gateway.json");
     let json = format!(
-        r#"{{"runs": [{}], "overhead": {}, "translated_overhead": {}}}"#,
+        r#"{{"runs": [{}], "overhead": {}, "operated_overhead": {}, "translated_overhead": {}}}"#,
         json_rows.join(",\n"),
         overheads[0].json(),
-        overheads[1].json()
+        overheads[1].json(),
+        overheads[2].json()
     );
     std::fs::write(&out, json + "\n").map_err(|e| e.to_string())?;
     println!("written to {}", out.display());

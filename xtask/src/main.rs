@@ -21,6 +21,7 @@
 mod gateway_bench;
 mod instructions;
 mod services;
+mod sink;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -390,6 +390,17 @@ mod tests {
             "given back, taken again"
         );
         assert_eq!(rt.availability(1_005), Availability::Later(2_000));
+        // a window that rolls (each answer's reset later than the last) refills as it
+        // goes: the newer answer is taken as said, so a busy key is not held back
+        let rolling = KeyRuntime::new(HealthState::default(), true);
+        rolling.begin();
+        assert!(!rolling.observe_requests_left(2, Some(10), 100, 0));
+        assert_eq!(rolling.reserve_request(1), Some(false));
+        assert_eq!(rolling.reserve_request(2), Some(true));
+        assert!(!rolling.observe_requests_left(9, Some(10), 106, 6));
+        for at in 7..15 {
+            assert_eq!(rolling.reserve_request(at), Some(false), "refilled at {at}");
+        }
         // with no limit known, a reset window is unknown until the vendor speaks
         let bare = KeyRuntime::new(HealthState::default(), true);
         bare.begin();

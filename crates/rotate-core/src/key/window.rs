@@ -76,7 +76,9 @@ impl RequestWindow {
 
     /// What the vendor said at `now_ms`: `left` (already less the calls in flight) of
     /// `limit` until `reset_at_ms`. Within one window the count only goes down (an answer
-    /// that arrives late says more was left than is). True when nothing is left.
+    /// that arrives late says more was left than is), unless the answer's reset is later
+    /// than the one known: the window rolls and refills as it goes (OpenAI's do), and the
+    /// newer answer is taken as said. True when nothing is left.
     pub(super) fn observe(
         &self,
         left: u64,
@@ -88,8 +90,9 @@ impl RequestWindow {
         let mut counts = self.counts.lock();
         // the same window, give or take the rounding of the vendor's reset
         let same = counts.left.is_some() && reset_at_ms <= counts.reset_at.saturating_add(100);
+        let rolled = reset_at_ms > counts.reset_at;
         let left = match counts.left {
-            Some(known) if same => known.min(left),
+            Some(known) if same && !rolled => known.min(left),
             _ => left,
         };
         counts.left = Some(left);
