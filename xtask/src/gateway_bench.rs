@@ -243,7 +243,10 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
     let operated = format!(
         r#", "clients": [{{"id": "bench", "token": "{CLIENT_TOKEN}", "rpm": 1000000000, "tpm": 1000000000000, "budget_usd_per_day": 1000000}}], "admin_tokens": ["{ADMIN_TOKEN}"], "otel_endpoint": "{collector}""#
     );
-    let gateway_of = |provider: &str, models: &str, extra: &str| -> Result<(Process, String), String> {
+    let gateway_of = |provider: &str,
+                      models: &str,
+                      extra: &str|
+     -> Result<(Process, String), String> {
         let keys: Vec<String> = (1..=4)
             .map(|i| {
                 format!(r#"{{"id": "k{i}", "provider": "{provider}", "value": "sk-test-k{i}"}}"#)
@@ -253,7 +256,11 @@ pub fn bench_gateway(seconds: u32) -> Result<(), String> {
             r#"{{"defaults": {{"selection_strategy": "round_robin"}}, "providers": {{"{provider}": {{"base_url": "{upstream_url}/v1", "models": {models}}}}}, "keys": [{}], "gateway": {{"tokens": ["{TOKEN}"]{extra}}}}}"#,
             keys.join(", ")
         );
-        let name = if extra.is_empty() { provider } else { "operated" };
+        let name = if extra.is_empty() {
+            provider
+        } else {
+            "operated"
+        };
         let config_path = work.join(format!("config-{name}.json"));
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let config_arg = config_path.to_string_lossy().into_owned();

@@ -142,7 +142,14 @@ mod otlp {
             .with_resource(Resource::builder().with_service_name("llm-rotate").build())
             .build();
         let tracer = provider.tracer("llm-rotate");
+        // the spans' own attributes only: no source location, thread, target or busy
+        // and idle times, and no context switched on every poll of a call's future
         let spans = tracing_opentelemetry::layer()
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            .with_context_activation(false)
             .with_tracer(tracer)
             .with_filter(
                 Targets::new()
