@@ -173,19 +173,25 @@ pub(crate) fn check_features(config: &LMRotateConfig) -> Result<(), Configuratio
             "the redis backend needs llm-rotate's `redis` feature",
         ));
     }
-    if !cfg!(feature = "google") {
-        for (i, key) in config.keys.iter().enumerate() {
-            let api = config.provider(&key.provider).and_then(|p| p.api);
-            if matches!(api, Some(WireApi::Gemini | WireApi::Vertex)) {
-                return Err(ConfigurationError::new(
-                    format!("keys[{i}].provider"),
-                    format!(
-                        "provider `{}` speaks Gemini's protocol, which needs llm-rotate's `google` feature",
-                        key.provider
-                    ),
-                ));
+    for (i, key) in config.keys.iter().enumerate() {
+        let api = config.provider(&key.provider).and_then(|p| p.api);
+        let needs = match api {
+            Some(WireApi::Gemini | WireApi::Vertex | WireApi::VertexAnthropic)
+                if !cfg!(feature = "google") =>
+            {
+                "google"
             }
-        }
+            Some(WireApi::Bedrock) if !cfg!(feature = "bedrock") => "bedrock",
+            _ => continue,
+        };
+        return Err(ConfigurationError::new(
+            format!("keys[{i}].provider"),
+            format!(
+                "provider `{}` speaks the `{}` protocol, which needs llm-rotate's `{needs}` feature",
+                key.provider,
+                api.map_or("", WireApi::as_str)
+            ),
+        ));
     }
     Ok(())
 }

@@ -18,17 +18,29 @@ pub enum WireApi {
     Gemini,
     /// Google Vertex AI.
     Vertex,
+    /// Claude on Google Vertex AI (Anthropic Messages on `rawPredict`).
+    VertexAnthropic,
+    /// AWS Bedrock's Converse API.
+    Bedrock,
 }
 
 impl WireApi {
-    /// `openai`, `anthropic`, `gemini` or `vertex`.
+    /// `openai`, `anthropic`, `gemini`, `vertex`, `vertex_anthropic` or `bedrock`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Openai => "openai",
             Self::Anthropic => "anthropic",
             Self::Gemini => "gemini",
             Self::Vertex => "vertex",
+            Self::VertexAnthropic => "vertex_anthropic",
+            Self::Bedrock => "bedrock",
         }
+    }
+
+    /// True for the protocols served on Vertex AI (`vertex`, `vertex_anthropic`): their
+    /// keys are Google credentials with a project.
+    pub fn is_vertex(self) -> bool {
+        matches!(self, Self::Vertex | Self::VertexAnthropic)
     }
 }
 
@@ -49,6 +61,25 @@ pub struct BuiltinProvider {
 
 const OPENAI_FAMILIES: &[&str] = &["gpt-", "o1", "o3", "o4", "chatgpt-"];
 const GEMINI_FAMILIES: &[&str] = &["gemini-"];
+/// Bedrock's model ids: `{vendor}.{model}`, cross-region inference profiles
+/// (`us.`, `eu.`, `apac.`, `global.`), and ARNs.
+const BEDROCK_FAMILIES: &[&str] = &[
+    "anthropic.",
+    "amazon.",
+    "meta.",
+    "mistral.",
+    "cohere.",
+    "ai21.",
+    "deepseek.",
+    "openai.",
+    "qwen.",
+    "writer.",
+    "us.",
+    "eu.",
+    "apac.",
+    "global.",
+    "arn:aws:bedrock:",
+];
 
 /// Every built-in provider.
 pub const BUILTINS: &[BuiltinProvider] = &[
@@ -79,6 +110,20 @@ pub const BUILTINS: &[BuiltinProvider] = &[
         base_url: Some("https://{location}-aiplatform.googleapis.com/v1"),
         stream_usage: false,
         families: GEMINI_FAMILIES,
+    },
+    BuiltinProvider {
+        name: "vertex_anthropic",
+        api: WireApi::VertexAnthropic,
+        base_url: Some("https://{location}-aiplatform.googleapis.com/v1"),
+        stream_usage: false,
+        families: &[],
+    },
+    BuiltinProvider {
+        name: "bedrock",
+        api: WireApi::Bedrock,
+        base_url: Some("https://bedrock-runtime.{region}.amazonaws.com"),
+        stream_usage: false,
+        families: BEDROCK_FAMILIES,
     },
     BuiltinProvider {
         name: "azure_openai",

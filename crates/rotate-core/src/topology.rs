@@ -187,7 +187,9 @@ impl Topology {
                     .resolve_secret()
                     .map_err(|e| e.within(&format!("keys[{i}]")))?;
                 let id: Arc<str> = Arc::from(key.id.as_str());
-                let vertex = provider_config.api == Some(crate::config::WireApi::Vertex);
+                let vertex = provider_config
+                    .api
+                    .is_some_and(crate::config::WireApi::is_vertex);
                 let quota_group = key.effective_quota_group(vertex).map(|group| {
                     let at = quota_groups.iter().position(|g| &*g.name == group);
                     let at = at.unwrap_or_else(|| {

@@ -4,13 +4,11 @@
 //! Files API (AI Studio) or are refused (Vertex); service-account tokens are fetched,
 //! cached, and renewed once after a 401.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use hyper::body::Incoming;
-use parking_lot::Mutex;
 use rotate_core::clock::Clock;
 use rotate_core::config::{DefaultsConfig, ProviderConfig};
 use rotate_core::content::ContentPart;
@@ -26,7 +24,8 @@ use rotate_providers::errors::{scrub, with_vendor};
 use rotate_providers::events::drain;
 use rotate_providers::request::{json_request, secret_header, static_headers};
 
-use crate::auth::{ServiceAccount, Token, TokenSource};
+use crate::accounts::Accounts;
+use crate::auth::{Token, TokenSource};
 use crate::body::{self, Uploads};
 use crate::endpoint::{self, Method};
 use crate::files::FilesApi;
@@ -46,12 +45,6 @@ enum Credential {
     Account(Arc<TokenSource>),
 }
 
-/// A cached token source and the key it was made for.
-struct AccountEntry {
-    key: Arc<KeyInfo>,
-    source: Arc<TokenSource>,
-}
-
 struct Inner {
     service: Service,
     base_url: Option<String>,
@@ -60,7 +53,7 @@ struct Inner {
     timeouts: Timeouts,
     clock: Arc<dyn Clock>,
     inline_limit: u64,
-    accounts: Mutex<HashMap<Arc<str>, AccountEntry>>,
+    accounts: Accounts,
 }
 
 /// The adapter of one Google provider (its own connection pool and token caches).
@@ -100,7 +93,7 @@ impl GoogleAdapter {
                 inline_limit: config
                     .inline_limit_bytes
                     .unwrap_or(DEFAULT_INLINE_LIMIT_BYTES),
-                accounts: Mutex::new(HashMap::new()),
+                accounts: Accounts::default(),
             }),
         })
     }
@@ -125,29 +118,10 @@ impl Inner {
         {
             return Ok(Credential::ApiKey);
         }
-        let mut accounts = self.accounts.lock();
-        if let Some(entry) = accounts.get_mut(key.id()) {
-            if Arc::ptr_eq(&entry.key, key) || entry.key.secret().expose() == key.secret().expose()
-            {
-                entry.key = key.clone();
-                return Ok(Credential::Account(entry.source.clone()));
-            }
-        }
-        let Some(parsed) = ServiceAccount::parse(key.secret().expose()) else {
-            return Ok(Credential::ApiKey);
-        };
-        let source = parsed
-            .and_then(TokenSource::new)
-            .map(Arc::new)
-            .map_err(|m| ProviderError::new(ErrorKind::Auth, m))?;
-        accounts.insert(
-            key.id_arc().clone(),
-            AccountEntry {
-                key: key.clone(),
-                source: source.clone(),
-            },
-        );
-        Ok(Credential::Account(source))
+        Ok(match self.accounts.source(key)? {
+            Some(source) => Credential::Account(source),
+            None => Credential::ApiKey,
+        })
     }
 
     fn url(

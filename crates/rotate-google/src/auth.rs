@@ -169,6 +169,12 @@ impl TokenSource {
         }
     }
 
+    /// Forgets the cached token, whichever it is (after a 401 to a request that went
+    /// out with it).
+    pub fn forget(&self) {
+        *self.cached.lock() = None;
+    }
+
     fn assertion(&self, now_secs: u64) -> Result<String, ProviderError> {
         let mut header = Header::new(Algorithm::RS256);
         if !self.account.private_key_id.is_empty() {

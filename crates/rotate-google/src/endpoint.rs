@@ -81,6 +81,22 @@ pub fn vertex_url(
     model: &str,
     method: Method,
 ) -> Result<String, ProviderError> {
+    model_url(
+        vertex_models(template, key, account, "google")?,
+        model,
+        method,
+    )
+}
+
+/// `{base}/projects/{project}/locations/{location}/publishers/{publisher}/models`: the
+/// key's `metadata.location` (default [`DEFAULT_LOCATION`]) and `metadata.project_id`
+/// (else the service account's project).
+pub fn vertex_models(
+    template: &str,
+    key: &KeyInfo,
+    account: Option<&ServiceAccount>,
+    publisher: &str,
+) -> Result<RequestUrl, ProviderError> {
     let location = key
         .metadata()
         .get("location")
@@ -106,13 +122,14 @@ pub fn vertex_url(
                 "a Vertex key needs `metadata.project_id` or a service account with `project_id`",
             )
         })?;
-    let url = RequestUrl::new(&vertex_base(template, location))
+    Ok(RequestUrl::new(&vertex_base(template, location))
         .path("projects")
         .segment("project_id", project)?
         .path("locations")
         .segment("location", location)?
-        .path("publishers/google/models");
-    model_url(url, model, method)
+        .path("publishers")
+        .path(publisher)
+        .path("models"))
 }
 
 /// Vertex express mode (an API key): the global publisher path.

@@ -1,12 +1,16 @@
-//! [`GoogleAdapterFactory`]: builds the adapters of `gemini` and `vertex` providers and
-//! hands every other protocol to the HTTP factory it wraps.
+//! [`GoogleAdapterFactory`]: builds the adapters of `gemini`, `vertex` and
+//! `vertex_anthropic` providers and hands every other protocol to the HTTP factory it
+//! wraps.
 
 use std::sync::Arc;
 
 use rotate_core::config::{DefaultsConfig, ProviderConfig, WireApi};
 use rotate_core::error::ConfigurationError;
 use rotate_core::provider::{AdapterFactory, Provider};
-use rotate_providers::HttpAdapterFactory;
+use rotate_providers::{Adapter, AnthropicWire, HttpAdapterFactory, Timeouts};
+
+use crate::accounts::Accounts;
+use crate::claude::{VertexClaudeWire, VertexTokens};
 
 use crate::adapter::GoogleAdapter;
 use crate::reply::Service;
@@ -24,6 +28,39 @@ impl GoogleAdapterFactory {
     }
 }
 
+impl GoogleAdapterFactory {
+    /// The adapter of a `vertex_anthropic` provider: Anthropic's protocol with Vertex's
+    /// URLs and service-account tokens.
+    fn claude(
+        &self,
+        name: &str,
+        config: &ProviderConfig,
+        defaults: &DefaultsConfig,
+    ) -> Result<Arc<dyn Provider>, ConfigurationError> {
+        let timeouts = Timeouts::of(config, defaults);
+        let client = self.http.client().clone().build();
+        let accounts = Arc::new(Accounts::default());
+        let tokens = VertexTokens::new(
+            accounts.clone(),
+            client.clone(),
+            self.http.clock().clone(),
+            timeouts.request,
+        );
+        let wire = VertexClaudeWire::new(
+            AnthropicWire::new(name, config)?,
+            config.base_url.clone(),
+            accounts,
+        );
+        Ok(Arc::new(Adapter::with_credentials(
+            wire,
+            client,
+            timeouts,
+            self.http.clock().clone(),
+            Arc::new(tokens),
+        )))
+    }
+}
+
 impl AdapterFactory for GoogleAdapterFactory {
     fn adapter(
         &self,
@@ -34,6 +71,7 @@ impl AdapterFactory for GoogleAdapterFactory {
         let service = match config.api {
             Some(WireApi::Gemini) => Service::Studio,
             Some(WireApi::Vertex) => Service::Vertex,
+            Some(WireApi::VertexAnthropic) => return Ok(self.claude(name, config, defaults)?),
             _ => return self.http.adapter(name, config, defaults),
         };
         Ok(Arc::new(GoogleAdapter::new(

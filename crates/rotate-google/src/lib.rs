@@ -1,5 +1,5 @@
-//! Google's providers for llm-rotate: `google` (Gemini on AI Studio) and `vertex`
-//! (Gemini on Vertex AI).
+//! Google's providers for llm-rotate: `google` (Gemini on AI Studio), `vertex`
+//! (Gemini on Vertex AI) and `vertex_anthropic` (Claude on Vertex AI, see [`claude`]).
 //!
 //! What it is for: speaking Gemini's `generateContent` protocol: multimodal request
 //! bodies (text, PDFs, images, files), replies and `alt=sse` streams (thought parts kept
@@ -28,9 +28,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod accounts;
 mod adapter;
 pub mod auth;
 pub mod body;
+pub mod claude;
 pub mod daily;
 mod endpoint;
 mod factory;

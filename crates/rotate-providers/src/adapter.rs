@@ -20,6 +20,7 @@ use rotate_core::provider::{
 };
 
 use crate::client::{read_body, HttpClient};
+use crate::credentials::{copy_request, Credentials};
 use crate::errors::{scrub, with_vendor};
 use crate::events::{EventStream, StreamProtocol};
 
@@ -171,17 +172,77 @@ struct Inner<W> {
     client: HttpClient,
     timeouts: Timeouts,
     clock: Arc<dyn Clock>,
+    credentials: Option<Arc<dyn Credentials>>,
 }
 
 impl<W: WireProtocol> Inner<W> {
+    /// `request` with `key`'s credentials put on by the adapter's [`Credentials`], if
+    /// it has any (and a copy without them, to retry after a 401).
+    async fn authorized(
+        &self,
+        key: &Arc<rotate_core::provider::KeyInfo>,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(Request<Full<Bytes>>, Option<Request<Full<Bytes>>>), ProviderError> {
+        let Some(credentials) = &self.credentials else {
+            return Ok((request, None));
+        };
+        let retry = copy_request(&request);
+        let mut request = request;
+        credentials.authorize(key, &mut request).await?;
+        Ok((request, Some(retry)))
+    }
+
+    /// After a 401 to a request sent with credentials: the copy to send again with
+    /// fresh ones, when the credentials say a retry can help.
+    async fn reauthorized(
+        &self,
+        key: &Arc<rotate_core::provider::KeyInfo>,
+        retry: Option<Request<Full<Bytes>>>,
+    ) -> Result<Option<Request<Full<Bytes>>>, ProviderError> {
+        let (Some(credentials), Some(mut request)) = (&self.credentials, retry) else {
+            return Ok(None);
+        };
+        if !credentials.refused(key) {
+            return Ok(None);
+        }
+        tracing::debug!(key_id = %key.id(), "credentials refused; trying once with fresh ones");
+        credentials.authorize(key, &mut request).await?;
+        Ok(Some(request))
+    }
+
+    /// Sends a streamed request with the key's credentials (once more after a 401 the
+    /// credentials can mend).
+    async fn send_stream(
+        &self,
+        key: &Arc<rotate_core::provider::KeyInfo>,
+        request: Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, ProviderError> {
+        let (request, retry) = self.authorized(key, request).await?;
+        let response = self.client.send(request, self.timeouts.request).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            if let Some(again) = self.reauthorized(key, retry).await? {
+                crate::events::drain(response.into_body());
+                return self.client.send(again, self.timeouts.request).await;
+            }
+        }
+        Ok(response)
+    }
+
     /// One non-streamed exchange: the headroom and body of a success, or the failure
-    /// classified (the vendor's words kept, an echoed `secret` removed).
+    /// classified (the vendor's words kept, an echoed secret removed).
     async fn send_json(
         &self,
+        key: &Arc<rotate_core::provider::KeyInfo>,
         request: Request<Full<Bytes>>,
-        secret: &rotate_core::secret::Secret,
     ) -> Result<(Option<Headroom>, Bytes), ProviderError> {
-        let (parts, body) = self.client.exchange(request, self.timeouts.request).await?;
+        let secret = key.secret();
+        let (request, retry) = self.authorized(key, request).await?;
+        let (mut parts, mut body) = self.client.exchange(request, self.timeouts.request).await?;
+        if parts.status == StatusCode::UNAUTHORIZED {
+            if let Some(again) = self.reauthorized(key, retry).await? {
+                (parts, body) = self.client.exchange(again, self.timeouts.request).await?;
+            }
+        }
         let now = self.clock.unix_ms();
         if !parts.status.is_success() {
             let error = self.wire.classify(parts.status, &parts.headers, &body, now);
@@ -214,6 +275,27 @@ impl<W: WireProtocol> Adapter<W> {
                 client,
                 timeouts,
                 clock,
+                credentials: None,
+            }),
+        }
+    }
+
+    /// An adapter for `wire` that puts each key's credentials on its requests with
+    /// `credentials` (keys that are more than a header: tokens, signatures).
+    pub fn with_credentials(
+        wire: W,
+        client: HttpClient,
+        timeouts: Timeouts,
+        clock: Arc<dyn Clock>,
+        credentials: Arc<dyn Credentials>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                wire,
+                client,
+                timeouts,
+                clock,
+                credentials: Some(credentials),
             }),
         }
     }
@@ -257,7 +339,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 None => inner.wire.build(&call, false)?,
             };
             let passthrough = pass.is_some();
-            let (headroom, body) = inner.send_json(request, call.key.secret()).await?;
+            let (headroom, body) = inner.send_json(&call.key, request).await?;
             let parsed = match pass {
                 Some(pass) => inner.wire.parse_passthrough_reply(pass, &body),
                 None => inner.wire.parse_reply(&body),
@@ -287,7 +369,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 .filter(|p| p.passes_to(inner.wire.dialect()));
             let request = inner.wire.build_embed(&call, pass)?;
             let passthrough = pass.is_some();
-            let (headroom, body) = inner.send_json(request, call.key.secret()).await?;
+            let (headroom, body) = inner.send_json(&call.key, request).await?;
             let mut reply = inner
                 .wire
                 .parse_embed(&body)
@@ -313,7 +395,7 @@ impl<W: WireProtocol> Provider for Adapter<W> {
                 None => (inner.wire.build(&call, true)?, inner.wire.stream_protocol()),
             };
             let passing_through = pass.is_some();
-            let response = inner.client.send(request, inner.timeouts.request).await?;
+            let response = inner.send_stream(&call.key, request).await?;
             let now = inner.clock.unix_ms();
             let headroom = inner.wire.headroom(response.headers(), now);
             open_events(
@@ -354,7 +436,7 @@ pub async fn open_events<P: StreamProtocol>(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.is_empty() && !content_type.starts_with("text/event-stream") {
+    if !content_type.is_empty() && !content_type.starts_with(protocol.framing().content_type()) {
         let body = read_body(body, timeouts.request).await?;
         let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         return Err(ProviderError::new(

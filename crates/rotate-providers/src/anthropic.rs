@@ -11,6 +11,7 @@ use rotate_core::error::{ConfigurationError, ProviderError};
 use rotate_core::passthrough::{Passthrough, WireDialect};
 use rotate_core::provider::{Headroom, ProviderCall, ProviderReply};
 
+pub use request::VERTEX_ANTHROPIC_VERSION;
 pub use stream::AnthropicStream;
 
 use crate::adapter::WireProtocol;
@@ -37,6 +38,25 @@ impl AnthropicWire {
             headers: static_headers(name, config)?,
             default_max_tokens: config.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
         })
+    }
+}
+
+impl AnthropicWire {
+    /// The request of a call to Claude on Vertex AI at `url` (its `…:rawPredict` or
+    /// `…:streamRawPredict`): the Messages body without `model` and with
+    /// `anthropic_version` (a client's own Anthropic body kept as sent otherwise), no
+    /// credentials (the adapter's [`Credentials`](crate::Credentials) add them).
+    pub fn vertex_request(
+        &self,
+        call: &ProviderCall,
+        url: &str,
+        stream: bool,
+    ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
+        crate::request::json_request(
+            url,
+            request::vertex_headers(self, call, stream),
+            request::vertex_body(self, call, stream)?,
+        )
     }
 }
 

@@ -1,5 +1,6 @@
-//! From an HTTP body to [`StreamDelta`]s: SSE decoding, a protocol's event parser, the
-//! idle timeout, and the rule that a stream without its terminal event is an error.
+//! From an HTTP body to [`StreamDelta`]s: the framing (server-sent events, or AWS's
+//! binary event stream), a protocol's event parser, the idle timeout, and the rule that
+//! a stream without its terminal event is an error.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -15,6 +16,67 @@ use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::provider::StreamDelta;
 
 use crate::sse::{SseDecoder, SseEvent};
+
+/// How a vendor frames its stream's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Server-sent events (`text/event-stream`).
+    Sse,
+    /// AWS event-stream messages (`application/vnd.amazon.eventstream`), Bedrock's.
+    #[cfg(feature = "bedrock")]
+    AwsEventStream,
+}
+
+impl Framing {
+    /// The content type a stream of this framing is sent with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Sse => "text/event-stream",
+            #[cfg(feature = "bedrock")]
+            Self::AwsEventStream => "application/vnd.amazon.eventstream",
+        }
+    }
+}
+
+/// The decoder of one framing.
+#[derive(Debug)]
+enum Decoder {
+    Sse(SseDecoder),
+    #[cfg(feature = "bedrock")]
+    Aws(crate::eventstream::EventStreamDecoder),
+}
+
+impl Decoder {
+    fn of(framing: Framing) -> Self {
+        match framing {
+            Framing::Sse => Self::Sse(SseDecoder::new()),
+            #[cfg(feature = "bedrock")]
+            Framing::AwsEventStream => Self::Aws(crate::eventstream::EventStreamDecoder::new()),
+        }
+    }
+
+    fn feed<F>(&mut self, bytes: &[u8], on_event: &mut F) -> Result<(), ProviderError>
+    where
+        F: FnMut(SseEvent<'_>) -> Result<(), ProviderError>,
+    {
+        match self {
+            Self::Sse(decoder) => decoder.feed(bytes, on_event),
+            #[cfg(feature = "bedrock")]
+            Self::Aws(decoder) => decoder.feed(bytes, on_event),
+        }
+    }
+
+    fn finish<F>(&mut self, on_event: &mut F) -> Result<(), ProviderError>
+    where
+        F: FnMut(SseEvent<'_>) -> Result<(), ProviderError>,
+    {
+        match self {
+            Self::Sse(decoder) => decoder.finish(on_event),
+            #[cfg(feature = "bedrock")]
+            Self::Aws(decoder) => decoder.finish(),
+        }
+    }
+}
 
 /// How far ahead a deadline too long to represent is put (thirty years).
 const FAR: Duration = Duration::from_secs(30 * 365 * 86_400);
@@ -44,6 +106,17 @@ pub trait StreamProtocol: Send + 'static {
     fn line_end(&self) -> &'static str {
         "\n"
     }
+
+    /// How the vendor frames its events.
+    fn framing(&self) -> Framing {
+        Framing::Sse
+    }
+
+    /// True when the body may end here without losing anything (by default, once the
+    /// terminal event was seen; a vendor whose last event is optional says more).
+    fn may_end(&self) -> bool {
+        self.finished()
+    }
 }
 
 pin_project! {
@@ -54,7 +127,7 @@ pin_project! {
         #[pin]
         idle: tokio::time::Sleep,
         idle_timeout: Duration,
-        decoder: SseDecoder,
+        decoder: Decoder,
         protocol: P,
         pending: VecDeque<StreamDelta>,
         done: bool,
@@ -70,7 +143,7 @@ impl<P: StreamProtocol> EventStream<P> {
             body,
             idle: tokio::time::sleep(idle_timeout),
             idle_timeout,
-            decoder: SseDecoder::new(),
+            decoder: Decoder::of(protocol.framing()),
             protocol,
             pending: VecDeque::new(),
             done: false,
@@ -150,7 +223,7 @@ impl<P: StreamProtocol> Stream for EventStream<P> {
                     if let Err(error) = finished {
                         return Poll::Ready(Some(Err(error)));
                     }
-                    if !this.protocol.finished() {
+                    if !this.protocol.may_end() {
                         this.pending.clear();
                         return Poll::Ready(Some(Err(ProviderError::new(
                             ErrorKind::Decode,

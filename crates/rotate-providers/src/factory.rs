@@ -73,12 +73,27 @@ impl AdapterFactory for HttpAdapterFactory {
                 timeouts,
                 self.clock.clone(),
             ))),
-            Some(api @ (WireApi::Gemini | WireApi::Vertex)) => Err(ConfigurationError::new(
+            Some(api @ (WireApi::Gemini | WireApi::Vertex | WireApi::VertexAnthropic)) => {
+                Err(ConfigurationError::new(
+                    format!("providers.{name}.api"),
+                    format!(
+                        "the `{}` protocol is not handled by this factory",
+                        api.as_str()
+                    ),
+                ))
+            }
+            #[cfg(feature = "bedrock")]
+            Some(WireApi::Bedrock) => Ok(crate::bedrock::adapter(
+                name,
+                config,
+                client,
+                timeouts,
+                self.clock.clone(),
+            )?),
+            #[cfg(not(feature = "bedrock"))]
+            Some(WireApi::Bedrock) => Err(ConfigurationError::new(
                 format!("providers.{name}.api"),
-                format!(
-                    "the `{}` protocol is not handled by this factory",
-                    api.as_str()
-                ),
+                "the `bedrock` protocol needs the `bedrock` feature",
             )),
             None => Err(ConfigurationError::new(
                 format!("providers.{name}.api"),

@@ -11,9 +11,14 @@
 
 pub mod adapter;
 mod anthropic;
+#[cfg(feature = "bedrock")]
+mod bedrock;
 pub mod client;
+pub mod credentials;
 pub mod errors;
 pub mod events;
+#[cfg(feature = "bedrock")]
+pub mod eventstream;
 mod factory;
 pub mod json;
 mod openai;
@@ -23,7 +28,8 @@ pub mod sse;
 pub mod url;
 
 pub use adapter::{Adapter, Timeouts, WireProtocol};
-pub use anthropic::AnthropicWire;
+pub use anthropic::{AnthropicStream, AnthropicWire, VERTEX_ANTHROPIC_VERSION};
 pub use client::{HttpClient, HttpClientBuilder};
+pub use credentials::Credentials;
 pub use factory::HttpAdapterFactory;
 pub use openai::{OpenAiStream, OpenAiWire, DEFAULT_AZURE_API_VERSION};

@@ -1,7 +1,8 @@
 //! The OpenAI Chat Completions protocol, spoken by OpenAI and every OpenAI-compatible
 //! vendor of the catalogue (Groq, Mistral, DeepSeek, Together, OpenRouter, xAI,
-//! Fireworks, Cerebras, Perplexity, local servers) and, in its deployment form, by
-//! Azure OpenAI.
+//! Fireworks, Cerebras, Perplexity, local servers) and by Azure OpenAI, in its
+//! deployment form (`/openai/deployments/{d}/…?api-version=…`) or its v1 API (a base
+//! URL ending in `/openai/v1`, Azure AI Foundry's included).
 
 mod embeddings;
 mod messages;
@@ -33,6 +34,8 @@ pub struct OpenAiWire {
     headers: HeaderMap,
     azure: bool,
     api_version: String,
+    /// The `api-version` set in config, sent on Azure's v1 API only when given.
+    v1_api_version: Option<String>,
     stream_usage: bool,
     reasoning_token_field: bool,
     /// OpenAI and Azure have the Responses API; the compatible vendors are not assumed to.
@@ -56,6 +59,7 @@ impl OpenAiWire {
                 .api_version
                 .clone()
                 .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned()),
+            v1_api_version: config.api_version.clone(),
             stream_usage: config.stream_usage.unwrap_or(true),
             reasoning_token_field: name == "openai" || azure,
             responses: name == "openai" || azure,

@@ -75,6 +75,16 @@ impl RequestUrl {
         self.segment_with_method(what, value, "")
     }
 
+    /// Appends `/` and `value` as one segment with every byte outside the unreserved
+    /// set encoded, `/` and `:` included (Bedrock's model ARNs and inference-profile
+    /// ids are one segment); only an empty or dot segment is refused.
+    pub fn opaque_segment(mut self, what: &str, value: &str) -> Result<Self, ProviderError> {
+        check_opaque_segment(what, value)?;
+        self.url.push('/');
+        let _ = write!(self.url, "{}", utf8_percent_encode(value, QUERY));
+        Ok(self)
+    }
+
     /// Appends `/`, `value` as one encoded segment, then `method` verbatim (Google's
     /// `:generateContent`; a literal of the adapter's template).
     pub fn segment_with_method(
@@ -131,6 +141,15 @@ pub fn check_segment(what: &str, value: &str) -> Result<(), ProviderError> {
     ))
 }
 
+/// Refuses a value that cannot be one encoded segment (empty, `.` or `..`).
+pub fn check_opaque_segment(what: &str, value: &str) -> Result<(), ProviderError> {
+    if value.contains('/') {
+        // encoded, a `/` stays inside the segment
+        return check_segment(what, &value.replace('/', "_"));
+    }
+    check_segment(what, value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +188,24 @@ mod tests {
         }
         let error = one("x/\r\n").unwrap_err();
         assert!(error.message.contains(r"x/\r\n"), "{}", error.message);
+    }
+
+    #[test]
+    fn an_opaque_segment_encodes_slashes_too() {
+        let url = RequestUrl::new("https://bedrock-runtime.us-east-1.amazonaws.com")
+            .path("model")
+            .opaque_segment(
+                "model",
+                "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0",
+            )
+            .unwrap()
+            .path("converse")
+            .finish();
+        assert_eq!(url, "https://bedrock-runtime.us-east-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-sonnet-4-20250514-v1%3A0/converse");
+        for value in ["", ".", ".."] {
+            let refused = RequestUrl::new("http://h").opaque_segment("model", value);
+            assert_eq!(refused.unwrap_err().kind, ErrorKind::InvalidRequest);
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! naming the key).
 
 mod anthropic;
+mod bedrock;
 mod embeddings;
 mod gemini;
 mod responses;
@@ -43,6 +44,7 @@ use rotate_core::clock::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use bedrock::{aws_key_json, aws_secret_of, short_term_bedrock_key};
 pub use embeddings::vector_of;
 pub use render::ReplyBody;
 
@@ -151,6 +153,10 @@ pub enum Api {
     Gemini,
     /// Gemini on Vertex AI.
     Vertex,
+    /// Claude on Vertex AI (`…/publishers/anthropic/models/{m}:rawPredict`).
+    VertexAnthropic,
+    /// AWS Bedrock's Converse API.
+    Bedrock,
     /// The Files API (uploads and file lookups).
     Files,
     /// The OAuth token endpoint.
@@ -519,7 +525,15 @@ pub fn fail_then_ok(n: usize, failure: Behavior) -> Vec<Behavior> {
 
 /// What a request is, from its method and path.
 fn route(method: &http::Method, path: &str) -> Option<Api> {
-    if ["/chat/completions", "/embeddings", "/responses"]
+    if path.contains("/publishers/anthropic/models/")
+        && (path.ends_with(":rawPredict") || path.ends_with(":streamRawPredict"))
+    {
+        Some(Api::VertexAnthropic)
+    } else if path.contains("/model/")
+        && (path.ends_with("/converse") || path.ends_with("/converse-stream"))
+    {
+        Some(Api::Bedrock)
+    } else if ["/chat/completions", "/embeddings", "/responses"]
         .iter()
         .any(|end| path.ends_with(end))
     {
@@ -575,6 +589,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
     };
     let query = request.uri().query().map(str::to_owned);
     let is_get = request.method() == http::Method::GET;
+    let method = request.method().as_str().to_owned();
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
@@ -608,7 +623,11 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
             let (account, answer) = state.google.token(&origin, &bytes, now);
             (account, Some(answer))
         }
-        Api::Vertex if header("x-goog-api-key").is_none() => {
+        Api::Bedrock => match bedrock::authenticate(&method, &path, &headers, &bytes, now) {
+            Ok(key) => (Some(key), None),
+            Err(refusal) => (None, Some(refusal)),
+        },
+        Api::VertexAnthropic | Api::Vertex if header("x-goog-api-key").is_none() => {
             match bearer
                 .as_deref()
                 .and_then(|t| state.google.account_of(t, now))
@@ -617,7 +636,9 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
                 None => (bearer.clone(), Some(gemini::unauthenticated())),
             }
         }
-        Api::Gemini | Api::Vertex | Api::Files | Api::Unrouted => (header("x-goog-api-key"), None),
+        Api::Gemini | Api::Vertex | Api::VertexAnthropic | Api::Files | Api::Unrouted => {
+            (header("x-goog-api-key"), None)
+        }
         Api::OpenAi | Api::Anthropic => (
             bearer
                 .clone()
@@ -628,6 +649,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
     };
     let stream = match api {
         Api::Gemini | Api::Vertex => path.contains(":streamGenerateContent"),
+        Api::VertexAnthropic => path.ends_with(":streamRawPredict"),
+        Api::Bedrock => path.ends_with("/converse-stream"),
         _ => body
             .get("stream")
             .and_then(serde_json::Value::as_bool)
@@ -653,7 +676,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         return match api {
             Api::OpenAi => openai::error(Behavior::Unauthorized, "missing"),
             Api::Anthropic => anthropic::error(Behavior::Unauthorized, "missing"),
-            Api::Vertex => gemini::unauthenticated(),
+            Api::Vertex | Api::VertexAnthropic => gemini::unauthenticated(),
+            Api::Bedrock => bedrock::error_response(
+                403,
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+            ),
             _ => gemini::error(Behavior::Unauthorized, gemini::Service::Studio),
         };
     };
@@ -712,6 +740,15 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         Api::OpenAi if path.ends_with("/responses") => responses::respond(&exchange, behavior),
         Api::OpenAi => openai::respond(&exchange, behavior),
         Api::Anthropic => anthropic::respond(&exchange, behavior),
+        Api::VertexAnthropic => vertex_claude(&exchange, &path, behavior),
+        Api::Bedrock => {
+            let model = path
+                .split_once("/model/")
+                .and_then(|(_, rest)| rest.rsplit_once('/'))
+                .map(|(model, _)| percent_decode(model))
+                .unwrap_or_default();
+            bedrock::respond(&exchange, &model, behavior)
+        }
         Api::Gemini | Api::Vertex => {
             let model = path
                 .rsplit_once("/models/")
@@ -732,6 +769,64 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
             render::json(StatusCode::NOT_FOUND, &serde_json::json!({}), &[])
         }
     }
+}
+
+/// `%XX` sequences decoded (a model id taken from a path).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Claude on Vertex: the Messages body must carry `anthropic_version:
+/// vertex-2023-10-16` and no `model` (the path names it); the answer is Anthropic's.
+fn vertex_claude(x: &render::Exchange<'_>, path: &str, behavior: Behavior) -> Response<ReplyBody> {
+    let model = path
+        .rsplit_once("/models/")
+        .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+        .unwrap_or("unknown-model");
+    let refusal = if x.body.get("model").is_some() {
+        Some("model: Extra inputs are not permitted")
+    } else if x
+        .body
+        .get("anthropic_version")
+        .and_then(serde_json::Value::as_str)
+        != Some("vertex-2023-10-16")
+    {
+        Some("anthropic_version: Input should be 'vertex-2023-10-16'")
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        let body = serde_json::json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}});
+        return render::json(StatusCode::BAD_REQUEST, &body, &[]);
+    }
+    let mut body = x.body.clone();
+    body["model"] = serde_json::Value::from(model);
+    let exchange = render::Exchange {
+        key: x.key,
+        body: &body,
+        stream: x.stream,
+        serial: x.serial,
+    };
+    anthropic::respond(&exchange, behavior)
 }
 
 /// Gemini's checks before generating: the body is JSON, within the size limit, and every

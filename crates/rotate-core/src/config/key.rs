@@ -89,7 +89,7 @@ impl KeyConfig {
     }
 
     /// The quota group in force: `quota_group`, else for a key of a Vertex provider
-    /// (`vertex`) its `metadata.project_id`.
+    /// (`vertex`, `vertex_anthropic`) its `metadata.project_id`.
     pub fn effective_quota_group(&self, vertex: bool) -> Option<&str> {
         self.quota_group.as_deref().or_else(|| {
             vertex

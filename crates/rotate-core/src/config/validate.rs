@@ -189,7 +189,7 @@ impl LMRotateConfig {
                 check_base_url(url)
                     .map_err(|m| ConfigurationError::new(format!("{path}.base_url"), m))?;
             }
-            if provider.and_then(|p| p.api) == Some(WireApi::Vertex) {
+            if provider.and_then(|p| p.api).is_some_and(WireApi::is_vertex) {
                 check_vertex_key(key, &secret).map_err(|e| e.within(&path))?;
             }
         }

@@ -81,6 +81,61 @@ pub(crate) fn build_passthrough(
     json_request(&uri, headers, body)
 }
 
+/// The `anthropic_version` Claude on Vertex AI and on Bedrock's Messages form take in
+/// the body (the key's `anthropic_version` metadata may name another).
+pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
+
+/// The body of a call as Claude on Vertex AI takes it: the Messages body without
+/// `model` (the URL names it) and with `anthropic_version`; a client's own body is kept
+/// as sent otherwise.
+pub(crate) fn vertex_body(
+    wire: &AnthropicWire,
+    call: &ProviderCall,
+    stream: bool,
+) -> Result<Vec<u8>, ProviderError> {
+    let version = Value::from(
+        call.key
+            .metadata()
+            .get("anthropic_version")
+            .map_or(VERTEX_ANTHROPIC_VERSION, String::as_str),
+    );
+    if let Some(pass) = call
+        .request
+        .passthrough
+        .as_ref()
+        .filter(|p| p.dialect() == rotate_core::passthrough::WireDialect::Anthropic)
+    {
+        let version = ("anthropic_version", version);
+        return Ok(if stream {
+            pass.write_with(&[version, ("stream", Value::Bool(true))], &["model"])
+        } else {
+            pass.write_with(&[version], &["model", "stream"])
+        });
+    }
+    let mut body = body(wire, call, stream)?;
+    body.remove("model");
+    body.insert("anthropic_version".into(), version);
+    serde_json::to_vec(&Value::Object(body)).map_err(|e| malformed("request", e))
+}
+
+/// The headers of a call to Claude on Vertex AI: the provider's static ones,
+/// `anthropic-beta` (the key's and the client's) and, for a stream, `Accept`; the
+/// credentials are put on by the adapter's [`Credentials`](crate::Credentials).
+pub(crate) fn vertex_headers(
+    wire: &AnthropicWire,
+    call: &ProviderCall,
+    stream: bool,
+) -> http::HeaderMap {
+    let forwarded = call
+        .request
+        .passthrough
+        .as_ref()
+        .map_or(&[][..], |p| p.headers());
+    let mut headers = wire.headers.clone();
+    beta_and_accept(&mut headers, call, stream, forwarded);
+    headers
+}
+
 /// The URL and headers of a call: the key's auth, `anthropic-version` (the client's,
 /// the key's or the default) and `anthropic-beta` (the key's and the client's).
 fn target(
@@ -108,9 +163,28 @@ fn target(
     if let Ok(version) = HeaderValue::from_str(version) {
         headers.insert(HeaderName::from_static("anthropic-version"), version);
     }
+    beta_and_accept(&mut headers, call, stream, forwarded);
+    Ok((format!("{base}/messages"), headers))
+}
+
+/// `anthropic-beta` (the key's `anthropic_beta` metadata, then the client's header)
+/// and, for a stream, `Accept: text/event-stream`.
+fn beta_and_accept(
+    headers: &mut http::HeaderMap,
+    call: &ProviderCall,
+    stream: bool,
+    forwarded: &[(String, String)],
+) {
+    let client = forwarded
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("anthropic-beta"))
+        .map(|(_, v)| v.as_str());
     let betas: Vec<&str> = [
-        metadata.get("anthropic_beta").map(String::as_str),
-        client("anthropic-beta"),
+        call.key
+            .metadata()
+            .get("anthropic_beta")
+            .map(String::as_str),
+        client,
     ]
     .into_iter()
     .flatten()
@@ -126,5 +200,4 @@ fn target(
             HeaderValue::from_static("text/event-stream"),
         );
     }
-    Ok((format!("{base}/messages"), headers))
 }

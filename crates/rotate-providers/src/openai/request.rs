@@ -160,8 +160,16 @@ fn target(
     target_of(wire, call, "chat/completions", "deployment", stream)
 }
 
+/// True for a base URL of Azure's v1 API (`https://{resource}.openai.azure.com/openai/v1`,
+/// Azure AI Foundry's `https://{resource}.services.ai.azure.com/openai/v1`).
+pub(crate) fn is_azure_v1(base: &str) -> bool {
+    base.trim_end_matches('/').ends_with("/openai/v1")
+}
+
 /// The URL and headers of a call to `endpoint` (`chat/completions`, `embeddings`); on
-/// Azure the deployment is the key's `deployment_field` metadata, else the model.
+/// Azure's deployment form the deployment is the key's `deployment_field` metadata,
+/// else the model; Azure keys authenticate with `api-key`, or with a bearer Entra ID
+/// token when their `metadata.auth` is `entra`.
 pub(crate) fn target_of<R>(
     wire: &OpenAiWire,
     call: &ProviderCall<R>,
@@ -174,8 +182,18 @@ pub(crate) fn target_of<R>(
         .chat_url
         .as_deref()
         .filter(|_| endpoint == "chat/completions");
+    let v1 = wire.azure && is_azure_v1(base_url(call, wire.base_url.as_deref())?);
     let uri = if let (false, None, Some(url)) = (wire.azure, call.key.base_url(), chat_url) {
         url.to_owned()
+    } else if v1 {
+        // Azure's v1 API: OpenAI's paths under `/openai/v1`, the deployment named by
+        // the body's `model`, an `api-version` only when one is set
+        let base = base_url(call, wire.base_url.as_deref())?;
+        let url = RequestUrl::new(base).path(endpoint);
+        match metadata.get("api_version").or(wire.v1_api_version.as_ref()) {
+            Some(version) if version != "v1" => url.query("api-version", version).finish(),
+            _ => url.finish(),
+        }
     } else if wire.azure {
         let base = base_url(call, wire.base_url.as_deref())?;
         let deployment = metadata
@@ -192,7 +210,8 @@ pub(crate) fn target_of<R>(
         format!("{}/{endpoint}", base_url(call, wire.base_url.as_deref())?)
     };
     let mut headers = wire.headers.clone();
-    if wire.azure {
+    let entra = metadata.get("auth").map(String::as_str) == Some("entra");
+    if wire.azure && !entra {
         headers.insert(
             HeaderName::from_static("api-key"),
             secret_header(call.key.secret().expose())?,

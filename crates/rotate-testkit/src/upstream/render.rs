@@ -129,8 +129,28 @@ pub(crate) fn sse(
     ending: Ending,
     headers: &[(&str, String)],
 ) -> Response<ReplyBody> {
+    let mut response = binary_stream(
+        events.into_iter().map(String::into_bytes).collect(),
+        ending,
+        "text/event-stream; charset=utf-8",
+        headers,
+    );
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    response
+}
+
+/// A streamed response of `content_type`: each piece is sent as its own frame.
+pub(crate) fn binary_stream(
+    pieces: Vec<Vec<u8>>,
+    ending: Ending,
+    content_type: &'static str,
+    headers: &[(&str, String)],
+) -> Response<ReplyBody> {
     let frames =
-        futures_util::stream::iter(events.into_iter().map(|e| Ok(Frame::data(Bytes::from(e)))));
+        futures_util::stream::iter(pieces.into_iter().map(|e| Ok(Frame::data(Bytes::from(e)))));
     let body: ReplyBody = match ending {
         Ending::Clean => StreamBody::new(frames).boxed_unsync(),
         Ending::Cut => StreamBody::new(frames.chain(futures_util::stream::once(async {
@@ -147,14 +167,9 @@ pub(crate) fn sse(
         }
     };
     let mut response = Response::new(body);
-    let h = response.headers_mut();
-    h.insert(
+    response.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
+        HeaderValue::from_static(content_type),
     );
     with_headers(response, headers)
 }
