@@ -71,7 +71,7 @@ impl AdapterFactory for GoogleAdapterFactory {
         let service = match config.api {
             Some(WireApi::Gemini) => Service::Studio,
             Some(WireApi::Vertex) => Service::Vertex,
-            Some(WireApi::VertexAnthropic) => return Ok(self.claude(name, config, defaults)?),
+            Some(WireApi::VertexAnthropic) => return self.claude(name, config, defaults),
             _ => return self.http.adapter(name, config, defaults),
         };
         Ok(Arc::new(GoogleAdapter::new(

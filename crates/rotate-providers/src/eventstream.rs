@@ -80,7 +80,7 @@ impl EventStreamDecoder {
             if crc32fast::hash(&rest[0..8]) != prelude_crc {
                 break Err(corrupt("the prelude's CRC does not match"));
             }
-            if total < PRELUDE + TRAILER || total > MAX_MESSAGE_BYTES {
+            if !(PRELUDE + TRAILER..=MAX_MESSAGE_BYTES).contains(&total) {
                 break Err(corrupt(format!("a message claims {total} bytes")));
             }
             if headers_len > MAX_HEADERS_BYTES || headers_len > total - PRELUDE - TRAILER {

@@ -625,7 +625,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         }
         Api::Bedrock => match bedrock::authenticate(&method, &path, &headers, &bytes, now) {
             Ok(key) => (Some(key), None),
-            Err(refusal) => (None, Some(refusal)),
+            Err(refusal) => (None, Some(*refusal)),
         },
         Api::VertexAnthropic | Api::Vertex if header("x-goog-api-key").is_none() => {
             match bearer

@@ -97,6 +97,10 @@ pub(crate) fn error_response(status: u16, name: &str, message: &str) -> Response
     )
 }
 
+fn refusal(status: u16, name: &str, message: &str) -> Box<Response<ReplyBody>> {
+    Box::new(error_response(status, name, message))
+}
+
 /// The key a request authenticates as, or the refusal AWS would answer.
 pub(crate) fn authenticate(
     method: &str,
@@ -104,7 +108,7 @@ pub(crate) fn authenticate(
     headers: &[(String, String)],
     body: &[u8],
     now_ms: u64,
-) -> Result<String, Response<ReplyBody>> {
+) -> Result<String, Box<Response<ReplyBody>>> {
     let header = |name: &str| {
         headers
             .iter()
@@ -112,7 +116,7 @@ pub(crate) fn authenticate(
             .map(|(_, v)| v.as_str())
     };
     let Some(authorization) = header("authorization") else {
-        return Err(error_response(
+        return Err(refusal(
             403,
             "MissingAuthenticationTokenException",
             "Missing Authentication Token",
@@ -120,7 +124,7 @@ pub(crate) fn authenticate(
     };
     if let Some(bearer) = authorization.strip_prefix("Bearer ") {
         if expired(bearer, now_ms) {
-            return Err(error_response(
+            return Err(refusal(
                 403,
                 "ExpiredTokenException",
                 "The security token included in the request is expired",
@@ -129,7 +133,7 @@ pub(crate) fn authenticate(
         return Ok(bearer.to_owned());
     }
     let Some(fields) = authorization.strip_prefix("AWS4-HMAC-SHA256 ") else {
-        return Err(error_response(
+        return Err(refusal(
             400,
             "IncompleteSignatureException",
             "Authorization header requires a supported algorithm",
@@ -153,14 +157,14 @@ pub(crate) fn authenticate(
         field("SignedHeaders"),
         field("Signature"),
     ) else {
-        return Err(incomplete());
+        return Err(Box::new(incomplete()));
     };
     let scope: Vec<&str> = credential.split('/').collect();
     let [access_key_id, day, region, service, "aws4_request"] = scope[..] else {
-        return Err(incomplete());
+        return Err(Box::new(incomplete()));
     };
     if !access_key_id.starts_with("AKIA") && !access_key_id.starts_with("ASIA") {
-        return Err(error_response(
+        return Err(refusal(
             403,
             "UnrecognizedClientException",
             "The security token included in the request is invalid.",
@@ -173,14 +177,14 @@ pub(crate) fn authenticate(
     );
     let now = amz_date(now_ms);
     if date < earliest.as_str() {
-        return Err(error_response(
+        return Err(refusal(
             403,
             "InvalidSignatureException",
             &format!("Signature expired: {date} is now earlier than {earliest} ({now} - 5 min.)"),
         ));
     }
     if date > latest.as_str() {
-        return Err(error_response(
+        return Err(refusal(
             403,
             "InvalidSignatureException",
             &format!(
@@ -192,7 +196,7 @@ pub(crate) fn authenticate(
         || (header("x-amz-security-token").is_some()
             && !signed.split(';').any(|h| h == "x-amz-security-token"))
     {
-        return Err(error_response(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."));
+        return Err(refusal(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."));
     }
     let canonical_uri: String = path
         .split('/')
@@ -222,7 +226,7 @@ pub(crate) fn authenticate(
     let key = mac(&key, service);
     let key = mac(&key, "aws4_request");
     if service != "bedrock" || hex(&mac(&key, &to_sign)) != signature {
-        return Err(error_response(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."));
+        return Err(refusal(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."));
     }
     Ok(access_key_id.to_owned())
 }
