@@ -1,7 +1,9 @@
 //! The gateway in front of the enterprise clouds: an Anthropic-dialect client served by
 //! Bedrock keys through translation (plain and streamed), the same client served by
 //! Claude on Vertex almost unchanged (its own fields kept, `model` moved to the URL,
-//! `anthropic_version` added), and an OpenAI Responses client served by an Azure v1 key.
+//! `anthropic_version` added), an OpenAI client getting Bedrock's tool calls in its own
+//! dialect (plain and streamed), and an OpenAI Responses client served by an Azure v1
+//! key.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[path = "support/gateway_process.rs"]
@@ -124,4 +126,60 @@ async fn responses_clients_are_served_by_azure_v1_keys() {
         sent.body,
         json!({"model": "gpt-4o-prod", "input": "hi", "store": false})
     );
+}
+
+#[tokio::test]
+async fn openai_clients_get_bedrock_tool_calls_in_their_own_dialect() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let mut config = config(&upstream, &[]);
+    config["providers"]["bedrock"] = json!({"base_url": upstream.url()});
+    config["keys"] = json!([{"id": "br", "provider": "bedrock", "value": "ABSKopenai"}]);
+    let gateway = GatewayProcess::start(&config);
+    let call = llm_rotate::ToolCall::new("tooluse_7", "weather", r#"{"city":"Rome"}"#);
+    upstream.script(
+        "ABSKopenai",
+        [
+            rotate_testkit::Behavior::ToolCalls(vec![call.clone()]),
+            rotate_testkit::Behavior::ToolCalls(vec![call]),
+        ],
+    );
+    let request = json!({"model": "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "messages": [{"role": "user", "content": "Weather in Rome?"}],
+        "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]});
+    let (status, _, body) = gateway.post_json("/v1/chat/completions", &request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let message = &body["choices"][0]["message"];
+    assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        message["tool_calls"],
+        json!([{"id": "tooluse_7", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Rome\"}"}}])
+    );
+    let sent = &of(&upstream, Api::Bedrock)[0];
+    assert_eq!(
+        sent.path,
+        "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse"
+    );
+    assert_eq!(
+        sent.body["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "weather"
+    );
+
+    let mut streamed = request.clone();
+    streamed["stream"] = json!(true);
+    let (status, _, bytes) = gateway
+        .send(
+            http::Method::POST,
+            "/v1/chat/completions",
+            Some(support::TOKEN),
+            streamed.to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(
+        text.contains(r#""tool_calls":[{"index":0,"id":"tooluse_7""#),
+        "{text}"
+    );
+    assert!(text.contains(r#""finish_reason":"tool_calls""#), "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
 }
