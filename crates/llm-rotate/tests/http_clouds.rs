@@ -2,7 +2,8 @@
 //! conversation falling from Anthropic to Claude on Vertex to Claude on Bedrock: the
 //! rawPredict paths and body (no `model`, `anthropic_version`), a service account's
 //! token fetched once and renewed after a 401, projects rotated as quota groups; the
-//! `/openai/v1` base with `api-key` and Entra bearer keys, Responses on Azure keys.
+//! `/openai/v1` base with `api-key` and Entra bearer keys, and Entra service principals
+//! whose token is fetched once for concurrent calls and renewed after a 401.
 #![cfg(all(feature = "google", feature = "bedrock"))]
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -256,4 +257,87 @@ async fn azure_v1_takes_api_keys_and_entra_tokens_on_openai_paths() {
     assert!(by_key("eyJ0eXAiOiJKV1QiLCJhbGciOi")
         .header("api-key")
         .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_service_principals_fetch_share_and_renew_their_tokens() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let mut config = upstream.config(&[], json!({"selection_strategy": "round_robin"}));
+    config["providers"]["azure_openai"] =
+        json!({"base_url": format!("{}/openai/v1", upstream.url()), "models": ["gpt-4o-prod"]});
+    let principal = |id: &str, value: String| {
+        json!({"id": id, "provider": "azure_openai", "value": value,
+            "metadata": {"auth": "entra", "authority": upstream.url()}})
+    };
+    let mut wrong: serde_json::Value = serde_json::from_str(
+        &rotate_testkit::upstream::entra_principal_json("tenant-1", "app-2"),
+    )
+    .unwrap();
+    wrong["client_secret"] = json!("a-wrong-secret");
+    config["keys"] = json!([
+        principal(
+            "sp",
+            rotate_testkit::upstream::entra_principal_json("tenant-1", "app-1")
+        ),
+        principal("wrong", wrong.to_string())
+    ]);
+    let client = client(config);
+    let calls: Vec<_> = (0..8)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .chat(
+                        "gpt-4o-prod",
+                        &[ChatMessage::user(format!("call {i}"))],
+                        ChatOptions::default(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().content, "ok from app-1");
+    }
+    let tokens = |upstream: &FakeUpstream| {
+        of(upstream, Api::EntraToken)
+            .iter()
+            .filter(|r| r.key == "app-1")
+            .count()
+    };
+    assert_eq!(tokens(&upstream), 1, "one token shared by every call");
+    let sent = of(&upstream, Api::OpenAi);
+    assert!(sent.iter().all(|r| r
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("Bearer eyJ0eXAi"))));
+    assert!(sent.iter().all(|r| r.header("api-key").is_none()));
+    let token_request = &of(&upstream, Api::EntraToken)[0];
+    assert_eq!(token_request.path, "/tenant-1/oauth2/v2.0/token");
+
+    upstream.revoke_tokens();
+    let reply = client
+        .chat(
+            "gpt-4o-prod",
+            &[ChatMessage::user("again")],
+            ChatOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.content, "ok from app-1");
+    assert_eq!(
+        tokens(&upstream),
+        2,
+        "a refused token is fetched again once"
+    );
+    let health = client.health().await;
+    let state = |id: &str| health.keys.iter().find(|k| k.key_id == id).unwrap().clone();
+    assert_eq!(
+        state("sp").state,
+        KeyState::Healthy,
+        "a stale token is not a bad key"
+    );
+    assert_eq!(state("wrong").state, KeyState::Quarantined);
+    let said = state("wrong").last_error.unwrap();
+    assert!(said.contains("AADSTS7000215"), "{said}");
+    assert!(!said.contains("a-wrong-secret"), "{said}");
 }

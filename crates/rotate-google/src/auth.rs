@@ -10,11 +10,11 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use parking_lot::Mutex;
 use rotate_core::clock::Clock;
 use rotate_core::error::{ErrorKind, ProviderError};
 use rotate_core::secret::Secret;
 use rotate_providers::client::HttpClient;
+use rotate_providers::credentials::TokenCell;
 use rotate_providers::errors::{malformed, shorten};
 use serde::{Deserialize, Serialize};
 
@@ -88,21 +88,13 @@ struct TokenAnswer {
     expires_in: Option<u64>,
 }
 
-/// A bearer token and when it stops being used (ms since the epoch).
-#[derive(Clone)]
-pub struct Token {
-    /// The `Authorization` header value's secret part.
-    pub value: Secret,
-    /// Replace it from this time on.
-    pub refresh_at_ms: u64,
-}
+pub use rotate_providers::credentials::Token;
 
 /// One service account's tokens.
 pub struct TokenSource {
     account: ServiceAccount,
     signing_key: EncodingKey,
-    cached: Mutex<Option<Token>>,
-    refresh: tokio::sync::Mutex<()>,
+    cell: TokenCell,
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -121,22 +113,13 @@ impl TokenSource {
         Ok(Self {
             account,
             signing_key,
-            cached: Mutex::new(None),
-            refresh: tokio::sync::Mutex::new(()),
+            cell: TokenCell::default(),
         })
     }
 
     /// The account.
     pub fn account(&self) -> &ServiceAccount {
         &self.account
-    }
-
-    fn fresh(&self, now_ms: u64) -> Option<Token> {
-        self.cached
-            .lock()
-            .as_ref()
-            .filter(|t| now_ms < t.refresh_at_ms)
-            .cloned()
     }
 
     /// A valid token: the cached one, or a new one fetched by exactly one caller.
@@ -146,33 +129,20 @@ impl TokenSource {
         clock: &Arc<dyn Clock>,
         timeout: Duration,
     ) -> Result<Token, ProviderError> {
-        if let Some(token) = self.fresh(clock.unix_ms()) {
-            return Ok(token);
-        }
-        let _turn = self.refresh.lock().await;
-        if let Some(token) = self.fresh(clock.unix_ms()) {
-            return Ok(token);
-        }
-        let token = self.fetch(client, clock, timeout).await?;
-        *self.cached.lock() = Some(token.clone());
-        Ok(token)
+        self.cell
+            .get(|| clock.unix_ms(), || self.fetch(client, clock, timeout))
+            .await
     }
 
     /// Forgets `token` (after a 401), unless a newer one already replaced it.
     pub fn invalidate(&self, token: &Token) {
-        let mut cached = self.cached.lock();
-        if cached
-            .as_ref()
-            .is_some_and(|c| c.value.expose() == token.value.expose())
-        {
-            *cached = None;
-        }
+        self.cell.invalidate(token);
     }
 
     /// Forgets the cached token, whichever it is (after a 401 to a request that went
     /// out with it).
     pub fn forget(&self) {
-        *self.cached.lock() = None;
+        self.cell.forget();
     }
 
     fn assertion(&self, now_secs: u64) -> Result<String, ProviderError> {

@@ -10,6 +10,7 @@ use rotate_core::provider::{AdapterFactory, Provider};
 use crate::adapter::{Adapter, Timeouts};
 use crate::anthropic::AnthropicWire;
 use crate::client::{HttpClient, HttpClientBuilder};
+use crate::openai::entra::EntraTokens;
 use crate::openai::OpenAiWire;
 
 /// Builds one adapter (with its own connection pool) per configured provider.
@@ -61,12 +62,25 @@ impl AdapterFactory for HttpAdapterFactory {
         let timeouts = Timeouts::of(config, defaults);
         let client = self.client.clone().build();
         match config.api {
-            Some(WireApi::Openai) => Ok(Arc::new(Adapter::new(
-                OpenAiWire::new(name, config)?,
-                client,
-                timeouts,
-                self.clock.clone(),
-            ))),
+            Some(WireApi::Openai) => {
+                let wire = OpenAiWire::new(name, config)?;
+                if !wire.is_azure() {
+                    return Ok(Arc::new(Adapter::new(
+                        wire,
+                        client,
+                        timeouts,
+                        self.clock.clone(),
+                    )));
+                }
+                let entra = EntraTokens::new(client.clone(), self.clock.clone(), timeouts.request);
+                Ok(Arc::new(Adapter::with_credentials(
+                    wire,
+                    client,
+                    timeouts,
+                    self.clock.clone(),
+                    Arc::new(entra),
+                )))
+            }
             Some(WireApi::Anthropic) => Ok(Arc::new(Adapter::new(
                 AnthropicWire::new(name, config)?,
                 client,

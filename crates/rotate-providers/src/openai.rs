@@ -5,6 +5,7 @@
 //! URL ending in `/openai/v1`, Azure AI Foundry's included).
 
 mod embeddings;
+pub(crate) mod entra;
 mod messages;
 mod request;
 mod response;
@@ -64,6 +65,13 @@ impl OpenAiWire {
             reasoning_token_field: name == "openai" || azure,
             responses: name == "openai" || azure,
         })
+    }
+}
+
+impl OpenAiWire {
+    /// True for Azure OpenAI (deployment form or v1 API).
+    pub fn is_azure(&self) -> bool {
+        self.azure
     }
 }
 

@@ -18,6 +18,7 @@
 mod anthropic;
 mod bedrock;
 mod embeddings;
+mod entra;
 mod gemini;
 mod responses;
 
@@ -46,6 +47,7 @@ use tokio::task::JoinHandle;
 
 pub use bedrock::{aws_key_json, aws_secret_of, short_term_bedrock_key};
 pub use embeddings::vector_of;
+pub use entra::{entra_principal_json, entra_secret_of};
 pub use render::ReplyBody;
 
 /// What the upstream does with one request of a key.
@@ -161,6 +163,8 @@ pub enum Api {
     Files,
     /// The OAuth token endpoint.
     Token,
+    /// Entra ID's token endpoint (`/{tenant}/oauth2/v2.0/token`).
+    EntraToken,
     /// A path no vendor serves (answered 404, and logged so tests see it arrived).
     Unrouted,
 }
@@ -560,6 +564,8 @@ fn route(method: &http::Method, path: &str) -> Option<Api> {
         Some(Api::Files)
     } else if path == "/token" {
         Some(Api::Token)
+    } else if path.ends_with("/oauth2/v2.0/token") {
+        Some(Api::EntraToken)
     } else {
         None
     }
@@ -638,6 +644,23 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         }
         Api::Gemini | Api::Vertex | Api::VertexAnthropic | Api::Files | Api::Unrouted => {
             (header("x-goog-api-key"), None)
+        }
+        Api::EntraToken => {
+            let (principal, answer) = entra::token(&state.google, &bytes, now);
+            (principal, Some(answer))
+        }
+        Api::OpenAi
+            if bearer
+                .as_deref()
+                .is_some_and(|b| b.starts_with(entra::TOKEN_PREFIX)) =>
+        {
+            match bearer
+                .as_deref()
+                .and_then(|t| state.google.account_of(t, now))
+            {
+                Some(principal) => (Some(principal), None),
+                None => (bearer.clone(), Some(entra::unauthorized())),
+            }
         }
         Api::OpenAi | Api::Anthropic => (
             bearer
@@ -765,7 +788,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
             }
             gemini::respond(&exchange, model, behavior, service)
         }
-        Api::Files | Api::Token | Api::Unrouted => {
+        Api::Files | Api::Token | Api::EntraToken | Api::Unrouted => {
             render::json(StatusCode::NOT_FOUND, &serde_json::json!({}), &[])
         }
     }

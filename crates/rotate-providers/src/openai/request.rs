@@ -211,7 +211,9 @@ pub(crate) fn target_of<R>(
     };
     let mut headers = wire.headers.clone();
     let entra = metadata.get("auth").map(String::as_str) == Some("entra");
-    if wire.azure && !entra {
+    if wire.azure && super::entra::is_principal(&call.key) {
+        // the adapter's Entra credentials put the principal's token on
+    } else if wire.azure && !entra {
         headers.insert(
             HeaderName::from_static("api-key"),
             secret_header(call.key.secret().expose())?,

@@ -234,18 +234,7 @@ impl GoogleState {
     ) -> (Option<String>, Response<ReplyBody>) {
         match self.verify(origin, form, now_ms) {
             Ok(account) => {
-                let token = format!("ya29.testkit-{}", self.next_id());
-                let lifetime = match self.token_lifetime_secs.load(Ordering::Relaxed) {
-                    0 => 3599,
-                    n => n,
-                };
-                self.tokens.lock().insert(
-                    token.clone(),
-                    Issued {
-                        account: account.clone(),
-                        expires_at_ms: now_ms + lifetime * 1000,
-                    },
-                );
+                let (token, lifetime) = self.issue("ya29.testkit-", &account, now_ms);
                 let body =
                     json!({"access_token": token, "expires_in": lifetime, "token_type": "Bearer"});
                 (Some(account), json(StatusCode::OK, &body, &[]))
@@ -302,6 +291,24 @@ impl GoogleState {
             return Err((who, "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.".to_owned()));
         }
         Ok(claims.iss)
+    }
+
+    /// A new token for `account` (its name starting with `prefix`), valid for the
+    /// configured lifetime from `now_ms`; and that lifetime in seconds.
+    pub(crate) fn issue(&self, prefix: &str, account: &str, now_ms: u64) -> (String, u64) {
+        let token = format!("{prefix}{}", self.next_id());
+        let lifetime = match self.token_lifetime_secs.load(Ordering::Relaxed) {
+            0 => 3599,
+            n => n,
+        };
+        self.tokens.lock().insert(
+            token.clone(),
+            Issued {
+                account: account.to_owned(),
+                expires_at_ms: now_ms + lifetime * 1000,
+            },
+        );
+        (token, lifetime)
     }
 
     /// The account a bearer token was issued to, if it is valid at `now_ms`.
