@@ -3,7 +3,8 @@
 //! - `ci`: exactly what CI runs: format check, clippy with warnings denied and every
 //!   test, each with all features, with the default features, and for the facade with
 //!   none (starting the local Redis server the tests need when nothing answers), then
-//!   the docs with warnings denied;
+//!   the docs with warnings denied, `cargo deny`, and a release dry run (every crate
+//!   packaged and built from its package, the binary installed from its own);
 //! - `bench`: the criterion benches, then the callgrind instruction counts of the
 //!   per-call work (the runner installed under `target/tools` when missing), then a
 //!   table of medians, counts and derived figures (also written as JSON to
@@ -14,12 +15,18 @@
 //! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`:
 //!   direct, through a bare relay and through the gateway, at concurrency 1 and 32,
 //!   medians of 3 runs of `seconds` (default 5) each;
-//! - `deny`: `cargo deny check` for licenses, bans and sources (needs cargo-deny).
+//! - `deny`: `cargo deny check` for licenses, bans and sources (cargo-deny installed
+//!   under `target/tools` when missing); `ci` runs it too;
+//! - `release [--dry-run] [--skip-ci] <patch|minor|major|X.Y.Z>`: the crates and the
+//!   binary checked, packaged and installed from their packages, the version and the
+//!   changelog moved on, and the `cargo publish` commands printed (see
+//!   `docs/releasing.md`).
 //!
 //! It depends on nothing but the standard library.
 
 mod gateway_bench;
 mod instructions;
+mod release;
 mod services;
 mod sink;
 
@@ -35,14 +42,12 @@ fn main() -> ExitCode {
         Some("bench-gateway") => {
             gateway_bench::bench_gateway(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5))
         }
-        Some("deny") => run(
-            "cargo",
-            &["deny", "check", "licenses", "bans", "sources"],
-            &[],
-        ),
+        Some("deny") => deny(),
+        Some("release") => release::Options::parse(&args[1..])
+            .and_then(|options| release::release(&root(), &options)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [filter] | chaos | bench-gateway [seconds] | deny>"
+                "usage: cargo xtask <ci | bench [filter] | chaos | bench-gateway [seconds] | deny | release [--dry-run] <patch|minor|major|X.Y.Z>>"
             );
             Err("unknown command".to_owned())
         }
@@ -56,7 +61,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace: `XTASK_ROOT` when set (the release tool's test runs it on a copy),
+/// else the one xtask was built in.
 fn root() -> PathBuf {
+    if let Some(root) = std::env::var_os("XTASK_ROOT") {
+        return PathBuf::from(root);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -106,8 +116,51 @@ fn ci() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    deny()?;
+    // every crate packages and builds from its package, and the binary installs from its own
+    release::release(
+        &root(),
+        &release::Options::parse(
+            &["--dry-run", "--allow-dirty", "--skip-ci", "patch"].map(String::from),
+        )?,
+    )?;
     eprintln!("xtask ci: all checks passed");
     Ok(())
+}
+
+/// `cargo deny check` for licenses, bans and sources, cargo-deny installed under
+/// `target/tools` when it is not on `PATH` (advisories need a network database and are
+/// not checked).
+fn deny() -> Result<(), String> {
+    let on_path = Command::new("cargo-deny")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let tools = root().join("target").join("tools");
+    let local = tools.join("bin").join("cargo-deny");
+    let program = if on_path {
+        "cargo-deny".to_owned()
+    } else {
+        if !local.is_file() {
+            run(
+                "cargo",
+                &[
+                    "install",
+                    "--locked",
+                    "cargo-deny",
+                    "--root",
+                    &tools.to_string_lossy(),
+                ],
+                &[],
+            )?;
+        }
+        local.to_string_lossy().into_owned()
+    };
+    run(
+        &program,
+        &["deny", "check", "licenses", "bans", "sources"],
+        &[],
+    )
 }
 
 /// The chaos run, in release mode with every feature (it needs `redis-server` on PATH

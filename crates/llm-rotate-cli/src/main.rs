@@ -34,7 +34,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "llm-rotate", version = llm_rotate::VERSION, about = "Rotate LLM traffic over many keys and providers")]
+#[command(name = "llm-rotate", version = env!("LLM_ROTATE_LONG_VERSION"), about = "Rotate LLM traffic over many keys and providers")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1,4 +1,5 @@
-//! The `llm-rotate` binary: `check` on good and bad configs, and the offline `demo`.
+//! The `llm-rotate` binary: `check` on good and bad configs, the offline `demo`, and
+//! `--version` naming its commit.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::process::Command;
@@ -74,4 +75,20 @@ fn demo_runs_offline_and_reports() {
         "key states change during the demo: {out}"
     );
     assert!(!out.contains("demo-openai-key"), "key values never print");
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let (code, out, _) = llm_rotate(&["--version"]);
+    assert_eq!(code, 0);
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    assert_eq!(
+        out.trim(),
+        format!("llm-rotate {} ({head})", env!("CARGO_PKG_VERSION"))
+    );
 }
