@@ -301,4 +301,63 @@ mod tests {
             (ErrorKind::Auth, "not json")
         );
     }
+
+    proptest::proptest! {
+        /// A Converse answer with any value in any of its fields parses or is a
+        /// `Decode` error; it never panics.
+        #[test]
+        fn wrong_typed_answers_are_decode_errors(
+            at in 0usize..8,
+            value in rotate_testkit::arbitrary::any_json(),
+        ) {
+            let mut body = serde_json::json!({
+                "output": {"message": {"role": "assistant", "content": [
+                    {"text": "hi"},
+                    {"toolUse": {"toolUseId": "t1", "name": "f", "input": {"a": 1}}},
+                    {"reasoningContent": {"reasoningText": {"text": "r", "signature": "s"}}}
+                ]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 3, "outputTokens": 4, "totalTokens": 7}
+            });
+            let pointers = [
+                "/output/message/content",
+                "/output/message/content/0/text",
+                "/output/message/content/1/toolUse/input",
+                "/output/message/content/1/toolUse/toolUseId",
+                "/output/message/content/2/reasoningContent/reasoningText",
+                "/stopReason",
+                "/usage",
+                "/usage/inputTokens",
+            ];
+            if let Some(slot) = body.pointer_mut(pointers[at]) {
+                *slot = value;
+            }
+            match parse(body.to_string().as_bytes()) {
+                Ok(reply) => proptest::prop_assert!(reply.usage.total_tokens >= reply.usage.prompt_tokens),
+                Err(error) => proptest::prop_assert_eq!(error.kind, ErrorKind::Decode),
+            }
+        }
+
+        /// Any event with any payload, in any order, is handled or refused with a typed
+        /// error; it never panics.
+        #[test]
+        fn any_stream_event_is_handled_or_refused(
+            events in proptest::collection::vec((0usize..9, rotate_testkit::arbitrary::any_json()), 0..12),
+        ) {
+            use crate::events::StreamProtocol as _;
+            let names = [
+                "messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop",
+                "messageStop", "metadata", "throttlingException", crate::eventstream::ERROR_EVENT, "future",
+            ];
+            let mut stream = super::super::BedrockStream::default();
+            let mut out = std::collections::VecDeque::new();
+            for (name, payload) in events {
+                let data = payload.to_string();
+                let event = crate::sse::SseEvent { event: names[name], data: &data };
+                if stream.on_event(event, &mut out).is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }
