@@ -763,15 +763,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
         Api::OpenAi if path.ends_with("/responses") => responses::respond(&exchange, behavior),
         Api::OpenAi => openai::respond(&exchange, behavior),
         Api::Anthropic => anthropic::respond(&exchange, behavior),
-        Api::VertexAnthropic => vertex_claude(&exchange, &path, behavior),
-        Api::Bedrock => {
-            let model = path
-                .split_once("/model/")
-                .and_then(|(_, rest)| rest.rsplit_once('/'))
-                .map(|(model, _)| percent_decode(model))
-                .unwrap_or_default();
-            bedrock::respond(&exchange, &model, behavior)
-        }
+        Api::VertexAnthropic => anthropic::respond_on_vertex(&exchange, &path, behavior),
+        Api::Bedrock => bedrock::respond(&exchange, behavior),
         Api::Gemini | Api::Vertex => {
             let model = path
                 .rsplit_once("/models/")
@@ -792,64 +785,6 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<Reply
             render::json(StatusCode::NOT_FOUND, &serde_json::json!({}), &[])
         }
     }
-}
-
-/// `%XX` sequences decoded (a model id taken from a path).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Claude on Vertex: the Messages body must carry `anthropic_version:
-/// vertex-2023-10-16` and no `model` (the path names it); the answer is Anthropic's.
-fn vertex_claude(x: &render::Exchange<'_>, path: &str, behavior: Behavior) -> Response<ReplyBody> {
-    let model = path
-        .rsplit_once("/models/")
-        .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
-        .unwrap_or("unknown-model");
-    let refusal = if x.body.get("model").is_some() {
-        Some("model: Extra inputs are not permitted")
-    } else if x
-        .body
-        .get("anthropic_version")
-        .and_then(serde_json::Value::as_str)
-        != Some("vertex-2023-10-16")
-    {
-        Some("anthropic_version: Input should be 'vertex-2023-10-16'")
-    } else {
-        None
-    };
-    if let Some(message) = refusal {
-        let body = serde_json::json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}});
-        return render::json(StatusCode::BAD_REQUEST, &body, &[]);
-    }
-    let mut body = x.body.clone();
-    body["model"] = serde_json::Value::from(model);
-    let exchange = render::Exchange {
-        key: x.key,
-        body: &body,
-        stream: x.stream,
-        serial: x.serial,
-    };
-    anthropic::respond(&exchange, behavior)
 }
 
 /// Gemini's checks before generating: the body is JSON, within the size limit, and every

@@ -264,3 +264,41 @@ fn opening(id: &str, model: &str, prompt: u64, thinking: Option<(&str, &str)>) -
     }
     events
 }
+
+/// Claude on Vertex: the Messages body must carry `anthropic_version:
+/// vertex-2023-10-16` and no `model` (the path names it); the answer is Anthropic's.
+pub(crate) fn respond_on_vertex(
+    x: &Exchange<'_>,
+    path: &str,
+    behavior: Behavior,
+) -> Response<ReplyBody> {
+    let model = path
+        .rsplit_once("/models/")
+        .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+        .unwrap_or("unknown-model");
+    let refusal = if x.body.get("model").is_some() {
+        Some("model: Extra inputs are not permitted")
+    } else if x
+        .body
+        .get("anthropic_version")
+        .and_then(serde_json::Value::as_str)
+        != Some("vertex-2023-10-16")
+    {
+        Some("anthropic_version: Input should be 'vertex-2023-10-16'")
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        let body = serde_json::json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}});
+        return json(StatusCode::BAD_REQUEST, &body, &[]);
+    }
+    let mut body = x.body.clone();
+    body["model"] = serde_json::Value::from(model);
+    let exchange = Exchange {
+        key: x.key,
+        body: &body,
+        stream: x.stream,
+        serial: x.serial,
+    };
+    respond(&exchange, behavior)
+}

@@ -312,9 +312,8 @@ fn error(behavior: Behavior) -> Response<ReplyBody> {
     error_response(status, name, message)
 }
 
-/// The answer to a Converse request for `model`.
-pub(crate) fn respond(x: &Exchange<'_>, model: &str, behavior: Behavior) -> Response<ReplyBody> {
-    let _ = model;
+/// The answer to a Converse request (every model answers alike).
+pub(crate) fn respond(x: &Exchange<'_>, behavior: Behavior) -> Response<ReplyBody> {
     let thinking = x
         .body
         .pointer("/additionalModelRequestFields/thinking")
