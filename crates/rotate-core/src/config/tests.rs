@@ -183,6 +183,42 @@ fn vertex_keys_need_a_project() {
 }
 
 #[test]
+fn cloud_credentials_are_checked_at_load() {
+    let bedrock = |value: &str, metadata: serde_json::Value| json!({"keys": [{"id": "b", "provider": "bedrock", "value": value, "metadata": metadata}]});
+    assert!(parse(bedrock("ABSK-api-key", json!({"region": "eu-west-1"}))).is_ok());
+    assert!(parse(bedrock(
+        r#"{"access_key_id": "AKIA1", "secret_access_key": "s"}"#,
+        json!({})
+    ))
+    .is_ok());
+    let e = err(bedrock(r#"{"access_key_id": "AKIA1"}"#, json!({})));
+    assert_eq!(e.path(), "keys[0].value");
+    assert!(e.to_string().contains("`secret_access_key`"), "{e}");
+    assert!(
+        !e.to_string().contains("AKIA1"),
+        "the value is not shown: {e}"
+    );
+    let e = err(bedrock("ABSK", json!({"region": "us-east-1.evil.example"})));
+    assert_eq!(e.path(), "keys[0].metadata.region");
+
+    let azure = |value: &str, auth: &str| json!({"keys": [{"id": "a", "provider": "azure_openai", "value": value, "base_url": "https://r.openai.azure.com/openai/v1", "metadata": {"auth": auth}}]});
+    assert!(parse(azure("eyJ-token", "entra")).is_ok());
+    assert!(parse(azure(
+        r#"{"tenant_id": "t", "client_id": "c", "client_secret": "s"}"#,
+        "entra"
+    ))
+    .is_ok());
+    let e = err(azure(
+        r#"{"tenant_id": "t", "client_secret": "s"}"#,
+        "entra",
+    ));
+    assert_eq!(e.path(), "keys[0].value");
+    assert!(e.to_string().contains("`client_id`"), "{e}");
+    let e = err(azure("k", "kerberos"));
+    assert_eq!(e.path(), "keys[0].metadata.auth");
+}
+
+#[test]
 fn custom_providers_need_an_api() {
     let e = err(json!({"providers": {"local": {"base_url": "http://127.0.0.1:1/v1"}}}));
     assert_eq!(e.path(), "providers.local.api");

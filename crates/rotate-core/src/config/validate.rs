@@ -189,9 +189,11 @@ impl LMRotateConfig {
                 check_base_url(url)
                     .map_err(|m| ConfigurationError::new(format!("{path}.base_url"), m))?;
             }
-            if provider.and_then(|p| p.api).is_some_and(WireApi::is_vertex) {
+            let api = provider.and_then(|p| p.api);
+            if api.is_some_and(WireApi::is_vertex) {
                 check_vertex_key(key, &secret).map_err(|e| e.within(&path))?;
             }
+            check_credential_shape(api, key, &secret).map_err(|e| e.within(&path))?;
         }
         Ok(())
     }
@@ -255,6 +257,78 @@ impl LMRotateConfig {
             .map(|b| b.name)
             .chain(self.providers.keys().map(String::as_str))
     }
+}
+
+/// The string fields `fields` of a key value written as a JSON object, checked (the
+/// message names `what` the JSON stands for).
+fn check_json_fields(
+    secret: &Secret,
+    what: &str,
+    fields: &[&str],
+) -> Result<(), ConfigurationError> {
+    let value: Option<serde_json::Value> = serde_json::from_str(secret.expose()).ok();
+    let complete = value.as_ref().is_some_and(|v| {
+        fields.iter().all(|f| {
+            v.get(f)
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        })
+    });
+    if complete {
+        return Ok(());
+    }
+    let named: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+    Err(ConfigurationError::new(
+        "value",
+        format!(
+            "{what} written as JSON needs the string fields {}",
+            named.join(", ")
+        ),
+    ))
+}
+
+/// Bedrock keys written as JSON are AWS credentials and name a region that can be put in
+/// a host name; Azure keys with `metadata.auth` name `entra`, and as JSON are a service
+/// principal.
+fn check_credential_shape(
+    api: Option<WireApi>,
+    key: &KeyConfig,
+    secret: &Secret,
+) -> Result<(), ConfigurationError> {
+    let is_json = secret.expose().trim_start().starts_with('{');
+    match api {
+        Some(WireApi::Bedrock) => {
+            if is_json {
+                check_json_fields(secret, "a Bedrock key", &["access_key_id", "secret_access_key"])?;
+            }
+            let region_ok = key.metadata.get("region").is_none_or(|r| {
+                !r.is_empty() && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+            if !region_ok {
+                return Err(ConfigurationError::new(
+                    "metadata.region",
+                    "a region name such as `us-east-1`",
+                ));
+            }
+        }
+        Some(WireApi::Openai) => match key.metadata.get("auth").map(String::as_str) {
+            None => {}
+            Some("entra") if is_json => check_json_fields(
+                secret,
+                "an Entra service principal",
+                &["tenant_id", "client_id", "client_secret"],
+            )?,
+            Some("entra") => {}
+            Some(other) => {
+                return Err(ConfigurationError::new(
+                    "metadata.auth",
+                    format!("`{other}` is not a way to authenticate; the one known is `entra` (an Entra ID token or service principal)"),
+                ))
+            }
+        },
+        _ => {}
+    }
+    Ok(())
 }
 
 fn check_vertex_key(key: &KeyConfig, secret: &Secret) -> Result<(), ConfigurationError> {
