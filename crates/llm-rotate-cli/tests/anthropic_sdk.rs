@@ -1,7 +1,8 @@
 //! The official Anthropic Python SDK against the gateway's `POST /v1/messages`, in front
 //! of the fake upstream: a Claude Code-shaped request reaching an Anthropic key whole
 //! (cache_control, thinking, metadata and the beta header included), a streamed tool
-//! loop served by an OpenAI key through the translation, and the errors the SDK maps
+//! loop served by an OpenAI key and by a Bedrock key through the translation, and the
+//! errors the SDK maps
 //! (wrong token, rate limits with `Retry-After`, a bad field).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -83,6 +84,32 @@ async fn a_claude_code_request_reaches_an_anthropic_key_whole() {
     }
     assert_eq!(requests.last().unwrap().body["stream"], true);
     assert!(requests[1].body.get("stream").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anthropic_sdk_tool_loop_served_by_a_bedrock_key() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let call = llm_rotate::ToolCall::new("tooluse_br_1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("ABSKsdk", [Behavior::ToolCalls(vec![call])]);
+    upstream.set_default("ABSKsdk", Behavior::Reply("18 C in Paris".into()));
+    let mut config = config(&upstream, &[]);
+    config["providers"]["bedrock"] = json!({"base_url": upstream.url(), "models": [MODEL]});
+    config["keys"] = json!([{"id": "br", "provider": "bedrock", "value": "ABSKsdk"}]);
+    let gateway = GatewayProcess::start(&config);
+    let summary = sdk(&gateway, "tools").await;
+    assert_eq!(summary["call_id"], "tooluse_br_1");
+    assert_eq!(summary["input"], json!({"city": "Paris"}));
+    assert_eq!(summary["answer"], "18 C in Paris");
+    let requests = upstream.requests();
+    assert!(requests.iter().all(|r| r.api == Api::Bedrock));
+    assert!(
+        requests[0].path.ends_with("/converse-stream"),
+        "the SDK's stream is a Converse stream"
+    );
+    assert_eq!(
+        requests[1].body["messages"][2],
+        json!({"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_br_1", "content": [{"text": "18 C"}]}}]})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
