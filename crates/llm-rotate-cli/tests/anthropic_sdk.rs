@@ -2,8 +2,7 @@
 //! of the fake upstream: a Claude Code-shaped request reaching an Anthropic key whole
 //! (cache_control, thinking, metadata and the beta header included), a streamed tool
 //! loop served by an OpenAI key and by a Bedrock key through the translation, and the
-//! errors the SDK maps
-//! (wrong token, rate limits with `Retry-After`, a bad field).
+//! errors the SDK maps (wrong token, rate limits with `Retry-After`, a bad field).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[path = "support/python_sdks.rs"]
