@@ -25,6 +25,7 @@ mod openai;
 pub mod ratelimit;
 pub mod request;
 pub mod sse;
+mod tool_blocks;
 pub mod url;
 
 pub use adapter::{Adapter, Timeouts, WireProtocol};

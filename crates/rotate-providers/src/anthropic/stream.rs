@@ -10,13 +10,12 @@ use rotate_core::error::ProviderError;
 use rotate_core::provider::StreamDelta;
 use serde_json::Value;
 
-use rotate_core::tool::ToolCallDelta;
-
 use super::response::{error_kind, finish_reason, usage};
 use crate::errors::malformed;
 use crate::events::StreamProtocol;
 use crate::json::{count, object, text};
 use crate::sse::SseEvent;
+use crate::tool_blocks::ToolBlocks;
 
 /// The `index` of a content-block event.
 fn block_index(v: &Value) -> Result<u64, ProviderError> {
@@ -31,8 +30,8 @@ pub struct AnthropicStream {
     output_tokens: u64,
     stop_reason: Option<String>,
     done: bool,
-    /// (content block index, tool call index) of every `tool_use` block so far.
-    calls: Vec<(u64, u32)>,
+    /// The `tool_use` blocks so far.
+    calls: ToolBlocks,
 }
 
 impl StreamProtocol for AnthropicStream {
@@ -61,27 +60,10 @@ impl StreamProtocol for AnthropicStream {
                 let block = v.get("content_block");
                 if block.and_then(|b| b.get("type")).and_then(Value::as_str) == Some("tool_use") {
                     let block = block.unwrap_or(&Value::Null);
-                    let field = |name: &str| -> Result<String, ProviderError> {
-                        text(block, name, "stream event")?
-                            .map(str::to_owned)
-                            .ok_or_else(|| {
-                                malformed(
-                                    "stream event",
-                                    format!("a `tool_use` block has no `{name}`"),
-                                )
-                            })
-                    };
-                    let index = u32::try_from(self.calls.len()).unwrap_or(u32::MAX);
-                    self.calls.push((block_index(&v)?, index));
-                    out.push_back(StreamDelta {
-                        tool_calls: vec![ToolCallDelta {
-                            index,
-                            id: Some(field("id")?),
-                            name: Some(field("name")?),
-                            arguments: String::new(),
-                        }],
-                        ..StreamDelta::default()
-                    });
+                    let start =
+                        self.calls
+                            .start(block_index(&v)?, block, "id", "a `tool_use` block")?;
+                    out.push_back(start);
                 }
             }
             "content_block_delta" => {
@@ -104,29 +86,11 @@ impl StreamProtocol for AnthropicStream {
                         reasoning_signature: Some(signature),
                         ..StreamDelta::default()
                     }),
-                    Some("input_json_delta") => {
-                        let at = block_index(&v)?;
-                        let index = self
-                            .calls
-                            .iter()
-                            .find(|(block, _)| *block == at)
-                            .map(|(_, call)| *call)
-                            .ok_or_else(|| {
-                                malformed(
-                                    "stream event",
-                                    "`input_json_delta` outside a `tool_use` block",
-                                )
-                            })?;
-                        piece("partial_json")?.map(|arguments| StreamDelta {
-                            tool_calls: vec![ToolCallDelta {
-                                index,
-                                id: None,
-                                name: None,
-                                arguments,
-                            }],
-                            ..StreamDelta::default()
-                        })
-                    }
+                    Some("input_json_delta") => self.calls.arguments(
+                        block_index(&v)?,
+                        piece("partial_json")?,
+                        "`input_json_delta` outside a `tool_use` block",
+                    )?,
                     _ => None,
                 };
                 out.extend(event);

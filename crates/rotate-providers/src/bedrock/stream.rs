@@ -10,7 +10,6 @@ use std::collections::VecDeque;
 
 use rotate_core::error::ProviderError;
 use rotate_core::provider::StreamDelta;
-use rotate_core::tool::ToolCallDelta;
 use serde_json::Value;
 
 use super::reply::{error_kind, finish_reason, message_of, usage};
@@ -19,12 +18,13 @@ use crate::events::{Framing, StreamProtocol};
 use crate::eventstream::ERROR_EVENT;
 use crate::json::{count, text};
 use crate::sse::SseEvent;
+use crate::tool_blocks::ToolBlocks;
 
 /// The ConverseStream grammar.
 #[derive(Debug, Default)]
 pub struct BedrockStream {
-    /// (content block index, tool call index) of every `toolUse` block so far.
-    calls: Vec<(u64, u32)>,
+    /// The `toolUse` blocks so far.
+    calls: ToolBlocks,
     stopped: bool,
     done: bool,
 }
@@ -53,27 +53,11 @@ impl BedrockStream {
             }));
         }
         if let Some(tool) = delta.get("toolUse") {
-            let at = block_index(v)?;
-            let index = self
-                .calls
-                .iter()
-                .find(|(block, _)| *block == at)
-                .map(|(_, call)| *call)
-                .ok_or_else(|| {
-                    malformed(
-                        "stream event",
-                        "a `toolUse` delta outside a `toolUse` block",
-                    )
-                })?;
-            return Ok(piece(tool, "input")?.map(|arguments| StreamDelta {
-                tool_calls: vec![ToolCallDelta {
-                    index,
-                    id: None,
-                    name: None,
-                    arguments,
-                }],
-                ..StreamDelta::default()
-            }));
+            return self.calls.arguments(
+                block_index(v)?,
+                piece(tool, "input")?,
+                "a `toolUse` delta outside a `toolUse` block",
+            );
         }
         if let Some(reasoning) = delta.get("reasoningContent") {
             return Ok(Some(StreamDelta {
@@ -107,27 +91,13 @@ impl StreamProtocol for BedrockStream {
         match event.event {
             "contentBlockStart" => {
                 if let Some(tool) = v.pointer("/start/toolUse") {
-                    let field = |name: &str| -> Result<String, ProviderError> {
-                        text(tool, name, "stream event")?
-                            .map(str::to_owned)
-                            .ok_or_else(|| {
-                                malformed(
-                                    "stream event",
-                                    format!("a `toolUse` start has no `{name}`"),
-                                )
-                            })
-                    };
-                    let index = u32::try_from(self.calls.len()).unwrap_or(u32::MAX);
-                    self.calls.push((block_index(&v)?, index));
-                    out.push_back(StreamDelta {
-                        tool_calls: vec![ToolCallDelta {
-                            index,
-                            id: Some(field("toolUseId")?),
-                            name: Some(field("name")?),
-                            arguments: String::new(),
-                        }],
-                        ..StreamDelta::default()
-                    });
+                    let start = self.calls.start(
+                        block_index(&v)?,
+                        tool,
+                        "toolUseId",
+                        "a `toolUse` start",
+                    )?;
+                    out.push_back(start);
                 }
             }
             "contentBlockDelta" => out.extend(self.delta(&v)?),
