@@ -44,6 +44,15 @@ impl WireApi {
     }
 }
 
+/// True for a cloud region name as it goes into a host name or a path (`us-east-1`,
+/// `europe-west4`, `global`): lowercase ASCII letters, digits and hyphens, not empty.
+pub fn is_region_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// One built-in provider.
 #[derive(Debug, Clone, Copy)]
 pub struct BuiltinProvider {

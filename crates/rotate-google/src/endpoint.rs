@@ -101,11 +101,7 @@ pub fn vertex_models(
         .metadata()
         .get("location")
         .map_or(DEFAULT_LOCATION, String::as_str);
-    if location.is_empty()
-        || !location
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
+    if !rotate_core::catalogue::is_region_name(location) {
         return Err(ProviderError::new(
             ErrorKind::Configuration,
             "a Vertex `metadata.location` is a region name such as `us-central1` or `global`",

@@ -70,11 +70,7 @@ pub(crate) fn region_of(key: &rotate_core::provider::KeyInfo) -> Result<&str, Pr
         .metadata()
         .get("region")
         .map_or(DEFAULT_REGION, String::as_str);
-    if region.is_empty()
-        || !region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
+    if !rotate_core::catalogue::is_region_name(region) {
         return Err(ProviderError::new(
             ErrorKind::Configuration,
             "a Bedrock `metadata.region` is a region name such as `us-east-1`",

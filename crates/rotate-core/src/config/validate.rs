@@ -301,9 +301,10 @@ fn check_credential_shape(
             if is_json {
                 check_json_fields(secret, "a Bedrock key", &["access_key_id", "secret_access_key"])?;
             }
-            let region_ok = key.metadata.get("region").is_none_or(|r| {
-                !r.is_empty() && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            });
+            let region_ok = key
+                .metadata
+                .get("region")
+                .is_none_or(|r| crate::catalogue::is_region_name(r));
             if !region_ok {
                 return Err(ConfigurationError::new(
                     "metadata.region",
