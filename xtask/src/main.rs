@@ -74,11 +74,16 @@ fn root() -> PathBuf {
 }
 
 fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    run_in(&root(), program, args, env)
+}
+
+/// Runs `program args` in `dir` with `env` set, its output shown.
+fn run_in(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     eprintln!("$ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(root())
+        .current_dir(dir)
         .status()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
     if status.success() {

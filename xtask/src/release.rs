@@ -21,6 +21,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::run_in;
+
 /// The publishable crates, in the order they are published (each after its
 /// dependencies).
 pub const CRATES: [&str; 7] = [
@@ -234,21 +236,6 @@ fn output(dir: &Path, program: &str, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Runs `program args` in `dir`, its output shown.
-fn run_in(dir: &Path, program: &str, args: &[&str]) -> Result<(), String> {
-    eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
-    }
-}
-
 /// What the command line asked.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Options {
@@ -324,7 +311,7 @@ pub fn release(root: &Path, options: &Options) -> Result<(), String> {
 
     check_rust_version(root, &manifest)?;
     if !options.skip_ci {
-        run_in(root, "cargo", &["xtask", "ci"])?;
+        run_in(root, "cargo", &["xtask", "ci"], &[])?;
     }
     if !options.skip_package {
         package(root, current, options.allow_dirty)?;
@@ -338,7 +325,7 @@ pub fn release(root: &Path, options: &Options) -> Result<(), String> {
         std::fs::write(&changelog_path, released)
             .map_err(|e| format!("cannot write CHANGELOG.md: {e}"))?;
         // the lock file names the workspace's own versions too
-        run_in(root, "cargo", &["update", "--workspace", "--offline"])?;
+        run_in(root, "cargo", &["update", "--workspace", "--offline"], &[])?;
         eprintln!("Cargo.toml, Cargo.lock and CHANGELOG.md now say {next}");
     }
     println!("# then, in order:");
@@ -395,7 +382,7 @@ fn package(root: &Path, version: Version, allow_dirty: bool) -> Result<(), Strin
     for name in CRATES {
         args.extend(["-p", name]);
     }
-    run_in(root, "cargo", &args)?;
+    run_in(root, "cargo", &args, &[])?;
     for name in CRATES {
         let file = package_dir(root).join(format!("{name}-{version}.crate"));
         if !file.is_file() {
@@ -451,7 +438,7 @@ fn install(root: &Path, version: Version) -> Result<(), String> {
     let target = root.join("target").join("release-install");
     let target = target.to_string_lossy().into_owned();
     args.extend(["--target-dir", &target]);
-    run_in(root, "cargo", &args)?;
+    run_in(root, "cargo", &args, &[])?;
     let binary = scratch.join("root").join("bin").join("llm-rotate");
     let printed = output(root, &binary.to_string_lossy(), &["--version"])?;
     let _ = std::fs::remove_dir_all(&scratch);
