@@ -182,30 +182,30 @@ pub(crate) fn target_of<R>(
         .chat_url
         .as_deref()
         .filter(|_| endpoint == "chat/completions");
-    let v1 = wire.azure && is_azure_v1(base_url(call, wire.base_url.as_deref())?);
     let uri = if let (false, None, Some(url)) = (wire.azure, call.key.base_url(), chat_url) {
         url.to_owned()
-    } else if v1 {
-        // Azure's v1 API: OpenAI's paths under `/openai/v1`, the deployment named by
-        // the body's `model`, an `api-version` only when one is set
-        let base = base_url(call, wire.base_url.as_deref())?;
-        let url = RequestUrl::new(base).path(endpoint);
-        match metadata.get("api_version").or(wire.v1_api_version.as_ref()) {
-            Some(version) if version != "v1" => url.query("api-version", version).finish(),
-            _ => url.finish(),
-        }
     } else if wire.azure {
         let base = base_url(call, wire.base_url.as_deref())?;
-        let deployment = metadata
-            .get(deployment_field)
-            .map_or(&*call.model, String::as_str);
-        let version = metadata.get("api_version").unwrap_or(&wire.api_version);
-        RequestUrl::new(base)
-            .path("openai/deployments")
-            .segment("deployment", deployment)?
-            .path(endpoint)
-            .query("api-version", version)
-            .finish()
+        if is_azure_v1(base) {
+            // Azure's v1 API: OpenAI's paths under `/openai/v1`, the deployment named by
+            // the body's `model`, an `api-version` only when one is set
+            let url = RequestUrl::new(base).path(endpoint);
+            match metadata.get("api_version").or(wire.v1_api_version.as_ref()) {
+                Some(version) if version != "v1" => url.query("api-version", version).finish(),
+                _ => url.finish(),
+            }
+        } else {
+            let deployment = metadata
+                .get(deployment_field)
+                .map_or(&*call.model, String::as_str);
+            let version = metadata.get("api_version").unwrap_or(&wire.api_version);
+            RequestUrl::new(base)
+                .path("openai/deployments")
+                .segment("deployment", deployment)?
+                .path(endpoint)
+                .query("api-version", version)
+                .finish()
+        }
     } else {
         format!("{}/{endpoint}", base_url(call, wire.base_url.as_deref())?)
     };
