@@ -20,14 +20,6 @@ fn messages(model: &str) -> Value {
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]})
 }
 
-fn of(upstream: &FakeUpstream, api: Api) -> Vec<rotate_testkit::RecordedRequest> {
-    upstream
-        .requests()
-        .into_iter()
-        .filter(|r| r.api == api)
-        .collect()
-}
-
 #[tokio::test]
 async fn anthropic_clients_are_served_by_bedrock_and_by_claude_on_vertex() {
     let upstream = FakeUpstream::start().await.unwrap();
@@ -54,7 +46,7 @@ async fn anthropic_clients_are_served_by_bedrock_and_by_claude_on_vertex() {
         json!({"type": "text", "text": "ok from ABSKgateway"})
     );
     assert_eq!(body["stop_reason"], "end_turn");
-    let sent = &of(&upstream, Api::Bedrock)[0];
+    let sent = &upstream.requests_to(Api::Bedrock)[0];
     assert_eq!(
         sent.body,
         json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}],
@@ -77,7 +69,7 @@ async fn anthropic_clients_are_served_by_bedrock_and_by_claude_on_vertex() {
     assert!(text.contains("event: message_start"), "{text}");
     assert!(text.contains("ok "), "{text}");
     assert!(text.contains("event: message_stop"), "{text}");
-    assert!(of(&upstream, Api::Bedrock)[1]
+    assert!(upstream.requests_to(Api::Bedrock)[1]
         .path
         .ends_with("/converse-stream"));
 
@@ -89,7 +81,7 @@ async fn anthropic_clients_are_served_by_bedrock_and_by_claude_on_vertex() {
         body["content"][0]["text"],
         "ok from gw@proj-9.iam.gserviceaccount.com"
     );
-    let sent = &of(&upstream, Api::VertexAnthropic)[0];
+    let sent = &upstream.requests_to(Api::VertexAnthropic)[0];
     assert_eq!(
         sent.path,
         "/v1/projects/proj-9/locations/europe-west1/publishers/anthropic/models/claude-sonnet-4@20250514:rawPredict"
@@ -119,7 +111,7 @@ async fn responses_clients_are_served_by_azure_v1_keys() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["object"], "response");
-    let sent = &of(&upstream, Api::OpenAi)[0];
+    let sent = &upstream.requests_to(Api::OpenAi)[0];
     assert_eq!(sent.path, "/openai/v1/responses");
     assert_eq!(sent.header("api-key"), Some("azure-key-1"));
     assert_eq!(
@@ -154,7 +146,7 @@ async fn openai_clients_get_bedrock_tool_calls_in_their_own_dialect() {
         message["tool_calls"],
         json!([{"id": "tooluse_7", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Rome\"}"}}])
     );
-    let sent = &of(&upstream, Api::Bedrock)[0];
+    let sent = &upstream.requests_to(Api::Bedrock)[0];
     assert_eq!(
         sent.path,
         "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse"

@@ -43,14 +43,6 @@ fn three_keys() -> serde_json::Value {
     ])
 }
 
-fn bedrock_requests(upstream: &FakeUpstream) -> Vec<rotate_testkit::RecordedRequest> {
-    upstream
-        .requests()
-        .into_iter()
-        .filter(|r| r.api == Api::Bedrock)
-        .collect()
-}
-
 async fn state(client: &LMRotate, id: &str) -> KeyState {
     client
         .health()
@@ -93,7 +85,7 @@ async fn one_provider_rotates_over_an_api_key_and_two_signed_accounts() {
         ],
         "every signature checked out"
     );
-    let requests = bedrock_requests(&upstream);
+    let requests = upstream.requests_to(Api::Bedrock);
     let by_key = |key: &str| requests.iter().find(|r| r.key == key).unwrap();
     let signed = by_key("AKIATESTONE");
     assert_eq!(
@@ -148,7 +140,7 @@ async fn an_arn_and_a_session_token_are_signed_as_sent() {
     assert_eq!(reply.content, "ok from ASIATESTSTS");
     assert_eq!(reply.finish_reason.as_deref(), Some("stop"));
     assert_eq!(reply.usage.completion_tokens, 3);
-    let sent = &bedrock_requests(&upstream)[0];
+    let sent = &upstream.requests_to(Api::Bedrock)[0];
     assert_eq!(
         sent.path,
         "/eu-west-1/model/arn%3Aaws%3Abedrock%3Aeu-west-1%3A123456789012%3Ainference-profile%2Feu.anthropic.claude-sonnet-4-20250514-v1%3A0/converse-stream"
@@ -348,7 +340,7 @@ async fn a_tool_loop_with_signed_reasoning_and_media_both_ways() {
         (thought.signature.as_deref(), thought.provider.as_str()),
         (Some("sig_bedrock_testkit"), "bedrock")
     );
-    let sent = &bedrock_requests(&upstream)[0].body;
+    let sent = &upstream.requests_to(Api::Bedrock)[0].body;
     assert_eq!(
         sent["messages"][0]["content"],
         json!([{"text": "Weather here?"},
@@ -383,7 +375,7 @@ async fn a_tool_loop_with_signed_reasoning_and_media_both_ways() {
     history.push(first.message());
     history.push(ChatMessage::tool_result("tooluse_1", "18 C"));
     client.chat(MODEL, &history, options).await.unwrap();
-    let second = &bedrock_requests(&upstream)[2].body;
+    let second = &upstream.requests_to(Api::Bedrock)[2].body;
     assert_eq!(
         second["messages"][1],
         json!({"role": "assistant", "content": [
@@ -413,5 +405,5 @@ async fn what_converse_cannot_carry_is_refused_before_any_call() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("web URL"), "{error}");
-    assert!(bedrock_requests(&upstream).is_empty());
+    assert!(upstream.requests_to(Api::Bedrock).is_empty());
 }

@@ -40,14 +40,6 @@ fn vertex_config(upstream: &FakeUpstream, keys: serde_json::Value) -> serde_json
     config
 }
 
-fn of(upstream: &FakeUpstream, api: Api) -> Vec<rotate_testkit::RecordedRequest> {
-    upstream
-        .requests()
-        .into_iter()
-        .filter(|r| r.api == api)
-        .collect()
-}
-
 #[tokio::test]
 async fn claude_on_vertex_speaks_raw_predict_with_service_account_tokens() {
     let upstream = FakeUpstream::start().await.unwrap();
@@ -95,7 +87,7 @@ async fn claude_on_vertex_speaks_raw_predict_with_service_account_tokens() {
             "ok from claude@proj-2.iam.gserviceaccount.com"
         ]
     );
-    let sent = of(&upstream, Api::VertexAnthropic);
+    let sent = upstream.requests_to(Api::VertexAnthropic);
     let first = sent.iter().find(|r| r.path.contains("proj-1")).unwrap();
     assert_eq!(first.path, "/v1/projects/proj-1/locations/us-east5/publishers/anthropic/models/claude-sonnet-4@20250514:rawPredict");
     assert_eq!(
@@ -121,10 +113,14 @@ async fn claude_on_vertex_speaks_raw_predict_with_service_account_tokens() {
         "{}",
         reply.content
     );
-    let last = of(&upstream, Api::VertexAnthropic).pop().unwrap();
+    let last = upstream.requests_to(Api::VertexAnthropic).pop().unwrap();
     assert!(last.path.ends_with(":streamRawPredict"), "{}", last.path);
     assert_eq!(last.body["stream"], true);
-    assert_eq!(of(&upstream, Api::Token).len(), 2, "one token per account");
+    assert_eq!(
+        upstream.requests_to(Api::Token).len(),
+        2,
+        "one token per account"
+    );
 
     // a revoked token is renewed once, and the key is not blamed
     upstream.revoke_tokens();
@@ -137,7 +133,7 @@ async fn claude_on_vertex_speaks_raw_predict_with_service_account_tokens() {
         .await
         .unwrap();
     assert!(reply.content.starts_with("ok from claude@"));
-    assert_eq!(of(&upstream, Api::Token).len(), 3);
+    assert_eq!(upstream.requests_to(Api::Token).len(), 3);
     for key in client.health().await.keys {
         assert_eq!(key.state, KeyState::Healthy, "{}", key.key_id);
         assert_eq!(
@@ -201,12 +197,12 @@ async fn one_conversation_falls_from_anthropic_to_vertex_to_bedrock() {
     let second = client.chat("claude", &history, options).await.unwrap();
     assert_eq!(second.provider, "bedrock");
     assert_eq!(second.content, "ok from ABSKbedrock");
-    let vertex = of(&upstream, Api::VertexAnthropic);
+    let vertex = upstream.requests_to(Api::VertexAnthropic);
     assert_eq!(
         vertex[0].body["messages"][1],
         json!({"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_9", "name": "weather", "input": {"city": "Oslo"}}]})
     );
-    let bedrock = of(&upstream, Api::Bedrock);
+    let bedrock = upstream.requests_to(Api::Bedrock);
     assert_eq!(
         bedrock[0].body["messages"],
         json!([
@@ -238,7 +234,7 @@ async fn azure_v1_takes_api_keys_and_entra_tokens_on_openai_paths() {
             .await
             .unwrap();
     }
-    let sent = of(&upstream, Api::OpenAi);
+    let sent = upstream.requests_to(Api::OpenAi);
     for request in &sent {
         assert_eq!(request.path, "/openai/v1/chat/completions");
         assert_eq!(request.query, None, "no api-version on the v1 API");
@@ -300,18 +296,19 @@ async fn entra_service_principals_fetch_share_and_renew_their_tokens() {
         assert_eq!(call.await.unwrap().unwrap().content, "ok from app-1");
     }
     let tokens = |upstream: &FakeUpstream| {
-        of(upstream, Api::EntraToken)
+        upstream
+            .requests_to(Api::EntraToken)
             .iter()
             .filter(|r| r.key == "app-1")
             .count()
     };
     assert_eq!(tokens(&upstream), 1, "one token shared by every call");
-    let sent = of(&upstream, Api::OpenAi);
+    let sent = upstream.requests_to(Api::OpenAi);
     assert!(sent.iter().all(|r| r
         .header("authorization")
         .is_some_and(|a| a.starts_with("Bearer eyJ0eXAi"))));
     assert!(sent.iter().all(|r| r.header("api-key").is_none()));
-    let token_request = &of(&upstream, Api::EntraToken)[0];
+    let token_request = &upstream.requests_to(Api::EntraToken)[0];
     assert_eq!(token_request.path, "/tenant-1/oauth2/v2.0/token");
 
     upstream.revoke_tokens();

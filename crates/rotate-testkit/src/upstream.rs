@@ -459,6 +459,17 @@ impl FakeUpstream {
         self.state.log.lock().clone()
     }
 
+    /// Every request so far that spoke `api`, in order.
+    pub fn requests_to(&self, api: Api) -> Vec<RecordedRequest> {
+        self.state
+            .log
+            .lock()
+            .iter()
+            .filter(|r| r.api == api)
+            .cloned()
+            .collect()
+    }
+
     /// The keys of every request so far, in order.
     pub fn keys_called(&self) -> Vec<String> {
         self.state
