@@ -193,8 +193,9 @@ where
     }
 }
 
-/// One message with string `headers` and `payload`, framed with its CRCs (what a
-/// server sends; the fake upstream and the tests use it).
+/// One message with string `headers` and `payload`, framed with its CRCs, as a server
+/// sends it (for tests of code that reads event streams; the fake upstream keeps an
+/// encoder of its own, so a mistake here cannot hide one in the decoder).
 pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
     let mut head = Vec::new();
     for (name, value) in headers {
