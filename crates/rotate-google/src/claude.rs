@@ -16,13 +16,13 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
 use rotate_core::clock::Clock;
-use rotate_core::error::{ErrorKind, ProviderError};
+use rotate_core::error::ProviderError;
 use rotate_core::message::ChatRequest;
 use rotate_core::passthrough::{Passthrough, WireDialect};
 use rotate_core::provider::{BoxFuture, Headroom, KeyInfo, ProviderCall, ProviderReply};
 use rotate_providers::adapter::WireProtocol;
 use rotate_providers::client::HttpClient;
-use rotate_providers::request::secret_header;
+use rotate_providers::credentials::set_bearer;
 use rotate_providers::{AnthropicStream, AnthropicWire, Credentials};
 
 use crate::accounts::Accounts;
@@ -53,16 +53,7 @@ impl VertexClaudeWire {
     }
 
     fn url(&self, call: &ProviderCall, stream: bool) -> Result<String, ProviderError> {
-        let base = call
-            .key
-            .base_url()
-            .or(self.base_url.as_deref())
-            .ok_or_else(|| {
-                ProviderError::new(
-                    ErrorKind::Configuration,
-                    format!("provider `{}` has no base_url", call.provider),
-                )
-            })?;
+        let base = rotate_providers::request::base_url(call, self.base_url.as_deref())?;
         let source = self.accounts.source(&call.key)?;
         let account = source.as_ref().map(|s| s.account());
         let verb = if stream {
@@ -87,7 +78,7 @@ impl WireProtocol for VertexClaudeWire {
         stream: bool,
     ) -> Result<Request<Full<Bytes>>, ProviderError> {
         self.anthropic
-            .vertex_request(call, &self.url(call, stream)?, stream)
+            .vertex_request(call, None, &self.url(call, stream)?, stream)
     }
 
     fn parse_reply(&self, body: &[u8]) -> Result<ProviderReply, ProviderError> {
@@ -137,10 +128,11 @@ impl WireProtocol for VertexClaudeWire {
     fn build_passthrough(
         &self,
         call: &ProviderCall,
-        _body: &Passthrough,
+        body: &Passthrough,
         stream: bool,
     ) -> Result<Request<Full<Bytes>>, ProviderError> {
-        self.build(call, stream)
+        self.anthropic
+            .vertex_request(call, Some(body), &self.url(call, stream)?, stream)
     }
 }
 
@@ -184,19 +176,15 @@ impl Credentials for VertexTokens {
         request: &'a mut Request<Full<Bytes>>,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
-            let bearer = match self.accounts.source(key)? {
+            match self.accounts.source(key)? {
                 Some(source) => {
                     let token = source
                         .token(&self.client, &self.clock, self.timeout)
                         .await?;
-                    format!("Bearer {}", token.value.expose())
+                    set_bearer(request, token.value.expose())
                 }
-                None => format!("Bearer {}", key.secret().expose()),
-            };
-            request
-                .headers_mut()
-                .insert(http::header::AUTHORIZATION, secret_header(&bearer)?);
-            Ok(())
+                None => set_bearer(request, key.secret().expose()),
+            }
         })
     }
 

@@ -183,7 +183,7 @@ impl<W: WireProtocol> Inner<W> {
         key: &Arc<rotate_core::provider::KeyInfo>,
         request: Request<Full<Bytes>>,
     ) -> Result<(Request<Full<Bytes>>, Option<Request<Full<Bytes>>>), ProviderError> {
-        let Some(credentials) = &self.credentials else {
+        let Some(credentials) = self.credentials.as_ref().filter(|c| c.wants(key)) else {
             return Ok((request, None));
         };
         let retry = copy_request(&request);

@@ -44,18 +44,21 @@ impl AnthropicWire {
 impl AnthropicWire {
     /// The request of a call to Claude on Vertex AI at `url` (its `…:rawPredict` or
     /// `…:streamRawPredict`): the Messages body without `model` and with
-    /// `anthropic_version` (a client's own Anthropic body kept as sent otherwise), no
-    /// credentials (the adapter's [`Credentials`](crate::Credentials) add them).
+    /// `anthropic_version` (the client's own Anthropic body `pass`, when given, kept as
+    /// sent otherwise), no credentials (the adapter's
+    /// [`Credentials`](crate::Credentials) add them).
     pub fn vertex_request(
         &self,
         call: &ProviderCall,
+        pass: Option<&Passthrough>,
         url: &str,
         stream: bool,
     ) -> Result<Request<http_body_util::Full<bytes::Bytes>>, ProviderError> {
+        let forwarded = pass.map_or(&[][..], Passthrough::headers);
         crate::request::json_request(
             url,
-            request::vertex_headers(self, call, stream),
-            request::vertex_body(self, call, stream)?,
+            request::vertex_headers(self, call, stream, forwarded),
+            request::vertex_body(self, call, pass, stream)?,
         )
     }
 }

@@ -15,6 +15,13 @@ use rotate_core::provider::{BoxFuture, KeyInfo};
 
 /// Puts a key's credentials on a request.
 pub trait Credentials: Send + Sync + 'static {
+    /// True when `key` needs these credentials; any other key's request goes as its
+    /// protocol built it (nothing copied for a retry). The default says every key does.
+    fn wants(&self, key: &KeyInfo) -> bool {
+        let _ = key;
+        true
+    }
+
     /// Adds `key`'s credentials to `request` (the request is otherwise complete).
     fn authorize<'a>(
         &'a self,
@@ -29,6 +36,15 @@ pub trait Credentials: Send + Sync + 'static {
         let _ = key;
         false
     }
+}
+
+/// Sets `Authorization: Bearer {token}` on `request` (a sensitive header).
+pub fn set_bearer(request: &mut Request<Full<Bytes>>, token: &str) -> Result<(), ProviderError> {
+    let bearer = crate::request::secret_header(&format!("Bearer {token}"))?;
+    request
+        .headers_mut()
+        .insert(http::header::AUTHORIZATION, bearer);
+    Ok(())
 }
 
 /// A copy of `request` (method, URI, version, headers and body), to send again.

@@ -91,6 +91,7 @@ pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
 pub(crate) fn vertex_body(
     wire: &AnthropicWire,
     call: &ProviderCall,
+    pass: Option<&Passthrough>,
     stream: bool,
 ) -> Result<Vec<u8>, ProviderError> {
     let version = Value::from(
@@ -99,12 +100,7 @@ pub(crate) fn vertex_body(
             .get("anthropic_version")
             .map_or(VERTEX_ANTHROPIC_VERSION, String::as_str),
     );
-    if let Some(pass) = call
-        .request
-        .passthrough
-        .as_ref()
-        .filter(|p| p.dialect() == rotate_core::passthrough::WireDialect::Anthropic)
-    {
+    if let Some(pass) = pass {
         let version = ("anthropic_version", version);
         return Ok(if stream {
             pass.write_with(&[version, ("stream", Value::Bool(true))], &["model"])
@@ -119,18 +115,15 @@ pub(crate) fn vertex_body(
 }
 
 /// The headers of a call to Claude on Vertex AI: the provider's static ones,
-/// `anthropic-beta` (the key's and the client's) and, for a stream, `Accept`; the
-/// credentials are put on by the adapter's [`Credentials`](crate::Credentials).
+/// `anthropic-beta` (the key's and the client's, from `forwarded`) and, for a stream,
+/// `Accept`; the credentials are put on by the adapter's
+/// [`Credentials`](crate::Credentials).
 pub(crate) fn vertex_headers(
     wire: &AnthropicWire,
     call: &ProviderCall,
     stream: bool,
+    forwarded: &[(String, String)],
 ) -> http::HeaderMap {
-    let forwarded = call
-        .request
-        .passthrough
-        .as_ref()
-        .map_or(&[][..], |p| p.headers());
     let mut headers = wire.headers.clone();
     beta_and_accept(&mut headers, call, stream, forwarded);
     headers

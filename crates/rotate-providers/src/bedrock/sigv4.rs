@@ -16,8 +16,7 @@ use rotate_core::provider::{BoxFuture, KeyInfo};
 use rotate_core::secret::Secret;
 use serde::Deserialize;
 
-use crate::credentials::{body_bytes, Credentials};
-use crate::request::secret_header;
+use crate::credentials::{body_bytes, set_bearer, Credentials};
 
 /// The service name Bedrock's runtime signs under.
 pub const SERVICE: &str = "bedrock";
@@ -136,13 +135,7 @@ impl Credentials for AwsCredentials {
         request: &'a mut Request<Full<Bytes>>,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         let done = match kind_of(key) {
-            Ok(KeyKind::Bearer) => {
-                secret_header(&format!("Bearer {}", key.secret().expose())).map(|bearer| {
-                    request
-                        .headers_mut()
-                        .insert(http::header::AUTHORIZATION, bearer);
-                })
-            }
+            Ok(KeyKind::Bearer) => set_bearer(request, key.secret().expose()),
             Ok(KeyKind::Aws(access)) => self.sign(key, &access, request),
             Err(error) => Err(error),
         };

@@ -21,9 +21,8 @@ use rotate_core::secret::Secret;
 use serde::Deserialize;
 
 use crate::client::HttpClient;
-use crate::credentials::{Credentials, Token, TokenCell};
+use crate::credentials::{set_bearer, Credentials, Token, TokenCell};
 use crate::errors::{malformed, shorten};
-use crate::request::secret_header;
 
 /// Where Entra ID issues tokens (the public cloud).
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -163,31 +162,26 @@ impl EntraTokens {
 }
 
 impl Credentials for EntraTokens {
+    /// Only service principals: the other Azure keys carry their own header.
+    fn wants(&self, key: &KeyInfo) -> bool {
+        is_principal(key)
+    }
+
     fn authorize<'a>(
         &'a self,
         key: &'a Arc<KeyInfo>,
         request: &'a mut Request<Full<Bytes>>,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
-            if !is_principal(key) {
-                return Ok(()); // the protocol already put the key's own header on
-            }
             let cell = self.cell(key);
             let token = cell
                 .get(|| self.clock.unix_ms(), || self.fetch(key))
                 .await?;
-            let bearer = secret_header(&format!("Bearer {}", token.value.expose()))?;
-            request
-                .headers_mut()
-                .insert(http::header::AUTHORIZATION, bearer);
-            Ok(())
+            set_bearer(request, token.value.expose())
         })
     }
 
     fn refused(&self, key: &Arc<KeyInfo>) -> bool {
-        if !is_principal(key) {
-            return false;
-        }
         self.cell(key).forget();
         true
     }
