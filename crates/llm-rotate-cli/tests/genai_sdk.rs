@@ -1,7 +1,8 @@
 //! The official google-genai Python SDK against the gateway's Gemini routes, in front of
 //! the fake upstream: a streamed function call whose thought signature reaches the SDK,
 //! the functionResponse turn carrying the model's turn back whole, `countTokens`, and
-//! embeddings passed through to `batchEmbedContents`.
+//! embeddings passed through to `batchEmbedContents`, and an overloaded Gemini entry
+//! falling back to OpenAI and to Bedrock keys answered in Gemini's shape.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[path = "support/python_sdks.rs"]
@@ -104,4 +105,44 @@ async fn an_overloaded_gemini_entry_falls_back_to_an_openai_key_in_geminis_shape
         json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}])
     );
     assert_eq!(openai[0].body["tools"][0]["function"]["name"], "weather");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_gemini_entry_falls_back_to_a_bedrock_key_in_geminis_shape() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.set_default("sk-test-g", Behavior::Overloaded);
+    let call = llm_rotate::ToolCall::new("tooluse_g1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("ABSKgenai", [Behavior::ToolCalls(vec![call])]);
+    upstream.set_default("ABSKgenai", Behavior::Reply("hello from bedrock".into()));
+    let mut config = config(&upstream, &[("g", "google")]);
+    config["defaults"]["max_retries"] = json!(0);
+    config["providers"]["bedrock"] = json!({"base_url": upstream.url()});
+    config["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "br", "provider": "bedrock", "value": "ABSKgenai"}));
+    config["fallback_chains"] = json!({"sturdy": [
+        {"provider": "google", "upstream": "gemini-2.5-flash"},
+        {"provider": "bedrock", "upstream": "amazon.nova-pro-v1:0"}
+    ]});
+    let gateway = GatewayProcess::start(&config);
+    let summary = genai_summary(&gateway, &["fallback"]).await;
+    assert_eq!(summary["name"], "weather");
+    assert_eq!(summary["args"], json!({"city": "Paris"}));
+    assert_eq!(summary["text"], "hello from bedrock");
+    assert_eq!(summary["finish"], "STOP");
+    let bedrock = upstream.requests_to(Api::Bedrock);
+    assert_eq!(bedrock.len(), 2);
+    assert!(bedrock[0]
+        .path
+        .ends_with("/model/amazon.nova-pro-v1%3A0/converse-stream"));
+    assert_eq!(bedrock[0].body["system"], json!([{"text": "Be brief."}]));
+    assert_eq!(
+        bedrock[0].body["messages"],
+        json!([{"role": "user", "content": [{"text": "Weather in Paris?"}]}])
+    );
+    assert_eq!(
+        bedrock[0].body["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "weather"
+    );
 }

@@ -1,6 +1,8 @@
 //! The official OpenAI Python SDK against the gateway, in front of the fake upstream: a
-//! plain and a streamed completion, an unknown model and a wrong token. The SDK is
-//! installed from PyPI into a virtualenv under the build directory on first run.
+//! plain and a streamed completion, an unknown model and a wrong token, tool loops (on
+//! an OpenAI key, and on a chain falling from Claude on Vertex to Bedrock), fidelity,
+//! embeddings and Responses. The SDK is installed from PyPI into a virtualenv under the
+//! build directory on first run.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 #[path = "support/python_sdks.rs"]
@@ -77,6 +79,52 @@ async fn a_tool_loop_through_the_gateway_with_the_official_openai_sdk() {
         json!({"role": "tool", "tool_call_id": "call_sdk_1", "content": "18 C"})
     );
     assert_eq!(second["tools"][0]["function"]["name"], "weather");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_sdk_tool_loop_falls_from_claude_on_vertex_to_bedrock() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let account = "sdk@proj-7.iam.gserviceaccount.com";
+    // Vertex is down for the whole loop; Bedrock serves both turns
+    upstream.set_default(account, Behavior::ServerError(500));
+    let call = llm_rotate::ToolCall::new("tooluse_sdk_1", "weather", r#"{"city":"Paris"}"#);
+    upstream.script("ABSKopenai-sdk", [Behavior::ToolCalls(vec![call])]);
+    upstream.set_default("ABSKopenai-sdk", Behavior::Reply("18 C in Paris".into()));
+    let mut config = config(&upstream, &[]);
+    config["defaults"]["max_retries"] = json!(0);
+    config["providers"]["vertex_anthropic"] = json!({"base_url": upstream.base_url()});
+    config["providers"]["bedrock"] = json!({"base_url": upstream.url()});
+    config["keys"] = json!([
+        {"id": "vx", "provider": "vertex_anthropic", "value": upstream.service_account_json(account, "proj-7"),
+            "metadata": {"project_id": "proj-7"}},
+        {"id": "br", "provider": "bedrock", "value": "ABSKopenai-sdk"}
+    ]);
+    // the SDK script asks for `gpt-4o`: a chain of that name takes it to Claude
+    config["fallback_chains"] = json!({"gpt-4o": [
+        {"provider": "vertex_anthropic", "upstream": "claude-sonnet-4@20250514"},
+        {"provider": "bedrock", "upstream": "us.anthropic.claude-sonnet-4-20250514-v1:0"}
+    ]});
+    let gateway = GatewayProcess::start(&config);
+    let summary = openai_summary(&gateway, &["tools"]).await;
+    assert_eq!(summary["call_id"], "tooluse_sdk_1");
+    assert_eq!(summary["answer"], "18 C in Paris");
+    let vertex = upstream.requests_to(rotate_testkit::Api::VertexAnthropic);
+    assert_eq!(vertex.len(), 2, "each turn tried Claude on Vertex first");
+    assert_eq!(vertex[0].body["anthropic_version"], "vertex-2023-10-16");
+    let bedrock = upstream.requests_to(rotate_testkit::Api::Bedrock);
+    assert_eq!(bedrock.len(), 2);
+    assert_eq!(
+        bedrock[1].body["messages"],
+        json!([
+            {"role": "user", "content": [{"text": "Weather in Paris?"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_sdk_1", "name": "weather", "input": {"city": "Paris"}}}]},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_sdk_1", "content": [{"text": "18 C"}]}}]}
+        ])
+    );
+    assert_eq!(
+        bedrock[1].body["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "weather"
+    );
 }
 
 /// A chat.completion with two choices and log probabilities, as OpenAI writes one.
