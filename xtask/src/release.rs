@@ -373,9 +373,40 @@ fn check_rust_version(root: &Path, manifest: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Forgets what cargo unpacked from the temporary registry of an earlier packaging of
+/// this version (`$CARGO_HOME/registry/src/-<hash>/{crate}-{version}`): cargo keeps
+/// those sources and would verify a package against the stale copy of a dependency.
+/// Registries with a host (crates.io's `index.crates.io-…`) are never touched.
+fn forget_unpacked(version: Version) -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let Some(sources) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for name in CRATES {
+            let stale = registry.path().join(format!("{name}-{version}"));
+            if stale.is_dir() {
+                std::fs::remove_dir_all(&stale)
+                    .map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Packages every publishable crate; cargo builds each from its `.crate`.
 fn package(root: &Path, version: Version, allow_dirty: bool) -> Result<(), String> {
-    let mut args = vec!["package", "--locked"];
+    forget_previous(root, version)?;
+    let target = check_dir(root).to_string_lossy().into_owned();
+    let mut args = vec!["package", "--locked", "--target-dir", &target];
     if allow_dirty {
         args.push("--allow-dirty");
     }
@@ -392,10 +423,51 @@ fn package(root: &Path, version: Version, allow_dirty: bool) -> Result<(), Strin
     Ok(())
 }
 
+/// The target directory packages are made and verified in (its dependencies' builds
+/// kept from run to run).
+fn check_dir(root: &Path) -> PathBuf {
+    root.join("target").join("release-check")
+}
+
 fn package_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("package")
+    check_dir(root).join("package")
+}
+
+/// Forgets an earlier run's packages of the workspace's crates and everything made
+/// from them: cargo takes a registry crate of a known version as unchanged, so the
+/// packages, cargo's unpacked copies of them and their builds would be taken for the
+/// new ones.
+fn forget_previous(root: &Path, version: Version) -> Result<(), String> {
+    let remove = |path: &Path| -> Result<(), String> {
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(path)
+        } else {
+            std::fs::remove_file(path)
+        };
+        removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))
+    };
+    let packages = package_dir(root);
+    if packages.exists() {
+        remove(&packages)?;
+    }
+    let ours = |file: &str| {
+        CRATES.iter().any(|name| {
+            file.starts_with(&format!("{name}-"))
+                || file.starts_with(&format!("lib{}-", name.replace('-', "_")))
+                || file.starts_with(&format!("{}-", name.replace('-', "_")))
+        })
+    };
+    for dir in [".fingerprint", "deps", "build"] {
+        let Ok(entries) = std::fs::read_dir(check_dir(root).join("debug").join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if ours(&entry.file_name().to_string_lossy()) {
+                remove(&entry.path())?;
+            }
+        }
+    }
+    forget_unpacked(version)
 }
 
 /// Installs `llm-rotate-cli` from its `.crate` into a temporary root (every crate of
