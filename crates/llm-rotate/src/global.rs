@@ -66,7 +66,9 @@ impl ConfigureOptions {
         self
     }
 
-    fn into_config(self) -> Result<LMRotateConfig, ConfigurationError> {
+    /// The config these options describe, checked as [`configure`] checks it (exactly
+    /// one of `config` and `registry`, a registry with `use_keys`, the overrides applied).
+    pub fn into_config(self) -> Result<LMRotateConfig, ConfigurationError> {
         let overrides = Overrides {
             strategy: self.strategy,
             priorities: self.priorities,

@@ -1,0 +1,167 @@
+//! Reading what Python passes: messages, contents and call options arrive as dicts and
+//! lists in the engine's own serde shapes (the Python layer has already turned
+//! OpenAI-style messages and tools into them), and are read with the path of the first
+//! wrong field in the `TypeError`.
+
+use std::time::Duration;
+
+use llm_rotate::{
+    ChatMessage, ChatOptions, Content, GenerateOptions, ResponseFormat, ToolChoice, ToolSpec,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pythonize::Depythonizer;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Reads `obj` as a `T`, naming `what` and the path of the first wrong field.
+pub fn read<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
+    let mut de = Depythonizer::from_object(obj);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." || path.is_empty() {
+            what.to_owned()
+        } else if path.starts_with('[') {
+            format!("{what}{path}")
+        } else {
+            format!("{what}.{path}")
+        };
+        PyTypeError::new_err(format!("{at}: {}", e.into_inner()))
+    })
+}
+
+/// The messages of a chat call.
+pub fn messages(obj: &Bound<'_, PyAny>) -> PyResult<Vec<ChatMessage>> {
+    read(obj, "messages")
+}
+
+/// The contents of a `generate_content` call.
+pub fn contents(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Content>> {
+    read(obj, "contents")
+}
+
+/// A duration given in seconds.
+fn seconds(value: Option<f64>, name: &str) -> PyResult<Option<Duration>> {
+    value
+        .map(|s| {
+            Duration::try_from_secs_f64(s).map_err(|_| {
+                PyValueError::new_err(format!("{name} must be a number of seconds >= 0, not {s}"))
+            })
+        })
+        .transpose()
+}
+
+/// The typed options of a chat call beyond the four named arguments, as the Python
+/// layer sorts them out of `**kwargs` (the rest is `extra`).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatExtras {
+    tools: Vec<ToolSpec>,
+    tool_choice: Option<ToolChoice>,
+    parallel_tool_calls: Option<bool>,
+    response_format: Option<ResponseFormat>,
+    reasoning_effort: Option<String>,
+    reasoning_budget_tokens: Option<u32>,
+    timeout: Option<f64>,
+    max_wait: Option<f64>,
+    affinity: Option<String>,
+    extra: Map<String, Value>,
+}
+
+/// The named arguments every chat call takes.
+pub struct ChatArgs {
+    /// `provider=`.
+    pub provider: Option<String>,
+    /// `max_tokens=`.
+    pub max_tokens: Option<u32>,
+    /// `temperature=`.
+    pub temperature: Option<f32>,
+    /// `max_retries=`.
+    pub max_retries: Option<u32>,
+}
+
+/// The chat options of a call.
+pub fn chat_options(args: ChatArgs, extras: Option<&Bound<'_, PyAny>>) -> PyResult<ChatOptions> {
+    let extras: ChatExtras = match extras {
+        Some(obj) if !obj.is_none() => read(obj, "options")?,
+        _ => ChatExtras::default(),
+    };
+    Ok(ChatOptions {
+        provider: args.provider,
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        max_retries: args.max_retries,
+        timeout: seconds(extras.timeout, "timeout")?,
+        max_wait: seconds(extras.max_wait, "max_wait")?,
+        affinity: extras.affinity,
+        tools: extras.tools,
+        tool_choice: extras.tool_choice,
+        parallel_tool_calls: extras.parallel_tool_calls,
+        response_format: extras.response_format,
+        reasoning_effort: extras.reasoning_effort,
+        reasoning_budget_tokens: extras.reasoning_budget_tokens,
+        extra: extras.extra,
+        ..ChatOptions::default()
+    })
+}
+
+/// The options of a `generate_content` call, named as the reference names them.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct GenerateArgs {
+    system_instruction: Option<String>,
+    response_mime_type: Option<String>,
+    max_output_tokens: Option<u32>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    seed: Option<i64>,
+    thinking_budget: Option<i32>,
+    disable_automatic_function_calling: bool,
+    max_retries: Option<u32>,
+    provider: Option<String>,
+    timeout: Option<f64>,
+    extra: Map<String, Value>,
+}
+
+impl Default for GenerateArgs {
+    fn default() -> Self {
+        Self {
+            system_instruction: None,
+            response_mime_type: None,
+            max_output_tokens: None,
+            temperature: None,
+            top_p: None,
+            seed: None,
+            thinking_budget: None,
+            disable_automatic_function_calling: true,
+            max_retries: None,
+            provider: None,
+            timeout: None,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// The generate options of a call.
+pub fn generate_options(obj: Option<&Bound<'_, PyAny>>) -> PyResult<GenerateOptions> {
+    let args: GenerateArgs = match obj {
+        Some(obj) if !obj.is_none() => read(obj, "options")?,
+        _ => GenerateArgs::default(),
+    };
+    Ok(GenerateOptions {
+        system_instruction: args.system_instruction,
+        response_mime_type: args.response_mime_type,
+        max_output_tokens: args.max_output_tokens,
+        temperature: args.temperature,
+        top_p: args.top_p,
+        seed: args.seed,
+        thinking_budget: args.thinking_budget,
+        disable_automatic_function_calling: args.disable_automatic_function_calling,
+        max_retries: args.max_retries,
+        provider: args.provider,
+        timeout: seconds(args.timeout, "timeout")?,
+        extra: args.extra,
+        ..GenerateOptions::default()
+    })
+}
