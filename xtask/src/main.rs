@@ -2,7 +2,8 @@
 //!
 //! - `ci`: exactly what CI runs: format check, clippy with warnings denied and every
 //!   test, each with all features, with the default features, and for the facade with
-//!   none (starting the local Redis server the tests need when nothing answers), then
+//!   none (starting the local Redis server the tests need when nothing answers), the
+//!   Python package's pytest suite (in a virtualenv under `target/python`), then
 //!   the docs with warnings denied, `cargo deny`, and a release dry run (every crate
 //!   packaged and built from its package, the binary installed from its own);
 //! - `bench`: the criterion benches, then the callgrind instruction counts of the
@@ -15,6 +16,9 @@
 //! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`:
 //!   direct, through a bare relay and through the gateway, at concurrency 1 and 32,
 //!   medians of 3 runs of `seconds` (default 5) each;
+//! - `bench-python [rounds]`: the Python package's overhead over a bare httpx call (and
+//!   LiteLLM's Router's, when installed in `target/python`), sequential and with 32
+//!   concurrent tasks;
 //! - `deny`: `cargo deny check` for licenses, bans and sources (cargo-deny installed
 //!   under `target/tools` when missing); `ci` runs it too;
 //! - `release [--dry-run] [--skip-ci] <patch|minor|major|X.Y.Z>`: the crates and the
@@ -26,6 +30,7 @@
 
 mod gateway_bench;
 mod instructions;
+mod python;
 mod release;
 mod services;
 mod sink;
@@ -42,12 +47,13 @@ fn main() -> ExitCode {
         Some("bench-gateway") => {
             gateway_bench::bench_gateway(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5))
         }
+        Some("bench-python") => python::bench(args.get(1).map(String::as_str)),
         Some("deny") => deny(),
         Some("release") => release::Options::parse(&args[1..])
             .and_then(|options| release::release(&root(), &options)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [filter] | chaos | bench-gateway [seconds] | deny | release [--dry-run] <patch|minor|major|X.Y.Z>>"
+                "usage: cargo xtask <ci | bench [filter] | chaos | bench-gateway [seconds] | bench-python [rounds] | deny | release [--dry-run] <patch|minor|major|X.Y.Z>>"
             );
             Err("unknown command".to_owned())
         }
@@ -116,6 +122,7 @@ fn ci() -> Result<(), String> {
         args.extend_from_slice(features);
         run("cargo", &args, &[])?;
     }
+    python::test()?;
     run(
         "cargo",
         &["doc", "--workspace", "--no-deps", "--all-features"],

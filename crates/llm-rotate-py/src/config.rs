@@ -22,7 +22,10 @@ pub fn from_python(obj: &Bound<'_, PyAny>) -> PyResult<LMRotateConfig> {
 }
 
 /// The engine's config as a dict, credentials in the clear.
-pub fn to_python_revealed<'py>(py: Python<'py>, config: &LMRotateConfig) -> PyResult<Bound<'py, PyAny>> {
+pub fn to_python_revealed<'py>(
+    py: Python<'py>,
+    config: &LMRotateConfig,
+) -> PyResult<Bound<'py, PyAny>> {
     let mut value = serde_json::to_value(config)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     if let Some(keys) = value.get_mut("keys").and_then(Value::as_array_mut) {
@@ -34,7 +37,9 @@ pub fn to_python_revealed<'py>(py: Python<'py>, config: &LMRotateConfig) -> PyRe
     }
     if let Some(providers) = value.get_mut("providers").and_then(Value::as_object_mut) {
         for (name, shown) in providers.iter_mut() {
-            let (Some(headers), Some(provider)) = (shown.get_mut("headers"), config.providers.get(name)) else {
+            let (Some(headers), Some(provider)) =
+                (shown.get_mut("headers"), config.providers.get(name))
+            else {
                 continue;
             };
             *headers = serde_json::to_value(&provider.headers).unwrap_or_default();

@@ -56,7 +56,12 @@ impl Engine {
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let messages = convert::messages(messages)?;
-        let args = ChatArgs { provider, max_tokens, temperature, max_retries };
+        let args = ChatArgs {
+            provider,
+            max_tokens,
+            temperature,
+            max_retries,
+        };
         let opts = convert::chat_options(args, options)?;
         let client = self.client.clone();
         future_into_py(py, async move {
@@ -83,7 +88,12 @@ impl Engine {
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let messages = convert::messages(messages)?;
-        let args = ChatArgs { provider, max_tokens, temperature, max_retries };
+        let args = ChatArgs {
+            provider,
+            max_tokens,
+            temperature,
+            max_retries,
+        };
         let opts = convert::chat_options(args, options)?;
         let client = self.client.clone();
         future_into_py(py, async move {
@@ -109,7 +119,12 @@ impl Engine {
         options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<ChatResponse> {
         let messages = convert::messages(messages)?;
-        let args = ChatArgs { provider, max_tokens, temperature, max_retries };
+        let args = ChatArgs {
+            provider,
+            max_tokens,
+            temperature,
+            max_retries,
+        };
         let opts = convert::chat_options(args, options)?;
         let client = self.client.clone();
         let (done, outcome) = mpsc::sync_channel(1);
@@ -126,7 +141,9 @@ impl Engine {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(errors::LMRotateError::new_err("the call's task ended without an answer"));
+                    return Err(errors::LMRotateError::new_err(
+                        "the call's task ended without an answer",
+                    ));
                 }
             }
         })?;
@@ -183,7 +200,10 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let contents = convert::contents(contents)?;
         let opts = convert::generate_options(options)?;
-        to_python(py, &llm_rotate::GenerateContentRequest::new(contents, &opts))
+        to_python(
+            py,
+            &llm_rotate::GenerateContentRequest::new(contents, &opts),
+        )
     }
 
     /// `await acquire(provider, model)`: an `AcquireContext` holding a key.
@@ -256,10 +276,12 @@ pub fn reported_error(
     let mut error = match (status, kind) {
         (Some(status), _) => ReportedError::from_status(status),
         (None, Some(kind)) => {
-            let kind: llm_rotate::ErrorKind =
-                serde_json::from_value(serde_json::Value::String(kind.to_owned())).map_err(
-                    |_| pyo3::exceptions::PyValueError::new_err(format!("unknown error kind `{kind}`")),
-                )?;
+            let kind: llm_rotate::ErrorKind = serde_json::from_value(serde_json::Value::String(
+                kind.to_owned(),
+            ))
+            .map_err(|_| {
+                pyo3::exceptions::PyValueError::new_err(format!("unknown error kind `{kind}`"))
+            })?;
             ReportedError::from_kind(kind)
         }
         (None, None) => ReportedError::from_kind(llm_rotate::ErrorKind::Network),

@@ -92,10 +92,7 @@ pub fn to_py(error: EngineError) -> PyErr {
         let value = err.value(py);
         let _ = value.setattr("kind", error.kind().as_str());
         let _ = value.setattr("status", error.status());
-        let _ = value.setattr(
-            "retry_after",
-            error.retry_after().map(|d| d.as_secs_f64()),
-        );
+        let _ = value.setattr("retry_after", error.retry_after().map(|d| d.as_secs_f64()));
         match &error {
             EngineError::NoAvailableKey(e) => {
                 let _ = value.setattr("model", e.model.as_str());

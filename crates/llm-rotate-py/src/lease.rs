@@ -1,8 +1,8 @@
 //! `AcquireContext`: a key borrowed for a vendor SDK, reported back once.
 //!
-//! The key's value is readable as `key_value` but never in `repr`. A report spawns
-//! at once on the engine's runtime and returns an asyncio future, so
-//! `ctx.report_success()` and `await ctx.report_success()` both record it; a second
+//! The key's value is readable as `key_value` but never in `repr`. A report is
+//! recorded before the method returns (it returns a finished asyncio future, so
+//! `ctx.report_success()` and `await ctx.report_success()` both work); a second
 //! report raises. Released without a report (`release()`, or the `async with` block
 //! left cleanly), the key's in-flight slot is freed and no outcome is recorded.
 
@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use llm_rotate::ExposeSecret;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::tokio::future_into_py;
+use pyo3_async_runtimes::tokio::{future_into_py, get_runtime};
 
 use crate::engine::reported_error;
 use crate::errors::LMRotateError;
@@ -101,16 +101,18 @@ impl AcquireContext {
         upstream_provider: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let context = self.take()?;
-        future_into_py(py, async move {
-            context.report_success(upstream_provider.as_deref()).await;
-            Ok(())
-        })
+        py.detach(|| get_runtime().block_on(context.report_success(upstream_provider.as_deref())));
+        future_into_py(py, async { Ok(()) })
     }
 
     /// Records a failure: `error` is an exception (a vendor SDK's, httpx's, an
     /// llm_rotate error) or an HTTP status; its status and `retry-after` are read off it,
     /// and one that says neither counts as a network failure.
-    fn report_error<'py>(&self, py: Python<'py>, error: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn report_error<'py>(
+        &self,
+        py: Python<'py>,
+        error: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let fields = py
             .import("llm_rotate._client")?
             .getattr("failure_of")?
@@ -138,13 +140,16 @@ impl AcquireContext {
         retry_after: Option<f64>,
         message: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let message = message.map(|m| m.replace(&self.key_value, &llm_rotate::core::secret::mask(&self.key_value)));
+        let message = message.map(|m| {
+            m.replace(
+                &self.key_value,
+                &llm_rotate::core::secret::mask(&self.key_value),
+            )
+        });
         let error = reported_error(status, kind, retry_after, message)?;
         let context = self.take()?;
-        future_into_py(py, async move {
-            context.report_error(error).await;
-            Ok(())
-        })
+        py.detach(|| get_runtime().block_on(context.report_error(error)));
+        future_into_py(py, async { Ok(()) })
     }
 
     /// Gives the key back with no outcome recorded (idempotent).
@@ -155,10 +160,14 @@ impl AcquireContext {
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        crate::types::repr(py, "AcquireContext", &[
-            ("provider", crate::types::shown(py, &self.provider)),
-            ("key_id", crate::types::shown(py, &self.key_id)),
-            ("done", crate::types::shown(py, &self.done())),
-        ])
+        crate::types::repr(
+            py,
+            "AcquireContext",
+            &[
+                ("provider", crate::types::shown(py, &self.provider)),
+                ("key_id", crate::types::shown(py, &self.key_id)),
+                ("done", crate::types::shown(py, &self.done())),
+            ],
+        )
     }
 }

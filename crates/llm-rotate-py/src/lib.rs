@@ -63,7 +63,9 @@ fn load_config_file<'py>(
     path: std::path::PathBuf,
     use_keys: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let ids: Option<Vec<&str>> = use_keys.as_ref().map(|v| v.iter().map(String::as_str).collect());
+    let ids: Option<Vec<&str>> = use_keys
+        .as_ref()
+        .map(|v| v.iter().map(String::as_str).collect());
     let built = llm_rotate::configure_from_file(&path, ids.as_deref())
         .map_err(|e| errors::configuration(&e))?;
     config::to_python_revealed(py, &built)

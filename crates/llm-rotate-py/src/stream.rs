@@ -63,9 +63,15 @@ impl ChatStream {
         let slot = Arc::clone(&self.slot);
         future_into_py(py, async move {
             let stream = slot.lock().await.take().ok_or_else(|| {
-                crate::errors::LMRotateError::new_err("the stream was already read to its end or closed")
+                crate::errors::LMRotateError::new_err(
+                    "the stream was already read to its end or closed",
+                )
             })?;
-            stream.collect_response().await.map(ChatResponse::from).map_err(to_py)
+            stream
+                .collect_response()
+                .await
+                .map(ChatResponse::from)
+                .map_err(to_py)
         })
     }
 

@@ -38,7 +38,11 @@ pub fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
 
 fn behavior(value: &Value) -> PyResult<Behavior> {
     let bad = || PyValueError::new_err(format!("not a behaviour: {value}"));
-    let secs = |v: &Value| v.as_f64().and_then(|s| Duration::try_from_secs_f64(s).ok()).ok_or_else(bad);
+    let secs = |v: &Value| {
+        v.as_f64()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .ok_or_else(bad)
+    };
     let count = |v: &Value| v.as_u64().map(|n| n as usize).ok_or_else(bad);
     if let Some(name) = value.as_str() {
         return Ok(match name {
@@ -55,7 +59,11 @@ fn behavior(value: &Value) -> PyResult<Behavior> {
             _ => return Err(bad()),
         });
     }
-    let Some((name, arg)) = value.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next()) else {
+    let Some((name, arg)) = value
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.iter().next())
+    else {
         return Err(bad());
     };
     Ok(match name.as_str() {
@@ -64,9 +72,17 @@ fn behavior(value: &Value) -> PyResult<Behavior> {
         "rate_limited" if arg.is_null() => Behavior::RateLimited(None),
         "rate_limited" => Behavior::RateLimited(Some(secs(arg)?)),
         "rate_limited_for" => Behavior::RateLimitedFor(secs(arg)?),
-        "server_error" => Behavior::ServerError(arg.as_u64().and_then(|s| u16::try_from(s).ok()).ok_or_else(bad)?),
+        "server_error" => Behavior::ServerError(
+            arg.as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .ok_or_else(bad)?,
+        ),
         "error_saying" => {
-            let status = arg.get(0).and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()).ok_or_else(bad)?;
+            let status = arg
+                .get(0)
+                .and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .ok_or_else(bad)?;
             let message = arg.get(1).and_then(Value::as_str).ok_or_else(bad)?;
             Behavior::ErrorSaying(status, message.to_owned())
         }
@@ -94,11 +110,21 @@ pub struct FakeUpstream {
 
 #[pymethods]
 impl FakeUpstream {
-    /// Starts it on a free port of 127.0.0.1 (it stops when the object goes).
+    /// Starts it on a free port of 127.0.0.1 (it stops when the object goes); `quiet`
+    /// keeps no request log (for benchmarks).
     #[new]
-    fn new(py: Python<'_>) -> PyResult<Self> {
+    #[pyo3(signature = (quiet=false))]
+    fn new(py: Python<'_>, quiet: bool) -> PyResult<Self> {
         let upstream = py
-            .detach(|| get_runtime().block_on(Upstream::start()))
+            .detach(|| {
+                get_runtime().block_on(async {
+                    if quiet {
+                        Upstream::start_quiet().await
+                    } else {
+                        Upstream::start().await
+                    }
+                })
+            })
             .map_err(|e| PyValueError::new_err(format!("cannot start the fake upstream: {e}")))?;
         Ok(Self { upstream })
     }

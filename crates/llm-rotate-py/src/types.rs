@@ -11,7 +11,9 @@ pub fn repr(_py: Python<'_>, name: &str, fields: &[(&str, Bound<'_, PyAny>)]) ->
     let shown: Vec<String> = fields
         .iter()
         .map(|(field, value)| {
-            let text = value.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+            let text = value
+                .repr()
+                .map_or_else(|_| "?".to_owned(), |r| r.to_string());
             format!("{field}={text}")
         })
         .collect();
@@ -28,7 +30,10 @@ pub fn shown<'py, T: IntoPyObject<'py> + Clone>(py: Python<'py>, value: &T) -> B
 }
 
 /// Any serde value as a Python object.
-pub fn to_python<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+pub fn to_python<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
     pythonize(py, value).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
@@ -73,20 +78,30 @@ impl Usage {
     }
 
     fn __eq__(&self, other: &Self) -> bool {
-        (self.prompt_tokens, self.completion_tokens, self.total_tokens)
-            == (other.prompt_tokens, other.completion_tokens, other.total_tokens)
+        (
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.total_tokens,
+        ) == (
+            other.prompt_tokens,
+            other.completion_tokens,
+            other.total_tokens,
+        )
     }
 
     /// The usage as a dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &llm_rotate::Usage {
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
-            total_tokens: self.total_tokens,
-            cached_tokens: self.cached_tokens,
-            reasoning_tokens: self.reasoning_tokens,
-            cache_write_tokens: self.cache_write_tokens,
-        })
+        to_python(
+            py,
+            &llm_rotate::Usage {
+                prompt_tokens: self.prompt_tokens,
+                completion_tokens: self.completion_tokens,
+                total_tokens: self.total_tokens,
+                cached_tokens: self.cached_tokens,
+                reasoning_tokens: self.reasoning_tokens,
+                cache_write_tokens: self.cache_write_tokens,
+            },
+        )
     }
 }
 
@@ -107,17 +122,24 @@ impl ToolCall {
     /// The arguments parsed (`ValueError` when the model wrote no valid JSON).
     fn arguments_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let value: serde_json::Value = serde_json::from_str(&self.arguments).map_err(|e| {
-            PyValueError::new_err(format!("the arguments of tool call `{}` are not JSON: {e}", self.id))
+            PyValueError::new_err(format!(
+                "the arguments of tool call `{}` are not JSON: {e}",
+                self.id
+            ))
         })?;
         to_python(py, &value)
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        repr(py, "ToolCall", &[
-            ("id", shown(py, &self.id)),
-            ("name", shown(py, &self.name)),
-            ("arguments", shown(py, &self.arguments)),
-        ])
+        repr(
+            py,
+            "ToolCall",
+            &[
+                ("id", shown(py, &self.id)),
+                ("name", shown(py, &self.name)),
+                ("arguments", shown(py, &self.arguments)),
+            ],
+        )
     }
 }
 
@@ -148,12 +170,16 @@ pub struct ToolCallDelta {
 #[pymethods]
 impl ToolCallDelta {
     fn __repr__(&self, py: Python<'_>) -> String {
-        repr(py, "ToolCallDelta", &[
-            ("index", shown(py, &self.index)),
-            ("id", shown(py, &self.id)),
-            ("name", shown(py, &self.name)),
-            ("arguments", shown(py, &self.arguments)),
-        ])
+        repr(
+            py,
+            "ToolCallDelta",
+            &[
+                ("index", shown(py, &self.index)),
+                ("id", shown(py, &self.id)),
+                ("name", shown(py, &self.name)),
+                ("arguments", shown(py, &self.arguments)),
+            ],
+        )
     }
 }
 
@@ -256,14 +282,18 @@ impl ChatResponse {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let r = &self.inner;
-        repr(py, "ChatResponse", &[
-            ("content", shown(py, &r.content)),
-            ("provider", shown(py, &r.provider)),
-            ("model", shown(py, &r.model)),
-            ("key_id", shown(py, &r.key_id)),
-            ("finish_reason", shown(py, &r.finish_reason)),
-            ("tool_calls", shown(py, &r.tool_calls.len())),
-        ])
+        repr(
+            py,
+            "ChatResponse",
+            &[
+                ("content", shown(py, &r.content)),
+                ("provider", shown(py, &r.provider)),
+                ("model", shown(py, &r.model)),
+                ("key_id", shown(py, &r.key_id)),
+                ("finish_reason", shown(py, &r.finish_reason)),
+                ("tool_calls", shown(py, &r.tool_calls.len())),
+            ],
+        )
     }
 }
 
@@ -351,11 +381,15 @@ impl StreamChunk {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let c = &self.inner;
-        repr(py, "StreamChunk", &[
-            ("delta", shown(py, &c.delta)),
-            ("provider", shown(py, &c.provider)),
-            ("model", shown(py, &c.model)),
-            ("finish_reason", shown(py, &c.finish_reason)),
-        ])
+        repr(
+            py,
+            "StreamChunk",
+            &[
+                ("delta", shown(py, &c.delta)),
+                ("provider", shown(py, &c.provider)),
+                ("model", shown(py, &c.model)),
+                ("finish_reason", shown(py, &c.finish_reason)),
+            ],
+        )
     }
 }

@@ -86,6 +86,10 @@ class StateStoreConfig(_Model):
     redis_cluster: bool = False
     redis_namespace: str = "llmrotate"
 
+    @field_serializer("redis_url")
+    def _redis_url(self, url: str, info: Any) -> str:
+        return url if _reveals(info) else _native.redact_url(url)
+
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():
             yield name, (_native.redact_url(value) if name == "redis_url" else value)

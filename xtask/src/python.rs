@@ -1,0 +1,101 @@
+//! The Python package (`crates/llm-rotate-py`): a virtualenv under `target/python` with
+//! maturin and the test dependencies, the extension built into it by `maturin develop`
+//! (with the testkit's fake upstream compiled in), then pytest (`ci`) or the overhead
+//! benchmark (`bench-python`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{root, run_in};
+
+/// What the tests and the benchmark need in the virtualenv.
+const REQUIREMENTS: &[&str] = &[
+    "maturin>=1.5,<2",
+    "pydantic>=2.5",
+    "pytest>=8",
+    "pytest-asyncio>=0.23",
+    "httpx>=0.27",
+];
+
+fn venv() -> PathBuf {
+    root().join("target").join("python")
+}
+
+fn venv_bin(program: &str) -> String {
+    venv()
+        .join("bin")
+        .join(program)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Creates the virtualenv and installs the requirements when they are missing.
+fn ensure_venv() -> Result<(), String> {
+    let python = venv_bin("python");
+    if !venv().join("bin").join("python").is_file() {
+        run_in(
+            &root(),
+            "python3",
+            &["-m", "venv", &venv().to_string_lossy()],
+            &[],
+        )?;
+    }
+    let ready = Command::new(&python)
+        .args([
+            "-c",
+            "import pytest, pytest_asyncio, httpx, pydantic, maturin",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        let mut args = vec!["-m", "pip", "install", "--quiet"];
+        args.extend_from_slice(REQUIREMENTS);
+        run_in(&root(), &python, &args, &[])?;
+    }
+    Ok(())
+}
+
+/// Builds the extension into the virtualenv (`--release` for the benchmark).
+fn develop(release: bool) -> Result<(), String> {
+    ensure_venv()?;
+    let path = format!(
+        "{}:{}",
+        venv().join("bin").to_string_lossy(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let venv = venv().to_string_lossy().into_owned();
+    let mut args = vec!["develop", "--quiet", "--features", "testkit"];
+    if release {
+        args.push("--release");
+    }
+    run_in(
+        &root().join("crates").join("llm-rotate-py"),
+        &venv_bin("maturin"),
+        &args,
+        &[("VIRTUAL_ENV", &venv), ("PATH", &path)],
+    )
+}
+
+/// The package's pytest suite.
+pub fn test() -> Result<(), String> {
+    develop(false)?;
+    run_in(
+        &root().join("crates").join("llm-rotate-py"),
+        &venv_bin("python"),
+        &["-m", "pytest", "-q", "tests"],
+        &[],
+    )
+}
+
+/// `bench-python [rounds]`: the overhead of `await lm.chat()` (and of LiteLLM's Router
+/// when it is installed in the virtualenv) over a bare httpx call.
+pub fn bench(rounds: Option<&str>) -> Result<(), String> {
+    develop(true)?;
+    let rounds = rounds.unwrap_or("5");
+    run_in(
+        &root().join("crates").join("llm-rotate-py"),
+        &venv_bin("python"),
+        &["bench/bench_python.py", rounds],
+        &[],
+    )
+}
