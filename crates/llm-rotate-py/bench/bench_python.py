@@ -9,6 +9,7 @@ figures are medians over every call (sequential) and over rounds (concurrent).
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -46,6 +47,7 @@ def make_clients(upstream):
 
     clients = {"httpx": bare, "llm_rotate": rotate}
     try:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network here
         import litellm
 
         litellm.telemetry = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, cast
 
 from . import _native
 from ._client import LMRotate
@@ -80,4 +80,5 @@ class _LM:
         return [n for n in dir(LMRotate) if not n.startswith("_")]
 
 
-lm: Any = _LM()
+#: Typed as LMRotate so editors and type checkers see its methods.
+lm: LMRotate = cast(LMRotate, _LM())
