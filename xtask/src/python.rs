@@ -1,7 +1,7 @@
 //! The Python package (`crates/llm-rotate-py`): a virtualenv under `target/python` with
 //! maturin and the test dependencies, the extension built into it by `maturin develop`
-//! (with the testkit's fake upstream compiled in), then pytest (`ci`) or the overhead
-//! benchmark (`bench-python`).
+//! (with the testkit's fake upstream compiled in), then pytest and mypy (`ci`) or the
+//! overhead benchmark (`bench-python`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,6 +15,7 @@ const REQUIREMENTS: &[&str] = &[
     "pytest>=8",
     "pytest-asyncio>=0.23",
     "httpx>=0.27",
+    "mypy>=1.8",
 ];
 
 fn venv() -> PathBuf {
@@ -43,7 +44,7 @@ fn ensure_venv() -> Result<(), String> {
     let ready = Command::new(&python)
         .args([
             "-c",
-            "import pytest, pytest_asyncio, httpx, pydantic, maturin",
+            "import pytest, pytest_asyncio, httpx, pydantic, maturin, mypy",
         ])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -76,13 +77,21 @@ fn develop(release: bool) -> Result<(), String> {
     )
 }
 
-/// The package's pytest suite.
+/// The package's pytest suite, then mypy over the package and a file of code written
+/// against its public names (so stubs that drift from the signatures fail).
 pub fn test() -> Result<(), String> {
     develop(false)?;
+    let package = root().join("crates").join("llm-rotate-py");
     run_in(
-        &root().join("crates").join("llm-rotate-py"),
+        &package,
         &venv_bin("python"),
         &["-m", "pytest", "-q", "tests"],
+        &[],
+    )?;
+    run_in(
+        &package,
+        &venv_bin("python"),
+        &["-m", "mypy", "python/llm_rotate", "tests/typing_usage.py"],
         &[],
     )
 }

@@ -124,6 +124,7 @@ class LMRotate:
     """The orchestrator. Construct it with an LMRotateConfig."""
 
     __slots__ = ("_engine", "_config")
+    _config: Optional[LMRotateConfig]
 
     def __init__(self, config: LMRotateConfig) -> None:
         self._engine = _native.Engine(engine_config(config))

@@ -44,29 +44,29 @@ class DefaultsConfig(_Model):
 
     selection_strategy: Strategy = "health_aware"
     """How keys are chosen: round_robin | priority | weighted | health_aware."""
-    max_retries: int = Field(3, ge=0)
+    max_retries: int = Field(default=3, ge=0)
     """Retries after transient failures, per plan entry."""
-    cooldown_seconds: int = Field(60, ge=0)
+    cooldown_seconds: int = Field(default=60, ge=0)
     """Rest after a rate limit that named no wait."""
-    quarantine_seconds: int = Field(300, ge=0)
+    quarantine_seconds: int = Field(default=300, ge=0)
     """First quarantine period (doubles on repeats, capped at 8x)."""
-    max_consecutive_failures: int = Field(5, ge=0)
+    max_consecutive_failures: int = Field(default=5, ge=0)
     """Transient failures in a row that quarantine a key."""
-    max_transient_ejection: float = Field(0.5, ge=0, le=1)
+    max_transient_ejection: float = Field(default=0.5, ge=0, le=1)
     """The largest share of a provider's keys that may rest for transient faults at once."""
-    request_timeout_seconds: int = Field(60, ge=0)
+    request_timeout_seconds: int = Field(default=60, ge=0)
     """Time limit of one upstream request."""
-    stream_idle_timeout_seconds: int = Field(60, ge=0)
+    stream_idle_timeout_seconds: int = Field(default=60, ge=0)
     """Longest silence allowed inside a stream."""
-    call_timeout_seconds: Optional[int] = Field(None, ge=0)
+    call_timeout_seconds: Optional[int] = Field(default=None, ge=0)
     """The longest a whole call may take, retries and fallback included."""
-    dead_key_after_failed_probes: int = Field(3, ge=0)
+    dead_key_after_failed_probes: int = Field(default=3, ge=0)
     """Probes refused for a key's credentials that make it dead (0: never)."""
-    max_wait_seconds: int = Field(0, ge=0)
+    max_wait_seconds: int = Field(default=0, ge=0)
     """How long a call waits for a key to come back when none is eligible."""
-    max_waiters: int = Field(1024, ge=0)
+    max_waiters: int = Field(default=1024, ge=0)
     """Calls that may wait at once."""
-    slow_start_seconds: int = Field(0, ge=0)
+    slow_start_seconds: int = Field(default=0, ge=0)
     """Ramp time of a key back from a rest (0: off)."""
 
 
@@ -132,7 +132,7 @@ class KeyConfig(_Model):
     """The key itself (exactly one of ``value`` and ``env``)."""
     env: Optional[str] = None
     """The environment variable holding the key, read at load time."""
-    weight: int = Field(1, ge=0)
+    weight: int = Field(default=1, ge=0)
     priority: int = 0
     enabled: bool = True
     models: List[str] = Field(default_factory=list)
@@ -163,11 +163,11 @@ class ModelPrice(_Model):
 class LMRotateConfig(_Model):
     """The whole configuration."""
 
-    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    defaults: DefaultsConfig = Field(default_factory=lambda: DefaultsConfig())
     providers: Dict[str, ProviderConfig] = Field(default_factory=dict)
     keys: List[KeyConfig] = Field(default_factory=list)
     fallback_chains: Dict[str, List[FallbackEntry]] = Field(default_factory=dict)
-    state_store: StateStoreConfig = Field(default_factory=StateStoreConfig)
+    state_store: StateStoreConfig = Field(default_factory=lambda: StateStoreConfig())
     prices: Dict[str, ModelPrice] = Field(default_factory=dict)
 
 
