@@ -5,7 +5,7 @@
 //! the `configure`/`lm` singleton, `acquire` as an async context manager and the
 //! translation of OpenAI-style messages and tools; this half holds the engine itself.
 //! Every call runs on one Tokio runtime with the GIL released, and hands asyncio a
-//! future at once (see [`engine`]). Build it with maturin (`pyproject.toml` beside
+//! future at once (see `src/engine.rs`). Build it with maturin (`pyproject.toml` beside
 //! this crate), not with cargo alone.
 
 mod config;
