@@ -127,17 +127,23 @@ impl HttpClient {
         request: Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, ProviderError> {
-        let target = shown_target(request.uri());
+        // the target is written out only when an error names it
+        let uri = request.uri().clone();
         match tokio::time::timeout(timeout, self.pool().request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(ProviderError::new(
                 ErrorKind::Network,
-                format!("request to {target} failed: {}", error_chain(&error)),
+                format!(
+                    "request to {} failed: {}",
+                    shown_target(&uri),
+                    error_chain(&error)
+                ),
             )),
             Err(_) => Err(ProviderError::new(
                 ErrorKind::Timeout,
                 format!(
-                    "no response from {target} within {} ms",
+                    "no response from {} within {} ms",
+                    shown_target(&uri),
                     timeout.as_millis()
                 ),
             )),
@@ -153,12 +159,17 @@ impl HttpClient {
         request: Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<(http::response::Parts, Bytes), ProviderError> {
-        let target = shown_target(request.uri());
+        // the target is written out only when an error names it
+        let uri = request.uri().clone();
         let exchange = async {
             let response = self.pool().request(request).await.map_err(|error| {
                 ProviderError::new(
                     ErrorKind::Network,
-                    format!("request to {target} failed: {}", error_chain(&error)),
+                    format!(
+                        "request to {} failed: {}",
+                        shown_target(&uri),
+                        error_chain(&error)
+                    ),
                 )
             })?;
             let (parts, body) = response.into_parts();
@@ -170,7 +181,8 @@ impl HttpClient {
             Err(_) => Err(ProviderError::new(
                 ErrorKind::Timeout,
                 format!(
-                    "no complete answer from {target} within {} ms",
+                    "no complete answer from {} within {} ms",
+                    shown_target(&uri),
                     timeout.as_millis()
                 ),
             )),

@@ -31,7 +31,11 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         if number_len == 0 {
             return None;
         }
-        let value: f64 = rest[..number_len].parse().ok()?;
+        let digits = &rest[..number_len];
+        let value: f64 = match digits.parse::<u64>() {
+            Ok(whole) => whole as f64,
+            Err(_) => digits.parse().ok()?,
+        };
         rest = &rest[number_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -178,6 +182,17 @@ pub fn retry_hint_in_message(message: &str) -> Option<Duration> {
     None
 }
 
+/// A count as a header writes it: digits (the common case, read without a float
+/// parse), or a non-negative decimal such as `9.5` (its whole part).
+fn count_of(text: &str) -> Option<u64> {
+    text.parse::<u64>().ok().or_else(|| {
+        text.parse::<f64>()
+            .ok()
+            .filter(|v| *v >= 0.0)
+            .map(|v| v as u64)
+    })
+}
+
 /// OpenAI-style headroom (`x-ratelimit-*`), Cerebras' windowed variants included
 /// (a plain name wins over `-minute`, which wins over `-day`). One pass over the headers.
 pub fn openai_headroom(headers: &HeaderMap) -> Option<Headroom> {
@@ -215,12 +230,7 @@ pub fn openai_headroom(headers: &HeaderMap) -> Option<Headroom> {
             *slot = Some((text.trim(), rank));
         }
     }
-    let number = |i: usize| {
-        fields[i]
-            .and_then(|(v, _)| v.parse::<f64>().ok())
-            .filter(|v| *v >= 0.0)
-            .map(|v| v as u64)
-    };
+    let number = |i: usize| fields[i].and_then(|(v, _)| count_of(v));
     let duration = |i: usize| fields[i].and_then(|(v, _)| parse_duration(v));
     let headroom = Headroom {
         limit_requests: number(0),
@@ -284,6 +294,16 @@ mod tests {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn counts_are_digits_or_decimals_never_negative() {
+        assert_eq!(count_of("10000"), Some(10_000));
+        assert_eq!(count_of("9.5"), Some(9));
+        assert_eq!(count_of("1e3"), Some(1_000));
+        assert_eq!(count_of("-1"), None);
+        assert_eq!(count_of("lots"), None);
+        assert_eq!(count_of(""), None);
     }
 
     #[test]
