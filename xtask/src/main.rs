@@ -16,6 +16,8 @@
 //! - `bench-gateway [seconds]`: the gateway against the fake upstream under `wrk`:
 //!   direct, through a bare relay and through the gateway, at concurrency 1 and 32,
 //!   medians of 3 runs of `seconds` (default 5) each;
+//! - `test-python`: the Python package's part of `ci` alone (pytest, mypy, the wheel
+//!   installed and used on its own);
 //! - `bench-python [rounds]`: the Python package's overhead over a bare httpx call (and
 //!   LiteLLM's Router's, when installed in `target/python`), sequential and with 32
 //!   concurrent tasks;
@@ -47,13 +49,14 @@ fn main() -> ExitCode {
         Some("bench-gateway") => {
             gateway_bench::bench_gateway(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5))
         }
+        Some("test-python") => python::test(),
         Some("bench-python") => python::bench(args.get(1).map(String::as_str)),
         Some("deny") => deny(),
         Some("release") => release::Options::parse(&args[1..])
             .and_then(|options| release::release(&root(), &options)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [filter] | chaos | bench-gateway [seconds] | bench-python [rounds] | deny | release [--dry-run] <patch|minor|major|X.Y.Z>>"
+                "usage: cargo xtask <ci | bench [filter] | chaos | bench-gateway [seconds] | test-python | bench-python [rounds] | deny | release [--dry-run] <patch|minor|major|X.Y.Z>>"
             );
             Err("unknown command".to_owned())
         }

@@ -3,7 +3,7 @@
 //! (with the testkit's fake upstream compiled in), then pytest and mypy (`ci`) or the
 //! overhead benchmark (`bench-python`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{root, run_in};
@@ -77,8 +77,10 @@ fn develop(release: bool) -> Result<(), String> {
     )
 }
 
-/// The package's pytest suite, then mypy over the package and a file of code written
-/// against its public names (so stubs that drift from the signatures fail).
+/// The package's pytest suite, mypy over the package and a file of code written
+/// against its public names (so stubs that drift from the signatures fail), then the
+/// wheel as users get it: built without the testkit, installed into a virtualenv of its
+/// own and used from outside the source tree.
 pub fn test() -> Result<(), String> {
     develop(false)?;
     let package = root().join("crates").join("llm-rotate-py");
@@ -92,6 +94,54 @@ pub fn test() -> Result<(), String> {
         &package,
         &venv_bin("python"),
         &["-m", "mypy", "python/llm_rotate", "tests/typing_usage.py"],
+        &[],
+    )?;
+    wheel_smoke(&package)
+}
+
+/// Builds the wheel, installs it alone into `target/python-wheel` and runs
+/// `tests/wheel_smoke.py` there.
+fn wheel_smoke(package: &Path) -> Result<(), String> {
+    let wheels = root().join("target").join("wheels-ci");
+    let _ = std::fs::remove_dir_all(&wheels);
+    let out = wheels.to_string_lossy().into_owned();
+    run_in(
+        package,
+        &venv_bin("maturin"),
+        &["build", "--quiet", "--out", &out],
+        &[],
+    )?;
+    let wheel = std::fs::read_dir(&wheels)
+        .map_err(|e| format!("cannot list {out}: {e}"))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
+        .ok_or_else(|| format!("maturin wrote no wheel into {out}"))?;
+    let env = root().join("target").join("python-wheel");
+    let _ = std::fs::remove_dir_all(&env);
+    run_in(
+        &root(),
+        "python3",
+        &["-m", "venv", &env.to_string_lossy()],
+        &[],
+    )?;
+    let python = env
+        .join("bin")
+        .join("python")
+        .to_string_lossy()
+        .into_owned();
+    run_in(
+        &root(),
+        &python,
+        &["-m", "pip", "install", "--quiet", &wheel.to_string_lossy()],
+        &[],
+    )?;
+    // run from target/, so that the source tree's python/ is not on the path
+    let smoke = package.join("tests").join("wheel_smoke.py");
+    run_in(
+        &root().join("target"),
+        &python,
+        &[&smoke.to_string_lossy()],
         &[],
     )
 }
