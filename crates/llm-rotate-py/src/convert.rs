@@ -10,13 +10,54 @@ use llm_rotate::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
 use pythonize::Depythonizer;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+/// The deepest nesting of dicts and lists read (serde_json's own limit): deeper input
+/// would overflow the stack when it is read, written into a request or dropped.
+const MAX_DEPTH: usize = 128;
+
+/// Refuses dicts, lists and tuples nested more than [`MAX_DEPTH`] levels deep, walking
+/// them without recursion.
+fn check_depth<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<()> {
+    let too_deep =
+        || PyTypeError::new_err(format!("{what}: nested more than {MAX_DEPTH} levels deep"));
+    let mut stack = vec![(obj.clone(), 1usize)];
+    while let Some((item, depth)) = stack.pop() {
+        let mut push = |child: Bound<'py, PyAny>| {
+            if child.is_instance_of::<PyDict>()
+                || child.is_instance_of::<PyList>()
+                || child.is_instance_of::<PyTuple>()
+            {
+                stack.push((child, depth + 1));
+            }
+        };
+        if let Ok(dict) = item.cast::<PyDict>() {
+            if depth > MAX_DEPTH {
+                return Err(too_deep());
+            }
+            dict.iter().for_each(|(_, value)| push(value));
+        } else if let Ok(list) = item.cast::<PyList>() {
+            if depth > MAX_DEPTH {
+                return Err(too_deep());
+            }
+            list.iter().for_each(&mut push);
+        } else if let Ok(tuple) = item.cast::<PyTuple>() {
+            if depth > MAX_DEPTH {
+                return Err(too_deep());
+            }
+            tuple.iter().for_each(&mut push);
+        }
+    }
+    Ok(())
+}
+
 /// Reads `obj` as a `T`, naming `what` and the path of the first wrong field.
 pub fn read<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
+    check_depth(obj, what)?;
     let mut de = Depythonizer::from_object(obj);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -79,6 +120,35 @@ pub struct ChatArgs {
     pub temperature: Option<f32>,
     /// `max_retries=`.
     pub max_retries: Option<u32>,
+}
+
+impl ChatArgs {
+    /// The named arguments, the counts checked (a negative or huge one is a
+    /// `ValueError` naming it).
+    pub fn new(
+        provider: Option<String>,
+        max_tokens: Option<i64>,
+        temperature: Option<f32>,
+        max_retries: Option<i64>,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            provider,
+            max_tokens: count(max_tokens, "max_tokens")?,
+            temperature,
+            max_retries: count(max_retries, "max_retries")?,
+        })
+    }
+}
+
+/// A count argument as a `u32`.
+fn count(value: Option<i64>, name: &str) -> PyResult<Option<u32>> {
+    value
+        .map(|n| {
+            u32::try_from(n).map_err(|_| {
+                PyValueError::new_err(format!("{name} must be from 0 to {}, not {n}", u32::MAX))
+            })
+        })
+        .transpose()
 }
 
 /// The chat options of a call.

@@ -50,18 +50,13 @@ impl Engine {
         model: String,
         messages: &Bound<'py, PyAny>,
         provider: Option<String>,
-        max_tokens: Option<u32>,
+        max_tokens: Option<i64>,
         temperature: Option<f32>,
-        max_retries: Option<u32>,
+        max_retries: Option<i64>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let messages = convert::messages(messages)?;
-        let args = ChatArgs {
-            provider,
-            max_tokens,
-            temperature,
-            max_retries,
-        };
+        let args = ChatArgs::new(provider, max_tokens, temperature, max_retries)?;
         let opts = convert::chat_options(args, options)?;
         let client = self.client.clone();
         future_into_py(py, async move {
@@ -82,18 +77,13 @@ impl Engine {
         model: String,
         messages: &Bound<'py, PyAny>,
         provider: Option<String>,
-        max_tokens: Option<u32>,
+        max_tokens: Option<i64>,
         temperature: Option<f32>,
-        max_retries: Option<u32>,
+        max_retries: Option<i64>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let messages = convert::messages(messages)?;
-        let args = ChatArgs {
-            provider,
-            max_tokens,
-            temperature,
-            max_retries,
-        };
+        let args = ChatArgs::new(provider, max_tokens, temperature, max_retries)?;
         let opts = convert::chat_options(args, options)?;
         let client = self.client.clone();
         future_into_py(py, async move {
@@ -113,18 +103,13 @@ impl Engine {
         model: String,
         messages: &Bound<'_, PyAny>,
         provider: Option<String>,
-        max_tokens: Option<u32>,
+        max_tokens: Option<i64>,
         temperature: Option<f32>,
-        max_retries: Option<u32>,
+        max_retries: Option<i64>,
         options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<ChatResponse> {
         let messages = convert::messages(messages)?;
-        let args = ChatArgs {
-            provider,
-            max_tokens,
-            temperature,
-            max_retries,
-        };
+        let args = ChatArgs::new(provider, max_tokens, temperature, max_retries)?;
         let opts = convert::chat_options(args, options)?;
         let client = self.client.clone();
         let (done, outcome) = mpsc::sync_channel(1);

@@ -63,6 +63,14 @@ def test_wrong_argument_types_raise_type_error_naming_them(upstream):
         c.chat_sync("gpt-4o", [{"role": "robot", "content": "x"}])
     with pytest.raises(TypeError, match="max_tokens"):
         c.chat_sync("gpt-4o", HI, max_tokens="many")
+    with pytest.raises(ValueError, match="max_tokens"):
+        c.chat_sync("gpt-4o", HI, max_tokens=-1)
+    with pytest.raises(ValueError, match="max_retries"):
+        c.chat_sync("gpt-4o", HI, max_retries=2**40)
+    with pytest.raises(ValueError, match="timeout"):
+        c.chat_sync("gpt-4o", HI, timeout=-1)
+    with pytest.raises(TypeError, match=r"options.extra.foo"):
+        c.chat_sync("gpt-4o", HI, foo=object())
     with pytest.raises(TypeError, match="tool_choice"):
         c.chat_sync("gpt-4o", HI, tool_choice="sometimes")
     with pytest.raises(TypeError, match=r"tools\[0\]"):
@@ -116,3 +124,33 @@ def test_a_config_model_refuses_unknown_fields_and_bad_values():
         DefaultsConfig(selection_strategy="fastest")
     with pytest.raises(ValidationError):
         KeyConfig(id="a", provider="openai", colour="blue")
+
+
+def nested(depth):
+    root = {}
+    node = root
+    for _ in range(depth):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+def test_input_nested_too_deep_is_a_type_error_not_a_crash(upstream):
+    c = client(upstream)
+    with pytest.raises(TypeError, match="nested more than 128 levels"):
+        c.chat_sync("gpt-4o", HI, metadata=nested(200_000))
+    deep_list = []
+    for _ in range(200_000):
+        deep_list = [deep_list]
+    with pytest.raises(TypeError, match="nested more than 128 levels"):
+        c.chat_sync("gpt-4o", HI, tools_extra=deep_list)
+    with pytest.raises((TypeError, RecursionError)):
+        c.chat_sync("gpt-4o", [{"role": "user", "content": [{"type": "text", "text": "x"}]}], response_format=nested(200_000))
+    assert upstream.requests() == []
+    # nesting within the limit reaches the vendor whole
+    c.chat_sync("gpt-4o", HI, metadata=nested(100))
+    sent = upstream.requests()[0]["body"]["metadata"]
+    depth = 0
+    while sent:
+        sent, depth = sent["a"], depth + 1
+    assert depth == 100
