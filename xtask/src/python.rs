@@ -16,6 +16,9 @@ const REQUIREMENTS: &[&str] = &[
     "pytest-asyncio>=0.23",
     "httpx>=0.27",
     "mypy>=1.8",
+    // the vendor SDKs a borrowed key is used with in tests/test_vendor_sdks.py
+    "openai>=1.40",
+    "anthropic>=0.40",
 ];
 
 fn venv() -> PathBuf {
@@ -44,7 +47,7 @@ fn ensure_venv() -> Result<(), String> {
     let ready = Command::new(&python)
         .args([
             "-c",
-            "import pytest, pytest_asyncio, httpx, pydantic, maturin, mypy",
+            "import pytest, pytest_asyncio, httpx, pydantic, maturin, mypy, openai, anthropic",
         ])
         .output()
         .is_ok_and(|o| o.status.success());
