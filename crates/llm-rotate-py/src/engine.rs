@@ -1,7 +1,7 @@
 //! `Engine`: one `LMRotate` client seen from Python. Every async method returns an
-//! asyncio future at once and runs the call on the package's Tokio runtime, so the
-//! event loop is never blocked and many calls from one loop run side by side;
-//! cancelling the future drops the call, and with it the upstream request.
+//! asyncio future at once and runs the call on the package's Tokio runtime (see
+//! `bridge.rs`), so the event loop is never blocked and many calls from one loop run
+//! side by side; cancelling the future drops the call, and with it the upstream request.
 //! `chat_sync` runs a call with the GIL released, waking every 50 ms to let Ctrl-C in.
 
 use std::sync::mpsc;
@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use llm_rotate::{LMRotate, ReportedError};
 use pyo3::prelude::*;
-use pyo3_async_runtimes::tokio::{future_into_py, get_runtime};
+use pyo3_async_runtimes::tokio::get_runtime;
+
+use crate::bridge;
 
 use crate::convert::{self, ChatArgs};
 use crate::errors::{self, to_py};
@@ -59,11 +61,13 @@ impl Engine {
         let args = ChatArgs::new(provider, max_tokens, temperature, max_retries)?;
         let opts = convert::chat_options(args, options)?;
         let client = self.client.clone();
-        future_into_py(py, async move {
-            match client.chat(&model, &messages, opts).await {
-                Ok(response) => Ok(ChatResponse::from(response)),
-                Err(error) => Err(to_py(error)),
-            }
+        bridge::future(py, async move {
+            bridge::engine(
+                client
+                    .chat(&model, &messages, opts)
+                    .await
+                    .map(ChatResponse::from),
+            )
         })
     }
 
@@ -86,11 +90,13 @@ impl Engine {
         let args = ChatArgs::new(provider, max_tokens, temperature, max_retries)?;
         let opts = convert::chat_options(args, options)?;
         let client = self.client.clone();
-        future_into_py(py, async move {
-            match client.chat_stream(&model, &messages, opts).await {
-                Ok(stream) => Ok(ChatStream::new(stream)),
-                Err(error) => Err(to_py(error)),
-            }
+        bridge::future(py, async move {
+            bridge::engine(
+                client
+                    .chat_stream(&model, &messages, opts)
+                    .await
+                    .map(ChatStream::new),
+            )
         })
     }
 
@@ -147,11 +153,13 @@ impl Engine {
         let contents = convert::contents(contents)?;
         let opts = convert::generate_options(options)?;
         let client = self.client.clone();
-        future_into_py(py, async move {
-            match client.generate_content(&model, contents, opts).await {
-                Ok(response) => Ok(ChatResponse::from(response)),
-                Err(error) => Err(to_py(error)),
-            }
+        bridge::future(py, async move {
+            bridge::engine(
+                client
+                    .generate_content(&model, contents, opts)
+                    .await
+                    .map(ChatResponse::from),
+            )
         })
     }
 
@@ -167,11 +175,13 @@ impl Engine {
         let contents = convert::contents(contents)?;
         let opts = convert::generate_options(options)?;
         let client = self.client.clone();
-        future_into_py(py, async move {
-            match client.generate_content_stream(&model, contents, opts).await {
-                Ok(stream) => Ok(ChatStream::new(stream)),
-                Err(error) => Err(to_py(error)),
-            }
+        bridge::future(py, async move {
+            bridge::engine(
+                client
+                    .generate_content_stream(&model, contents, opts)
+                    .await
+                    .map(ChatStream::new),
+            )
         })
     }
 
@@ -200,29 +210,33 @@ impl Engine {
         model: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        future_into_py(py, async move {
-            match client.acquire(&provider, model.as_deref()).await {
-                Ok(context) => Ok(AcquireContext::new(context)),
-                Err(error) => Err(to_py(error)),
-            }
+        bridge::future(py, async move {
+            bridge::engine(
+                client
+                    .acquire(&provider, model.as_deref())
+                    .await
+                    .map(AcquireContext::new),
+            )
         })
     }
 
     /// `await health()`: the health report as a dict.
     fn health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        future_into_py(py, async move {
+        bridge::future(py, async move {
             let report = client.health().await;
-            Python::attach(|py| to_python(py, &report).map(Bound::unbind))
+            Box::new(move |py: Python<'_>| to_python(py, &report).map(Bound::unbind))
+                as bridge::Outcome
         })
     }
 
     /// `await usage_summary()`: the usage counters as a dict.
     fn usage_summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        future_into_py(py, async move {
+        bridge::future(py, async move {
             let summary = client.usage_summary().await;
-            Python::attach(|py| to_python(py, &summary).map(Bound::unbind))
+            Box::new(move |py: Python<'_>| to_python(py, &summary).map(Bound::unbind))
+                as bridge::Outcome
         })
     }
 
@@ -243,9 +257,9 @@ impl Engine {
     /// `await close()`: flushes pending store writes; later calls raise.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
-        future_into_py(py, async move {
+        bridge::future(py, async move {
             client.close().await;
-            Ok(())
+            bridge::outcome(Ok(()))
         })
     }
 }

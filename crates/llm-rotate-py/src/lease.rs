@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use llm_rotate::ExposeSecret;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::tokio::{future_into_py, get_runtime};
+use pyo3_async_runtimes::tokio::get_runtime;
 
 use crate::engine::reported_error;
 use crate::errors::LMRotateError;
@@ -99,20 +99,16 @@ impl AcquireContext {
         &self,
         py: Python<'py>,
         upstream_provider: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<Py<PyAny>> {
         let context = self.take()?;
         py.detach(|| get_runtime().block_on(context.report_success(upstream_provider.as_deref())));
-        future_into_py(py, async { Ok(()) })
+        crate::bridge::finished(py)
     }
 
     /// Records a failure: `error` is an exception (a vendor SDK's, httpx's, an
     /// llm_rotate error) or an HTTP status; its status and `retry-after` are read off it,
     /// and one that says neither counts as a network failure.
-    fn report_error<'py>(
-        &self,
-        py: Python<'py>,
-        error: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn report_error<'py>(&self, py: Python<'py>, error: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
         let fields = py
             .import("llm_rotate._client")?
             .getattr("failure_of")?
@@ -139,7 +135,7 @@ impl AcquireContext {
         kind: Option<&str>,
         retry_after: Option<f64>,
         message: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<Py<PyAny>> {
         let message = message.map(|m| {
             m.replace(
                 &self.key_value,
@@ -149,7 +145,7 @@ impl AcquireContext {
         let error = reported_error(status, kind, retry_after, message)?;
         let context = self.take()?;
         py.detach(|| get_runtime().block_on(context.report_error(error)));
-        future_into_py(py, async { Ok(()) })
+        crate::bridge::finished(py)
     }
 
     /// Gives the key back with no outcome recorded (idempotent).

@@ -4,10 +4,12 @@
 //! engine: the pure-Python half (`python/llm_rotate`) holds the pydantic config models,
 //! the `configure`/`lm` singleton, `acquire` as an async context manager and the
 //! translation of OpenAI-style messages and tools; this half holds the engine itself.
-//! Every call runs on one Tokio runtime with the GIL released, and hands asyncio a
-//! future at once (see `src/engine.rs`). Build it with maturin (`pyproject.toml` beside
+//! Every call runs on one Tokio runtime (pyo3-async-runtimes') with the GIL released,
+//! and hands asyncio a future at once (see `src/bridge.rs`, which also keeps engine
+//! threads out of Python while the interpreter exits). Build it with maturin (`pyproject.toml` beside
 //! this crate), not with cargo alone.
 
+mod bridge;
 mod config;
 mod convert;
 mod engine;
@@ -82,6 +84,7 @@ fn redact_url(url: &str) -> String {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", llm_rotate::VERSION)?;
     errors::register(m)?;
+    bridge::register(m)?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<types::ChatResponse>()?;
     m.add_class::<types::StreamChunk>()?;

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::tokio::future_into_py;
 use tokio::sync::Mutex;
 
-use crate::errors::to_py;
+use crate::bridge;
 use crate::types::{ChatResponse, StreamChunk};
 
 type Slot = Arc<Mutex<Option<llm_rotate::ChatStream>>>;
@@ -38,20 +37,20 @@ impl ChatStream {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let slot = Arc::clone(&self.slot);
-        future_into_py(py, async move {
+        bridge::future(py, async move {
             let mut guard = slot.lock().await;
             let Some(stream) = guard.as_mut() else {
-                return Err(PyStopAsyncIteration::new_err(()));
+                return bridge::outcome::<()>(Err(PyStopAsyncIteration::new_err(())));
             };
             match stream.next().await {
-                Some(Ok(chunk)) => Ok(StreamChunk::from(chunk)),
+                Some(Ok(chunk)) => bridge::outcome(Ok(StreamChunk::from(chunk))),
                 Some(Err(error)) => {
                     guard.take();
-                    Err(to_py(error))
+                    bridge::engine::<()>(Err(error))
                 }
                 None => {
                     guard.take();
-                    Err(PyStopAsyncIteration::new_err(()))
+                    bridge::outcome::<()>(Err(PyStopAsyncIteration::new_err(())))
                 }
             }
         })
@@ -61,26 +60,22 @@ impl ChatStream {
     /// call gives unstreamed (for a stream not yet read from).
     fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let slot = Arc::clone(&self.slot);
-        future_into_py(py, async move {
-            let stream = slot.lock().await.take().ok_or_else(|| {
-                crate::errors::LMRotateError::new_err(
+        bridge::future(py, async move {
+            let Some(stream) = slot.lock().await.take() else {
+                return bridge::outcome::<()>(Err(crate::errors::LMRotateError::new_err(
                     "the stream was already read to its end or closed",
-                )
-            })?;
-            stream
-                .collect_response()
-                .await
-                .map(ChatResponse::from)
-                .map_err(to_py)
+                )));
+            };
+            bridge::engine(stream.collect_response().await.map(ChatResponse::from))
         })
     }
 
     /// `await aclose()`: stops the stream and closes its upstream connection.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let slot = Arc::clone(&self.slot);
-        future_into_py(py, async move {
+        bridge::future(py, async move {
             slot.lock().await.take();
-            Ok(())
+            bridge::outcome(Ok(()))
         })
     }
 

@@ -10,6 +10,9 @@ Everything below is exported from the top-level package::
     )
 """
 
+import atexit as _atexit
+
+from . import _native
 from ._native import (
     AcquireContext,
     ChatResponse,
@@ -42,6 +45,9 @@ from ._config import (
 from ._content import ChatMessage, ContentPart, GenerateContentRequest
 from ._client import ChatStream, HealthReport, KeyHealth, LMRotate, ProviderHealth, StoreHealth
 from ._singleton import configure, lm
+
+# no engine thread may be inside Python while the interpreter finalizes
+_atexit.register(_native.shutdown)
 
 __all__ = [
     "configure",
