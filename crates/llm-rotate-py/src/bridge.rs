@@ -110,6 +110,14 @@ fn reject(future: &Bound<'_, PyAny>, error: &Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
+/// `asyncio.get_running_loop()` (the function looked up once).
+fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+}
+
 static RESOLVE: PyOnceLock<Py<PyCFunction>> = PyOnceLock::new();
 static REJECT: PyOnceLock<Py<PyCFunction>> = PyOnceLock::new();
 
@@ -178,7 +186,7 @@ where
 /// A future already resolved with `None` (for calls that finish at once), or `None`
 /// itself when no event loop runs on this thread.
 pub fn finished(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    let Ok(event_loop) = py.import("asyncio")?.call_method0("get_running_loop") else {
+    let Ok(event_loop) = running_loop(py) else {
         return Ok(py.None());
     };
     let future = event_loop.call_method0("create_future")?;

@@ -93,11 +93,15 @@ fn seconds(value: Option<f64>, name: &str) -> PyResult<Option<Duration>> {
         .transpose()
 }
 
-/// The typed options of a chat call beyond the four named arguments, as the Python
-/// layer sorts them out of `**kwargs` (the rest is `extra`).
+/// The options of a chat call as the Python layer passes them: the reference's named
+/// arguments, the typed ones it sorts out of `**kwargs`, and the rest as `extra`.
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
-pub struct ChatExtras {
+struct ChatArgs {
+    provider: Option<String>,
+    max_tokens: Option<i64>,
+    temperature: Option<f32>,
+    max_retries: Option<i64>,
     tools: Vec<ToolSpec>,
     tool_choice: Option<ToolChoice>,
     parallel_tool_calls: Option<bool>,
@@ -110,37 +114,7 @@ pub struct ChatExtras {
     extra: Map<String, Value>,
 }
 
-/// The named arguments every chat call takes.
-pub struct ChatArgs {
-    /// `provider=`.
-    pub provider: Option<String>,
-    /// `max_tokens=`.
-    pub max_tokens: Option<u32>,
-    /// `temperature=`.
-    pub temperature: Option<f32>,
-    /// `max_retries=`.
-    pub max_retries: Option<u32>,
-}
-
-impl ChatArgs {
-    /// The named arguments, the counts checked (a negative or huge one is a
-    /// `ValueError` naming it).
-    pub fn new(
-        provider: Option<String>,
-        max_tokens: Option<i64>,
-        temperature: Option<f32>,
-        max_retries: Option<i64>,
-    ) -> PyResult<Self> {
-        Ok(Self {
-            provider,
-            max_tokens: count(max_tokens, "max_tokens")?,
-            temperature,
-            max_retries: count(max_retries, "max_retries")?,
-        })
-    }
-}
-
-/// A count argument as a `u32`.
+/// A count argument as a `u32` (a negative or huge one is a `ValueError` naming it).
 fn count(value: Option<i64>, name: &str) -> PyResult<Option<u32>> {
     value
         .map(|n| {
@@ -151,33 +125,39 @@ fn count(value: Option<i64>, name: &str) -> PyResult<Option<u32>> {
         .transpose()
 }
 
-/// The chat options of a call.
-pub fn chat_options(args: ChatArgs, extras: Option<&Bound<'_, PyAny>>) -> PyResult<ChatOptions> {
-    let extras: ChatExtras = match extras {
+/// The messages and options of a chat call.
+pub fn chat_call(
+    messages: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Vec<ChatMessage>, ChatOptions)> {
+    let messages = self::messages(messages)?;
+    let args: ChatArgs = match options {
         Some(obj) if !obj.is_none() => read(obj, "options")?,
-        _ => ChatExtras::default(),
+        _ => ChatArgs::default(),
     };
-    Ok(ChatOptions {
+    let options = ChatOptions {
         provider: args.provider,
-        max_tokens: args.max_tokens,
+        max_tokens: count(args.max_tokens, "max_tokens")?,
         temperature: args.temperature,
-        max_retries: args.max_retries,
-        timeout: seconds(extras.timeout, "timeout")?,
-        max_wait: seconds(extras.max_wait, "max_wait")?,
-        affinity: extras.affinity,
-        tools: extras.tools,
-        tool_choice: extras.tool_choice,
-        parallel_tool_calls: extras.parallel_tool_calls,
-        response_format: extras.response_format,
-        reasoning_effort: extras.reasoning_effort,
-        reasoning_budget_tokens: extras.reasoning_budget_tokens,
-        extra: extras.extra,
+        max_retries: count(args.max_retries, "max_retries")?,
+        timeout: seconds(args.timeout, "timeout")?,
+        max_wait: seconds(args.max_wait, "max_wait")?,
+        affinity: args.affinity,
+        tools: args.tools,
+        tool_choice: args.tool_choice,
+        parallel_tool_calls: args.parallel_tool_calls,
+        response_format: args.response_format,
+        reasoning_effort: args.reasoning_effort,
+        reasoning_budget_tokens: args.reasoning_budget_tokens,
+        extra: args.extra,
         ..ChatOptions::default()
-    })
+    };
+    Ok((messages, options))
 }
 
-/// The options of a `generate_content` call, named as the reference names them.
-#[derive(Deserialize)]
+/// The options of a `generate_content` call, named as the reference names them
+/// (unset ones keep `GenerateOptions`' defaults).
+#[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 struct GenerateArgs {
     system_instruction: Option<String>,
@@ -187,30 +167,11 @@ struct GenerateArgs {
     top_p: Option<f32>,
     seed: Option<i64>,
     thinking_budget: Option<i32>,
-    disable_automatic_function_calling: bool,
+    disable_automatic_function_calling: Option<bool>,
     max_retries: Option<u32>,
     provider: Option<String>,
     timeout: Option<f64>,
     extra: Map<String, Value>,
-}
-
-impl Default for GenerateArgs {
-    fn default() -> Self {
-        Self {
-            system_instruction: None,
-            response_mime_type: None,
-            max_output_tokens: None,
-            temperature: None,
-            top_p: None,
-            seed: None,
-            thinking_budget: None,
-            disable_automatic_function_calling: true,
-            max_retries: None,
-            provider: None,
-            timeout: None,
-            extra: Map::new(),
-        }
-    }
 }
 
 /// The generate options of a call.
@@ -227,7 +188,9 @@ pub fn generate_options(obj: Option<&Bound<'_, PyAny>>) -> PyResult<GenerateOpti
         top_p: args.top_p,
         seed: args.seed,
         thinking_budget: args.thinking_budget,
-        disable_automatic_function_calling: args.disable_automatic_function_calling,
+        disable_automatic_function_calling: args
+            .disable_automatic_function_calling
+            .unwrap_or(GenerateOptions::default().disable_automatic_function_calling),
         max_retries: args.max_retries,
         provider: args.provider,
         timeout: seconds(args.timeout, "timeout")?,

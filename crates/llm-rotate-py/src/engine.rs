@@ -13,7 +13,7 @@ use pyo3_async_runtimes::tokio::get_runtime;
 
 use crate::bridge;
 
-use crate::convert::{self, ChatArgs};
+use crate::convert;
 use crate::errors::{self, to_py};
 use crate::lease::AcquireContext;
 use crate::stream::ChatStream;
@@ -44,22 +44,15 @@ impl Engine {
     }
 
     /// `await chat(...)`: a `ChatResponse`.
-    #[pyo3(signature = (model, messages, provider=None, max_tokens=None, temperature=None, max_retries=None, options=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (model, messages, options=None))]
     fn chat<'py>(
         &self,
         py: Python<'py>,
         model: String,
         messages: &Bound<'py, PyAny>,
-        provider: Option<String>,
-        max_tokens: Option<i64>,
-        temperature: Option<f32>,
-        max_retries: Option<i64>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let messages = convert::messages(messages)?;
-        let args = ChatArgs::new(provider, max_tokens, temperature, max_retries)?;
-        let opts = convert::chat_options(args, options)?;
+        let (messages, opts) = convert::chat_call(messages, options)?;
         let client = self.client.clone();
         bridge::future(py, async move {
             bridge::engine(
@@ -73,22 +66,15 @@ impl Engine {
 
     /// `await chat_stream(...)`: a `ChatStream` (the call's first chunk has arrived or
     /// failed over by then).
-    #[pyo3(signature = (model, messages, provider=None, max_tokens=None, temperature=None, max_retries=None, options=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (model, messages, options=None))]
     fn chat_stream<'py>(
         &self,
         py: Python<'py>,
         model: String,
         messages: &Bound<'py, PyAny>,
-        provider: Option<String>,
-        max_tokens: Option<i64>,
-        temperature: Option<f32>,
-        max_retries: Option<i64>,
         options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let messages = convert::messages(messages)?;
-        let args = ChatArgs::new(provider, max_tokens, temperature, max_retries)?;
-        let opts = convert::chat_options(args, options)?;
+        let (messages, opts) = convert::chat_call(messages, options)?;
         let client = self.client.clone();
         bridge::future(py, async move {
             bridge::engine(
@@ -101,22 +87,15 @@ impl Engine {
     }
 
     /// A chat call run to its end on the calling thread, the GIL released.
-    #[pyo3(signature = (model, messages, provider=None, max_tokens=None, temperature=None, max_retries=None, options=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (model, messages, options=None))]
     fn chat_sync(
         &self,
         py: Python<'_>,
         model: String,
         messages: &Bound<'_, PyAny>,
-        provider: Option<String>,
-        max_tokens: Option<i64>,
-        temperature: Option<f32>,
-        max_retries: Option<i64>,
         options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<ChatResponse> {
-        let messages = convert::messages(messages)?;
-        let args = ChatArgs::new(provider, max_tokens, temperature, max_retries)?;
-        let opts = convert::chat_options(args, options)?;
+        let (messages, opts) = convert::chat_call(messages, options)?;
         let client = self.client.clone();
         let (done, outcome) = mpsc::sync_channel(1);
         let task = get_runtime().spawn(async move {

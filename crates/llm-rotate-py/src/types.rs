@@ -38,70 +38,71 @@ pub fn to_python<'py, T: serde::Serialize>(
 }
 
 /// Token usage of a call.
-#[pyclass(frozen, get_all, module = "llm_rotate")]
+#[pyclass(frozen, module = "llm_rotate")]
 #[derive(Clone)]
 pub struct Usage {
-    /// Tokens of the prompt.
-    pub prompt_tokens: u64,
-    /// Tokens generated.
-    pub completion_tokens: u64,
-    /// Their sum.
-    pub total_tokens: u64,
-    /// Prompt tokens read from the vendor's cache.
-    pub cached_tokens: u64,
-    /// Generated tokens spent on reasoning.
-    pub reasoning_tokens: u64,
-    /// Prompt tokens written to the vendor's cache.
-    pub cache_write_tokens: u64,
+    inner: llm_rotate::Usage,
 }
 
 impl From<&llm_rotate::Usage> for Usage {
-    fn from(u: &llm_rotate::Usage) -> Self {
-        Self {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            total_tokens: u.total_tokens,
-            cached_tokens: u.cached_tokens,
-            reasoning_tokens: u.reasoning_tokens,
-            cache_write_tokens: u.cache_write_tokens,
-        }
+    fn from(usage: &llm_rotate::Usage) -> Self {
+        Self { inner: *usage }
     }
 }
 
 #[pymethods]
 impl Usage {
+    /// Tokens of the prompt.
+    #[getter]
+    fn prompt_tokens(&self) -> u64 {
+        self.inner.prompt_tokens
+    }
+
+    /// Tokens generated.
+    #[getter]
+    fn completion_tokens(&self) -> u64 {
+        self.inner.completion_tokens
+    }
+
+    /// Their sum.
+    #[getter]
+    fn total_tokens(&self) -> u64 {
+        self.inner.total_tokens
+    }
+
+    /// Prompt tokens read from the vendor's cache.
+    #[getter]
+    fn cached_tokens(&self) -> u64 {
+        self.inner.cached_tokens
+    }
+
+    /// Generated tokens spent on reasoning.
+    #[getter]
+    fn reasoning_tokens(&self) -> u64 {
+        self.inner.reasoning_tokens
+    }
+
+    /// Prompt tokens written to the vendor's cache.
+    #[getter]
+    fn cache_write_tokens(&self) -> u64 {
+        self.inner.cache_write_tokens
+    }
+
     fn __repr__(&self) -> String {
+        let u = &self.inner;
         format!(
             "Usage(prompt_tokens={}, completion_tokens={}, total_tokens={})",
-            self.prompt_tokens, self.completion_tokens, self.total_tokens
+            u.prompt_tokens, u.completion_tokens, u.total_tokens
         )
     }
 
     fn __eq__(&self, other: &Self) -> bool {
-        (
-            self.prompt_tokens,
-            self.completion_tokens,
-            self.total_tokens,
-        ) == (
-            other.prompt_tokens,
-            other.completion_tokens,
-            other.total_tokens,
-        )
+        self.inner == other.inner
     }
 
     /// The usage as a dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(
-            py,
-            &llm_rotate::Usage {
-                prompt_tokens: self.prompt_tokens,
-                completion_tokens: self.completion_tokens,
-                total_tokens: self.total_tokens,
-                cached_tokens: self.cached_tokens,
-                reasoning_tokens: self.reasoning_tokens,
-                cache_write_tokens: self.cache_write_tokens,
-            },
-        )
+        to_python(py, &self.inner)
     }
 }
 

@@ -156,7 +156,7 @@ class LMRotate:
         reach the vendor as body fields (``tools``, ``tool_choice``,
         ``response_format``, ``reasoning_effort`` … are understood and translated)."""
         return await self._engine.chat(
-            model, _wire.messages(messages), provider, max_tokens, temperature, max_retries, _wire.chat_options(kwargs)
+            model, _wire.messages(messages), _chat_options(provider, max_tokens, temperature, max_retries, kwargs)
         )
 
     def chat_stream(
@@ -172,11 +172,10 @@ class LMRotate:
     ) -> ChatStream:
         """A streamed chat call: ``async for chunk in lm.chat_stream(...)``. A key that
         fails before the first chunk is failed over like an unstreamed call."""
-        wire, options = _wire.messages(messages), _wire.chat_options(kwargs)
+        wire = _wire.messages(messages)
+        options = _chat_options(provider, max_tokens, temperature, max_retries, kwargs)
         engine = self._engine
-        return ChatStream(
-            lambda: engine.chat_stream(model, wire, provider, max_tokens, temperature, max_retries, options)
-        )
+        return ChatStream(lambda: engine.chat_stream(model, wire, options))
 
     def chat_sync(
         self,
@@ -193,11 +192,13 @@ class LMRotate:
         BlockingCallError."""
         _no_running_loop("chat_sync")
         return self._engine.chat_sync(
-            model, _wire.messages(messages), provider, max_tokens, temperature, max_retries, _wire.chat_options(kwargs)
+            model, _wire.messages(messages), _chat_options(provider, max_tokens, temperature, max_retries, kwargs)
         )
 
     @staticmethod
     def _generate_options(named: Dict[str, Any], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """The options dict of a ``generate_content`` call: its named arguments that are
+        set, ``timeout``, and the other ``**kwargs`` as ``extra``."""
         options = {k: v for k, v in named.items() if v is not None}
         if "timeout" in kwargs:
             options["timeout"] = kwargs.pop("timeout")
@@ -224,18 +225,7 @@ class LMRotate:
     ) -> _native.ChatResponse:
         """Google AI Studio + Vertex only: Gemini's multimodal call (PDFs, images,
         files). Any other provider is a ConfigurationError before any network call."""
-        named = dict(
-            system_instruction=system_instruction,
-            response_mime_type=response_mime_type,
-            max_output_tokens=max_output_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            thinking_budget=thinking_budget,
-            disable_automatic_function_calling=disable_automatic_function_calling,
-            max_retries=max_retries,
-            provider=provider,
-        )
+        named = _named(locals())
         return await self._engine.generate_content(
             model, _wire.contents(contents), self._generate_options(named, kwargs)
         )
@@ -258,18 +248,7 @@ class LMRotate:
         **kwargs: Any,
     ) -> ChatStream:
         """``generate_content``, streamed: ``async for chunk in lm.generate_content_stream(...)``."""
-        named = dict(
-            system_instruction=system_instruction,
-            response_mime_type=response_mime_type,
-            max_output_tokens=max_output_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            thinking_budget=thinking_budget,
-            disable_automatic_function_calling=disable_automatic_function_calling,
-            max_retries=max_retries,
-            provider=provider,
-        )
+        named = _named(locals())
         wire, options = _wire.contents(contents), self._generate_options(named, kwargs)
         engine = self._engine
         return ChatStream(lambda: engine.generate_content_stream(model, wire, options))
@@ -329,6 +308,24 @@ class LMRotate:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+def _chat_options(
+    provider: Optional[str],
+    max_tokens: Optional[int],
+    temperature: Optional[float],
+    max_retries: Optional[int],
+    kwargs: Dict[str, Any],
+) -> Optional[Dict[str, Any]]:
+    """The engine's options of a chat call: the reference's named arguments and ``**kwargs``."""
+    return _wire.chat_options(
+        kwargs, provider=provider, max_tokens=max_tokens, temperature=temperature, max_retries=max_retries
+    )
+
+
+def _named(arguments: Dict[str, Any]) -> Dict[str, Any]:
+    """The named ``generate_content`` arguments among a call's ``locals()``."""
+    return {name: arguments[name] for name in _GENERATE_NAMED}
 
 
 _GENERATE_NAMED = frozenset(

@@ -159,16 +159,11 @@ class AcquireContext:
 
 class Engine:
     def __init__(self, config: Dict[str, Any]) -> None: ...
-    def chat(self, model: str, messages: List[Any], provider: Optional[str] = None, max_tokens: Optional[int] = None,
-             temperature: Optional[float] = None, max_retries: Optional[int] = None,
+    def chat(self, model: str, messages: List[Any],
              options: Optional[Dict[str, Any]] = None) -> Awaitable[ChatResponse]: ...
-    def chat_stream(self, model: str, messages: List[Any], provider: Optional[str] = None,
-                    max_tokens: Optional[int] = None, temperature: Optional[float] = None,
-                    max_retries: Optional[int] = None,
+    def chat_stream(self, model: str, messages: List[Any],
                     options: Optional[Dict[str, Any]] = None) -> Awaitable[ChatStream]: ...
-    def chat_sync(self, model: str, messages: List[Any], provider: Optional[str] = None,
-                  max_tokens: Optional[int] = None, temperature: Optional[float] = None,
-                  max_retries: Optional[int] = None, options: Optional[Dict[str, Any]] = None) -> ChatResponse: ...
+    def chat_sync(self, model: str, messages: List[Any], options: Optional[Dict[str, Any]] = None) -> ChatResponse: ...
     def generate_content(self, model: str, contents: List[Any],
                          options: Optional[Dict[str, Any]] = None) -> Awaitable[ChatResponse]: ...
     def generate_content_stream(self, model: str, contents: List[Any],

@@ -185,11 +185,12 @@ def _response_format(fmt: Any) -> Any:
     return fmt
 
 
-def chat_options(kwargs: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The typed options of a call out of its ``**kwargs``; the rest goes to ``extra``."""
+def chat_options(kwargs: Dict[str, Any], **named: Any) -> Optional[Dict[str, Any]]:
+    """The options of a call: its ``named`` arguments that are set, the typed options
+    out of its ``**kwargs``, and the rest of them as ``extra``."""
+    options: Dict[str, Any] = {name: value for name, value in named.items() if value is not None}
     if not kwargs:
-        return None
-    options: Dict[str, Any] = {}
+        return options or None
     extra: Dict[str, Any] = {}
     for name, value in kwargs.items():
         if name not in TYPED_OPTIONS:
