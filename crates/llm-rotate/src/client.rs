@@ -7,6 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::future::Either;
+use futures_util::FutureExt;
+
 use rotate_core::config::{StateStoreConfig, StoreBackend};
 use rotate_core::engine::{Engine, EngineBuilder};
 use rotate_core::limit::{ClientLimits, LimitExceeded};
@@ -148,8 +151,8 @@ impl LMRotate {
         messages: &[ChatMessage],
         opts: ChatOptions,
     ) -> Result<ChatResponse, LMRotateError> {
-        let call = self.engine.chat(model, messages, &opts);
-        self.within_deadline(opts.timeout, call).await
+        self.within_deadline(opts.timeout, self.engine.chat(model, messages, &opts))
+            .await
     }
 
     /// Embeds `inputs` (one vector each) with rotation, retries and fallback over the
@@ -171,8 +174,8 @@ impl LMRotate {
         inputs: &[impl AsRef<str>],
         opts: EmbedOptions,
     ) -> Result<EmbedResponse, LMRotateError> {
-        let call = self.engine.embed(model, inputs, &opts);
-        self.within_deadline(opts.timeout, call).await
+        self.within_deadline(opts.timeout, self.engine.embed(model, inputs, &opts))
+            .await
     }
 
     /// A streamed chat call: fails over until the first chunk with content; after it an
@@ -184,8 +187,11 @@ impl LMRotate {
         messages: &[ChatMessage],
         opts: ChatOptions,
     ) -> Result<ChatStream, LMRotateError> {
-        let call = self.engine.chat_stream(model, messages, &opts);
-        self.within_deadline(opts.timeout, call).await
+        self.within_deadline(
+            opts.timeout,
+            self.engine.chat_stream(model, messages, &opts),
+        )
+        .await
     }
 
     /// Gemini's multimodal `generateContent` on the `google` (AI Studio) and `vertex`
@@ -213,8 +219,11 @@ impl LMRotate {
         contents: Vec<Content>,
         opts: GenerateOptions,
     ) -> Result<ChatResponse, LMRotateError> {
-        let call = self.engine.generate_content(model, contents, &opts);
-        self.within_deadline(opts.timeout, call).await
+        self.within_deadline(
+            opts.timeout,
+            self.engine.generate_content(model, contents, &opts),
+        )
+        .await
     }
 
     /// The streamed form of [`generate_content`](Self::generate_content): fails over until
@@ -225,24 +234,32 @@ impl LMRotate {
         contents: Vec<Content>,
         opts: GenerateOptions,
     ) -> Result<ChatStream, LMRotateError> {
-        let call = self.engine.generate_content_stream(model, contents, &opts);
-        self.within_deadline(opts.timeout, call).await
+        self.within_deadline(
+            opts.timeout,
+            self.engine.generate_content_stream(model, contents, &opts),
+        )
+        .await
     }
 
     /// Runs `call` under the call's deadline (`timeout`, else the config's
     /// `defaults.call_timeout_seconds`); past it the call is dropped, which cancels its
     /// upstream request and frees its key without recording an outcome.
-    async fn within_deadline<T>(
+    ///
+    /// A combinator rather than an `async fn`, so the call's future is not held twice
+    /// (once as an argument, once as the future awaited).
+    fn within_deadline<T, F>(
         &self,
         timeout: Option<std::time::Duration>,
-        call: impl std::future::Future<Output = Result<T, LMRotateError>>,
-    ) -> Result<T, LMRotateError> {
-        let limit = timeout.or_else(|| self.engine.call_timeout());
-        match limit {
-            None => call.await,
-            Some(after) => tokio::time::timeout(after, call)
-                .await
-                .unwrap_or(Err(LMRotateError::DeadlineExceeded { after })),
+        call: F,
+    ) -> impl std::future::Future<Output = Result<T, LMRotateError>>
+    where
+        F: std::future::Future<Output = Result<T, LMRotateError>>,
+    {
+        match timeout.or_else(|| self.engine.call_timeout()) {
+            None => Either::Left(call),
+            Some(after) => Either::Right(tokio::time::timeout(after, call).map(move |outcome| {
+                outcome.unwrap_or(Err(LMRotateError::DeadlineExceeded { after }))
+            })),
         }
     }
 

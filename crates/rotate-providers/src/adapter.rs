@@ -4,10 +4,13 @@
 //! its stream ([`WireProtocol`]); [`Adapter`] does the HTTP exchange, the timeouts, and
 //! turns it into the core's [`Provider`] trait. Nothing here knows about key health.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::FutureExt;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
 use rotate_core::clock::Clock;
@@ -230,26 +233,47 @@ impl<W: WireProtocol> Inner<W> {
 
     /// One non-streamed exchange: the headroom and body of a success, or the failure
     /// classified (the vendor's words kept, an echoed secret removed).
-    async fn send_json(
+    ///
+    /// A key with no credentials to put on (the common case) takes a combinator path
+    /// that holds nothing beside the exchange, which keeps every call's future small;
+    /// one with credentials goes through [`Inner::send_authorized`], boxed.
+    fn send_json<'a>(
+        &'a self,
+        key: &'a Arc<rotate_core::provider::KeyInfo>,
+        request: Request<Full<Bytes>>,
+    ) -> impl Future<Output = Result<(Option<Headroom>, Bytes), ProviderError>> + Send + 'a {
+        let exchange = if self.credentials.as_ref().is_some_and(|c| c.wants(key)) {
+            Either::Right(Box::pin(self.send_authorized(key, request)))
+        } else {
+            Either::Left(self.client.exchange(request, self.timeouts.request))
+        };
+        exchange.map(move |outcome| {
+            let (parts, body) = outcome?;
+            let now = self.clock.unix_ms();
+            if !parts.status.is_success() {
+                let error = self.wire.classify(parts.status, &parts.headers, &body, now);
+                let error = with_vendor(error, self.wire.dialect(), parts.status, &body);
+                return Err(scrub(error, key.secret()));
+            }
+            Ok((self.wire.headroom(&parts.headers, now), body))
+        })
+    }
+
+    /// A non-streamed exchange with the key's credentials put on (once more after a
+    /// 401 the credentials can mend).
+    async fn send_authorized(
         &self,
         key: &Arc<rotate_core::provider::KeyInfo>,
         request: Request<Full<Bytes>>,
-    ) -> Result<(Option<Headroom>, Bytes), ProviderError> {
-        let secret = key.secret();
+    ) -> Result<(http::response::Parts, Bytes), ProviderError> {
         let (request, retry) = self.authorized(key, request).await?;
-        let (mut parts, mut body) = self.client.exchange(request, self.timeouts.request).await?;
+        let (parts, body) = self.client.exchange(request, self.timeouts.request).await?;
         if parts.status == StatusCode::UNAUTHORIZED {
             if let Some(again) = self.reauthorized(key, retry).await? {
-                (parts, body) = self.client.exchange(again, self.timeouts.request).await?;
+                return self.client.exchange(again, self.timeouts.request).await;
             }
         }
-        let now = self.clock.unix_ms();
-        if !parts.status.is_success() {
-            let error = self.wire.classify(parts.status, &parts.headers, &body, now);
-            let error = with_vendor(error, self.wire.dialect(), parts.status, &body);
-            return Err(scrub(error, secret));
-        }
-        Ok((self.wire.headroom(&parts.headers, now), body))
+        Ok((parts, body))
     }
 }
 

@@ -8,10 +8,12 @@
 //! gateway runs one per core) never crosses threads, and a multi-threaded one mostly
 //! keeps a request and its connection on the same worker.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::{future, FutureExt};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -122,72 +124,84 @@ impl HttpClient {
     }
 
     /// Sends `request`; `timeout` bounds the wait for the response head.
-    pub async fn send(
+    pub fn send(
         &self,
         request: Request<Full<Bytes>>,
         timeout: Duration,
-    ) -> Result<Response<Incoming>, ProviderError> {
+    ) -> impl Future<Output = Result<Response<Incoming>, ProviderError>> + Send + '_ {
+        // built of combinators rather than an `async` block, so the request is not held
+        // beside the future it moved into (this future is part of every call's); the
+        // pool and the timer are taken at the first poll, on the thread that polls
+        let uri = request.uri().clone();
+        future::lazy(move |_| tokio::time::timeout(timeout, self.pool().request(request)))
+            .flatten()
+            .map(move |outcome| match outcome {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(error)) => Err(request_failed(&uri, &error)),
+                Err(_) => Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "no response from {} within {} ms",
+                        shown_target(&uri),
+                        timeout.as_millis()
+                    ),
+                )),
+            })
+    }
+
+    /// Sends `request` and reads the whole answer (at most [`MAX_BODY_BYTES`]), all
+    /// within `timeout`.
+    pub fn exchange(
+        &self,
+        request: Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(http::response::Parts, Bytes), ProviderError>> + Send + '_
+    {
         // the target is written out only when an error names it
         let uri = request.uri().clone();
-        match tokio::time::timeout(timeout, self.pool().request(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(ProviderError::new(
-                ErrorKind::Network,
-                format!(
-                    "request to {} failed: {}",
-                    shown_target(&uri),
-                    error_chain(&error)
-                ),
-            )),
-            Err(_) => Err(ProviderError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no response from {} within {} ms",
-                    shown_target(&uri),
-                    timeout.as_millis()
-                ),
-            )),
-        }
+        let whole = move |_: &mut std::task::Context<'_>| {
+            let response = self.pool().request(request);
+            let read = async move {
+                let (parts, body) = response.await.map_err(Failed::Request)?.into_parts();
+                let body = collect_limited(body).await.map_err(Failed::Body)?;
+                Ok((parts, body))
+            };
+            tokio::time::timeout(timeout, read)
+        };
+        future::lazy(whole)
+            .flatten()
+            .map(move |outcome| match outcome {
+                Ok(Ok(answer)) => Ok(answer),
+                Ok(Err(Failed::Request(error))) => Err(request_failed(&uri, &error)),
+                Ok(Err(Failed::Body(error))) => Err(error),
+                Err(_) => Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "no complete answer from {} within {} ms",
+                        shown_target(&uri),
+                        timeout.as_millis()
+                    ),
+                )),
+            })
     }
 }
 
-impl HttpClient {
-    /// Sends `request` and reads the whole answer (at most [`MAX_BODY_BYTES`]), all
-    /// within `timeout`.
-    pub async fn exchange(
-        &self,
-        request: Request<Full<Bytes>>,
-        timeout: Duration,
-    ) -> Result<(http::response::Parts, Bytes), ProviderError> {
-        // the target is written out only when an error names it
-        let uri = request.uri().clone();
-        let exchange = async {
-            let response = self.pool().request(request).await.map_err(|error| {
-                ProviderError::new(
-                    ErrorKind::Network,
-                    format!(
-                        "request to {} failed: {}",
-                        shown_target(&uri),
-                        error_chain(&error)
-                    ),
-                )
-            })?;
-            let (parts, body) = response.into_parts();
-            let body = collect_limited(body).await?;
-            Ok((parts, body))
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(ProviderError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no complete answer from {} within {} ms",
-                    shown_target(&uri),
-                    timeout.as_millis()
-                ),
-            )),
-        }
-    }
+/// Why an exchange failed before its timeout: the request, or reading the body.
+enum Failed {
+    Request(hyper_util::client::legacy::Error),
+    Body(ProviderError),
+}
+
+/// The `Network` error of a request to `uri` that could not be sent or answered.
+fn request_failed(uri: &http::Uri, error: &hyper_util::client::legacy::Error) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Network,
+        format!(
+            "request to {} failed: {}",
+            shown_target(uri),
+            error_chain(error)
+        ),
+    )
 }
 
 async fn collect_limited(body: Incoming) -> Result<Bytes, ProviderError> {

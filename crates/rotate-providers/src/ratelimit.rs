@@ -15,18 +15,20 @@ use rotate_core::provider::Headroom;
 
 /// Parses a Go duration (`1s`, `20ms`, `6m0s`, `1h2m3.5s`, `250us`) or plain seconds (`11.38`).
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = text.parse::<f64>() {
-        return seconds(secs);
+    let text = text.trim_ascii();
+    let is_number = |b: &u8| b.is_ascii_digit() || *b == b'.';
+    match text.as_bytes().last() {
+        None => return None,
+        // no unit at the end: plain seconds, or nothing
+        Some(last) if is_number(last) => return seconds(text.parse::<f64>().ok()?),
+        Some(_) => {}
     }
     let mut total = 0f64;
     let mut rest = text;
     while !rest.is_empty() {
         let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .bytes()
+            .position(|b| !is_number(&b))
             .unwrap_or(rest.len());
         if number_len == 0 {
             return None;
@@ -38,7 +40,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         };
         rest = &rest[number_len..];
         let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .bytes()
+            .position(|b| is_number(&b))
             .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "h" => 3600.0,
@@ -227,7 +230,7 @@ pub fn openai_headroom(headers: &HeaderMap) -> Option<Headroom> {
         let Ok(text) = value.to_str() else { continue };
         let slot = &mut fields[unit + field];
         if slot.is_none_or(|(_, r)| rank < r) {
-            *slot = Some((text.trim(), rank));
+            *slot = Some((text.trim_ascii(), rank));
         }
     }
     let number = |i: usize| fields[i].and_then(|(v, _)| count_of(v));

@@ -11,7 +11,7 @@ use rotate_core::tool::{Reasoning, ToolCall};
 use serde_json::Value;
 
 use crate::errors::{malformed, shorten, status_error};
-use crate::json::{count, object, text};
+use crate::json::{field, fields, object, text, token_count};
 use crate::ratelimit::openai_headroom;
 
 /// Usage from an OpenAI `usage` object (absent or `null`: none; any other shape, or a
@@ -20,15 +20,35 @@ pub(crate) fn usage(v: Option<&Value>) -> Result<Usage, ProviderError> {
     let Some(v) = object(v, "usage", "usage")? else {
         return Ok(Usage::default());
     };
-    let n = |path: &[&str]| count(v, path, "usage").map(Option::unwrap_or_default);
-    let prompt = n(&["prompt_tokens"])?;
-    let completion = n(&["completion_tokens"])?;
+    let [prompt, completion, total, prompt_details, completion_details] = fields(
+        v,
+        [
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "prompt_tokens_details",
+            "completion_tokens_details",
+        ],
+    );
+    let n = |v: Option<&Value>, path: &[&str]| v.map_or(Ok(0), |v| token_count(v, path, "usage"));
+    let detail = |details: Option<&Value>, path: [&str; 2]| {
+        details
+            .and_then(|d| field(d, path[1]))
+            .map_or(Ok(0), |v| token_count(v, &path, "usage"))
+    };
+    let prompt = n(prompt, &["prompt_tokens"])?;
+    let completion = n(completion, &["completion_tokens"])?;
     Ok(Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
-        total_tokens: count(v, &["total_tokens"], "usage")?.unwrap_or(prompt + completion),
-        cached_tokens: n(&["prompt_tokens_details", "cached_tokens"])?,
-        reasoning_tokens: n(&["completion_tokens_details", "reasoning_tokens"])?,
+        total_tokens: total.map_or(Ok(prompt + completion), |t| {
+            token_count(t, &["total_tokens"], "usage")
+        })?,
+        cached_tokens: detail(prompt_details, ["prompt_tokens_details", "cached_tokens"])?,
+        reasoning_tokens: detail(
+            completion_details,
+            ["completion_tokens_details", "reasoning_tokens"],
+        )?,
         ..Usage::default()
     })
 }
@@ -82,27 +102,33 @@ fn tool_calls(calls: Option<&Value>) -> Result<Vec<ToolCall>, ProviderError> {
         .collect()
 }
 
-/// Parses a non-streamed answer.
+/// Parses a non-streamed answer (each object's fields read in one pass over it).
 pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
     let raw: Value = serde_json::from_slice(body).map_err(|e| malformed("JSON response", e))?;
-    if let Some(error) = raw.get("error").filter(|e| !e.is_null()) {
+    let [error, choices, model, usage_field, provider] =
+        fields(&raw, ["error", "choices", "model", "usage", "provider"]);
+    if let Some(error) = error {
         let (message, code, kind_hint) = error_fields(error);
         return Err(ProviderError::new(
             kind_from_code(&code, &kind_hint, &message),
             message,
         ));
     }
-    let choice = raw
-        .get("choices")
+    let choice = choices
         .and_then(Value::as_array)
         .and_then(|c| c.first())
         .ok_or_else(|| malformed("response", "no `choices`"))?;
-    let message = object(choice.get("message"), "choices[0].message", "response")?
+    let [message, finish_reason] = fields(choice, ["message", "finish_reason"]);
+    let message = object(message, "choices[0].message", "response")?
         .ok_or_else(|| malformed("response", "no `choices[0].message`"))?;
-    let content = content_text(message.get("content"))?;
-    let refusal = text(message, "refusal", "response")?.map(str::to_owned);
-    let tool_calls = tool_calls(message.get("tool_calls"))?;
-    let reasoning = text(message, "reasoning_content", "response")?
+    let [content, refusal, calls, reasoning] = fields(
+        message,
+        ["content", "refusal", "tool_calls", "reasoning_content"],
+    );
+    let content = content_text(content)?;
+    let refusal = string(refusal, "refusal")?.map(str::to_owned);
+    let tool_calls = tool_calls(calls)?;
+    let reasoning = string(reasoning, "reasoning_content")?
         .filter(|t| !t.is_empty())
         .map(|t| {
             ContentPart::reasoning(Reasoning {
@@ -117,31 +143,30 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
     let finish_reason = if refusal.is_some() {
         Some("refusal".to_owned())
     } else {
-        choice
-            .get("finish_reason")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        finish_reason.and_then(Value::as_str).map(str::to_owned)
     };
     Ok(ProviderReply {
         content,
         tool_calls,
         reasoning,
         refusal,
-        model: raw
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        usage: usage(raw.get("usage"))?,
+        model: model.and_then(Value::as_str).unwrap_or("").to_owned(),
+        usage: usage(usage_field)?,
         finish_reason,
-        upstream_provider: raw
-            .get("provider")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        upstream_provider: provider.and_then(Value::as_str).map(str::to_owned),
         headroom: None,
         raw,
         passthrough: false,
     })
+}
+
+/// A message field that must be a string when present (`None` when absent or `null`).
+fn string<'a>(v: Option<&'a Value>, name: &str) -> Result<Option<&'a str>, ProviderError> {
+    match v {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(malformed("response", format!("`{name}` is not a string"))),
+    }
 }
 
 /// (message, code, type) of an error object in any of the known shapes.
