@@ -38,71 +38,48 @@ pub fn to_python<'py, T: serde::Serialize>(
 }
 
 /// Token usage of a call.
-#[pyclass(frozen, module = "llm_rotate")]
-#[derive(Clone)]
+#[pyclass(frozen, get_all, eq, module = "llm_rotate")]
+#[derive(Clone, PartialEq, serde::Serialize)]
 pub struct Usage {
-    inner: llm_rotate::Usage,
+    /// Tokens of the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    pub completion_tokens: u64,
+    /// Their sum.
+    pub total_tokens: u64,
+    /// Prompt tokens read from the vendor's cache.
+    pub cached_tokens: u64,
+    /// Generated tokens spent on reasoning.
+    pub reasoning_tokens: u64,
+    /// Prompt tokens written to the vendor's cache.
+    pub cache_write_tokens: u64,
 }
 
 impl From<&llm_rotate::Usage> for Usage {
     fn from(usage: &llm_rotate::Usage) -> Self {
-        Self { inner: *usage }
+        Self {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+            cached_tokens: usage.cached_tokens,
+            reasoning_tokens: usage.reasoning_tokens,
+            cache_write_tokens: usage.cache_write_tokens,
+        }
     }
 }
 
 #[pymethods]
 impl Usage {
-    /// Tokens of the prompt.
-    #[getter]
-    fn prompt_tokens(&self) -> u64 {
-        self.inner.prompt_tokens
-    }
-
-    /// Tokens generated.
-    #[getter]
-    fn completion_tokens(&self) -> u64 {
-        self.inner.completion_tokens
-    }
-
-    /// Their sum.
-    #[getter]
-    fn total_tokens(&self) -> u64 {
-        self.inner.total_tokens
-    }
-
-    /// Prompt tokens read from the vendor's cache.
-    #[getter]
-    fn cached_tokens(&self) -> u64 {
-        self.inner.cached_tokens
-    }
-
-    /// Generated tokens spent on reasoning.
-    #[getter]
-    fn reasoning_tokens(&self) -> u64 {
-        self.inner.reasoning_tokens
-    }
-
-    /// Prompt tokens written to the vendor's cache.
-    #[getter]
-    fn cache_write_tokens(&self) -> u64 {
-        self.inner.cache_write_tokens
-    }
-
     fn __repr__(&self) -> String {
-        let u = &self.inner;
         format!(
             "Usage(prompt_tokens={}, completion_tokens={}, total_tokens={})",
-            u.prompt_tokens, u.completion_tokens, u.total_tokens
+            self.prompt_tokens, self.completion_tokens, self.total_tokens
         )
-    }
-
-    fn __eq__(&self, other: &Self) -> bool {
-        self.inner == other.inner
     }
 
     /// The usage as a dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &self.inner)
+        to_python(py, self)
     }
 }
 

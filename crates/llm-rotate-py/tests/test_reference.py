@@ -42,6 +42,10 @@ async def test_configure_then_lm_chat_stream_health_usage(upstream):
     assert first.content == f"ok from sk-test-{first.key_id}"
     assert (first.provider, first.model, first.finish_reason) == ("openai", "gpt-4o", "stop")
     assert first.usage.total_tokens == first.usage.prompt_tokens + first.usage.completion_tokens > 0
+    assert first.usage == second.usage and first.usage.to_dict() == {
+        "prompt_tokens": first.usage.prompt_tokens, "completion_tokens": first.usage.completion_tokens,
+        "total_tokens": first.usage.total_tokens, "cached_tokens": 0, "reasoning_tokens": 0,
+        "cache_write_tokens": 0}
     assert first.latency_ms > 0 and first.raw["object"] == "chat.completion"
     body = upstream.requests()[0]["body"]
     assert body["max_tokens"] == 16 and body["temperature"] == pytest.approx(0.2)

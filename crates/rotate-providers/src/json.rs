@@ -71,10 +71,20 @@ pub fn token_count(v: &Value, path: &[&str], what: &str) -> Result<u64, Provider
 
 /// The string at `v[key]`: `None` when absent or `null`, a `Decode` error otherwise.
 pub fn text<'a>(v: &'a Value, key: &str, what: &str) -> Result<Option<&'a str>, ProviderError> {
-    match field(v, key) {
-        None => Ok(None),
+    text_of(field(v, key), key, what)
+}
+
+/// A field already looked up (absent or `null`: `None`) that must be a string when
+/// present: a `Decode` error naming `name` otherwise.
+pub fn text_of<'a>(
+    v: Option<&'a Value>,
+    name: &str,
+    what: &str,
+) -> Result<Option<&'a str>, ProviderError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(malformed(what, format!("`{key}` is not a string"))),
+        Some(_) => Err(malformed(what, format!("`{name}` is not a string"))),
     }
 }
 

@@ -11,7 +11,7 @@ use rotate_core::tool::{Reasoning, ToolCall};
 use serde_json::Value;
 
 use crate::errors::{malformed, shorten, status_error};
-use crate::json::{field, fields, object, text, token_count};
+use crate::json::{field, fields, object, text, text_of, token_count};
 use crate::ratelimit::openai_headroom;
 
 /// Usage from an OpenAI `usage` object (absent or `null`: none; any other shape, or a
@@ -31,23 +31,23 @@ pub(crate) fn usage(v: Option<&Value>) -> Result<Usage, ProviderError> {
         ],
     );
     let n = |v: Option<&Value>, path: &[&str]| v.map_or(Ok(0), |v| token_count(v, path, "usage"));
-    let detail = |details: Option<&Value>, path: [&str; 2]| {
-        details
-            .and_then(|d| field(d, path[1]))
-            .map_or(Ok(0), |v| token_count(v, &path, "usage"))
-    };
     let prompt = n(prompt, &["prompt_tokens"])?;
     let completion = n(completion, &["completion_tokens"])?;
+    let total = match total {
+        Some(total) => token_count(total, &["total_tokens"], "usage")?,
+        None => prompt + completion,
+    };
     Ok(Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
-        total_tokens: total.map_or(Ok(prompt + completion), |t| {
-            token_count(t, &["total_tokens"], "usage")
-        })?,
-        cached_tokens: detail(prompt_details, ["prompt_tokens_details", "cached_tokens"])?,
-        reasoning_tokens: detail(
-            completion_details,
-            ["completion_tokens_details", "reasoning_tokens"],
+        total_tokens: total,
+        cached_tokens: n(
+            prompt_details.and_then(|d| field(d, "cached_tokens")),
+            &["prompt_tokens_details", "cached_tokens"],
+        )?,
+        reasoning_tokens: n(
+            completion_details.and_then(|d| field(d, "reasoning_tokens")),
+            &["completion_tokens_details", "reasoning_tokens"],
         )?,
         ..Usage::default()
     })
@@ -126,9 +126,9 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
         ["content", "refusal", "tool_calls", "reasoning_content"],
     );
     let content = content_text(content)?;
-    let refusal = string(refusal, "refusal")?.map(str::to_owned);
+    let refusal = text_of(refusal, "refusal", "response")?.map(str::to_owned);
     let tool_calls = tool_calls(calls)?;
-    let reasoning = string(reasoning, "reasoning_content")?
+    let reasoning = text_of(reasoning, "reasoning_content", "response")?
         .filter(|t| !t.is_empty())
         .map(|t| {
             ContentPart::reasoning(Reasoning {
@@ -158,15 +158,6 @@ pub(crate) fn parse(body: &[u8]) -> Result<ProviderReply, ProviderError> {
         raw,
         passthrough: false,
     })
-}
-
-/// A message field that must be a string when present (`None` when absent or `null`).
-fn string<'a>(v: Option<&'a Value>, name: &str) -> Result<Option<&'a str>, ProviderError> {
-    match v {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(malformed("response", format!("`{name}` is not a string"))),
-    }
 }
 
 /// (message, code, type) of an error object in any of the known shapes.
